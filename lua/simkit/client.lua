@@ -1,0 +1,266 @@
+--- The request pipeline shared by every vendor:
+-- validate -> build (+ sign, fresh for every attempt) -> send -> decode ->
+-- envelope check -> error object; retries with back-off on reads only;
+-- pagination. Vendors are data tables plus a few hooks (see
+-- `simkit.vendor.*`); nothing here knows which transport runs.
+-- @classmod simkit.client
+local errors = require "simkit.errors"
+local validate = require "simkit.validate"
+local util = require "simkit.util"
+
+local M = {}
+
+-- Secrets live outside the client table: never in `pairs(client)`, a log
+-- line or `tostring(client)`.
+local SECRETS = setmetatable({}, { __mode = "k" })
+
+local Client = {}
+local methods = {}
+
+local function op_method(name)
+  return function(self, args)
+    local data, err = self:call(name, args)
+    return data, err
+  end
+end
+
+Client.__index = function(self, key)
+  local m = methods[key]
+  if m then return m end
+  local vendor = rawget(self, "_vendor")
+  local extra = vendor.methods and vendor.methods[key]
+  if extra then return extra end
+  if vendor.ops[key] then
+    local f = op_method(key)
+    rawset(self, key, f)
+    return f
+  end
+  return nil
+end
+
+Client.__tostring = function(self)
+  local v = rawget(self, "_vendor")
+  local desc = v.describe and v.describe(rawget(self, "_cfg")) or ""
+  return "simkit.client " .. v.name .. (desc ~= "" and (" (" .. desc .. ")") or "")
+end
+
+local COMMON = {
+  timeout = "number", connect_timeout = "number", retries = "number", cafile = "string",
+  capath = "string", proxy = "string", noproxy = "string", transport = "function",
+  logger = "function", insecure = "boolean", backoff = "table", sleep = "function",
+  max_retry_wait = "number",
+}
+
+local function check_common(opts)
+  for k, t in pairs(COMMON) do
+    if opts[k] ~= nil and type(opts[k]) ~= t then
+      error("simkit.client: option '" .. k .. "' must be a " .. t, 3)
+    end
+  end
+  for _, k in ipairs({ "timeout", "connect_timeout" }) do
+    if opts[k] ~= nil and not (opts[k] > 0 and opts[k] <= 3600) then
+      error("simkit.client: option '" .. k .. "' is in seconds and must be in (0, 3600]", 3)
+    end
+  end
+  if opts.retries ~= nil and not (opts.retries >= 0 and opts.retries <= 10 and opts.retries % 1 == 0) then
+    error("simkit.client: option 'retries' must be an integer in 0..10", 3)
+  end
+end
+
+--- Create a client (use `simkit.client(vendor, opts)`).
+-- @tparam table vendor the vendor module
+-- @tparam table opts options (common ones: `timeout`, `connect_timeout`,
+--   `retries`, `cafile`, `proxy`, `transport`, `logger`, ...)
+-- @treturn simkit.client
+function M.new(vendor, opts)
+  if type(opts) ~= "table" then error("simkit.client: opts must be a table", 3) end
+  check_common(opts)
+  local cfg, secrets = vendor.init(opts)
+  cfg.timeout = opts.timeout or 10
+  cfg.connect_timeout = opts.connect_timeout or math.min(cfg.timeout, 10)
+  cfg.retries = opts.retries or 2
+  cfg.backoff = { base = (opts.backoff or {}).base or 0.2, max = (opts.backoff or {}).max or 5 }
+  cfg.max_retry_wait = opts.max_retry_wait or 10
+  cfg.logger = opts.logger
+  cfg.sleep = opts.sleep or util.sleep
+  local self = setmetatable({ _vendor = vendor, _cfg = cfg, _state = {} }, Client)
+  if opts.transport then
+    cfg.transport = opts.transport
+  else
+    local curl = require "simkit.transport.curl"
+    cfg.transport = curl.new(opts)
+  end
+  SECRETS[self] = secrets
+  return self
+end
+
+local function log(cfg, level, msg, fields)
+  if cfg.logger then pcall(cfg.logger, level, msg, fields) end
+end
+
+local function backoff_delay(cfg, attempt, err)
+  if err.retry_after then return err.retry_after end
+  local d = math.min(cfg.backoff.max, cfg.backoff.base * 2 ^ (attempt - 1))
+  return d * (0.5 + util.random_int(0, 1000) / 2000)
+end
+
+-- Classify a transport failure. Nothing was sent on connect/resolve errors,
+-- so even a write may be retried by the caller; otherwise the outcome of a
+-- write is unknown and it is not retryable blindly.
+local NOT_SENT = { connect = true, resolve = true, proxy = true }
+
+local function transport_error(ctx, message, category)
+  return errors.new {
+    kind = "transport", vendor = ctx.vendor, op = ctx.op, message = tostring(message),
+    category = category, retryable = ctx.read or NOT_SENT[category] or false,
+    sent = not NOT_SENT[category],
+  }
+end
+
+--- The context a vendor hook sees for one call.
+local function context(self, name, op)
+  return {
+    client = self, cfg = rawget(self, "_cfg"), secrets = SECRETS[self], state = rawget(self, "_state"),
+    vendor = rawget(self, "_vendor").name, op = name, spec = op, read = op.read or false,
+  }
+end
+
+--- One request through the pipeline, with retries for reads.
+-- `args` are already validated. Returns data, err, full decoded body.
+function methods:_send(name, args, opts)
+  local vendor = rawget(self, "_vendor")
+  local op = vendor.ops[name]
+  local ctx = context(self, name, op)
+  local cfg = ctx.cfg
+  opts = opts or {}
+  local max_attempts = 1
+  if op.read or opts.retry_writes then max_attempts = 1 + (opts.retries or cfg.retries) end
+  local attempt = 0
+  while true do
+    attempt = attempt + 1
+    ctx.attempt = attempt
+    local req, berr = vendor.build(ctx, args)
+    if not req then return nil, berr end
+    req.timeout = req.timeout or opts.timeout or cfg.timeout
+    req.connect_timeout = req.connect_timeout or cfg.connect_timeout
+    req.op, req.vendor = name, vendor.name
+    local t0 = util.monotonic()
+    local res, terr, category = cfg.transport(req)
+    local data, err, full
+    if not res then
+      err = transport_error(ctx, terr, category)
+    else
+      data, err, full = vendor.parse(ctx, res, args)
+    end
+    log(cfg, err and "warn" or "debug", string.format("simkit %s %s attempt %d: %s in %.3fs",
+      vendor.name, name, attempt, err and tostring(err) or ("HTTP " .. tostring(res.status)),
+      util.monotonic() - t0), { vendor = vendor.name, op = name, attempt = attempt })
+    if not err then return data, nil, full end
+    err.attempts = attempt
+    if not err.retryable or attempt >= max_attempts then return nil, err end
+    if not (op.read or opts.retry_writes) then return nil, err end
+    local delay = backoff_delay(cfg, attempt, err)
+    if delay > cfg.max_retry_wait then return nil, err end
+    cfg.sleep(delay)
+  end
+end
+
+--- Call an operation by name.
+-- @tparam string name the op (as in the vendor catalog)
+-- @tparam[opt] table args the vendor's parameter names
+-- @return the decoded `data`, or nil and an error (see `simkit.errors`)
+function methods:call(name, args)
+  local vendor = rawget(self, "_vendor")
+  local op = vendor.ops[name]
+  if type(name) ~= "string" or not op then
+    return nil, errors.input("unknown operation '" .. tostring(name) .. "'", { vendor = vendor.name })
+  end
+  local norm, msg, param = validate.check(op, args)
+  if not norm then
+    return nil, errors.input(msg, { vendor = vendor.name, op = name, param = param })
+  end
+  if vendor.call then
+    local data, err = vendor.call(context(self, name, op), norm, function(a, o) return self:_send(name, a, o) end)
+    return data, err
+  end
+  local data, err = self:_send(name, norm)
+  return data, err
+end
+
+--- Iterate over the items of a paged operation, across pages.
+-- Each step returns `item, page`; on an error it returns `false, err` once
+-- and then stops:
+--     for card, err in client:pages("get_all_card_info", {}) do
+--       if not card then error(tostring(err)) end
+--     end
+-- @tparam string name a paged op
+-- @tparam[opt] table args other arguments (the page argument is managed)
+-- @treturn function iterator
+function methods:pages(name, args)
+  local vendor = rawget(self, "_vendor")
+  local op = vendor.ops[name]
+  local pg = op and vendor.pagination and vendor.pagination(name, op)
+  if not pg then
+    error("simkit: '" .. tostring(name) .. "' is not a paged operation of " .. vendor.name, 2)
+  end
+  args = util.copy(args)
+  local page = args[pg.page] and tonumber(args[pg.page]) or 1
+  local items, idx, done, failed = nil, 0, false, false
+  local function fetch()
+    local a = util.copy(args)
+    a[pg.page] = pg.page_type == "string" and tostring(page) or page
+    if pg.size and a[pg.size] == nil and pg.default_size then a[pg.size] = pg.default_size end
+    local norm, msg, param = validate.check(op, a)
+    if not norm then return nil, errors.input(msg, { vendor = vendor.name, op = name, param = param }) end
+    local _, err, full = self:_send(name, norm)
+    if err then return nil, err end
+    local list = pg.items_of(full)
+    if type(list) ~= "table" then list = {} end
+    local size = norm[pg.size] or pg.default_size
+    local total = pg.total_of and pg.total_of(full)
+    if #list == 0 then
+      done = true
+    elseif total and pg.total_kind == "pages" then
+      done = page >= total
+    elseif total and pg.total_kind == "records" and size then
+      done = page * size >= total
+    elseif size then
+      done = #list < size
+    end
+    return list
+  end
+  return function()
+    if failed then return nil end
+    while true do
+      if items and idx < #items then
+        idx = idx + 1
+        return items[idx], page
+      end
+      if items and done then return nil end
+      if items then page = page + 1 end
+      local list, err = fetch()
+      if not list then
+        failed = true
+        return false, err
+      end
+      items, idx = list, 0
+      if #list == 0 then return nil end
+    end
+  end
+end
+
+--- The vendor's name ("eiotclub", "huawei", "tibiot").
+function methods:vendor()
+  return rawget(self, "_vendor").name
+end
+
+--- The names of every operation this client offers, sorted.
+function methods:operations()
+  local names = {}
+  for k in pairs(rawget(self, "_vendor").ops) do names[#names + 1] = k end
+  table.sort(names)
+  return names
+end
+
+M.methods = methods
+return M

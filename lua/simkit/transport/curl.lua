@@ -1,0 +1,27 @@
+--- The default transport: libcurl through the C core, one reused easy handle
+-- (keep-alive) per client. Blocking: for plain Lua, cron jobs and CLIs —
+-- never inside an nginx request handler (use `simkit.transport.ngx` there).
+-- @module simkit.transport.curl
+local core = require "simkit.core"
+
+local M = {}
+
+--- Make a transport function bound to one libcurl handle.
+-- @tparam table opts client options (`timeout`, `connect_timeout`, `cafile`,
+--   `capath`, `proxy`, `noproxy`, `insecure`)
+-- @treturn function `transport(req) -> res | nil, message, category`
+-- @treturn userdata the handle (closed by `__gc`)
+function M.new(opts)
+  local handle = core.http_new()
+  local function transport(req)
+    return handle:request {
+      method = req.method, url = req.url, headers = req.headers, body = req.body,
+      timeout = req.timeout or opts.timeout, connect_timeout = req.connect_timeout or opts.connect_timeout,
+      cafile = opts.cafile, capath = opts.capath, proxy = opts.proxy, noproxy = opts.noproxy,
+      insecure = opts.insecure,
+    }
+  end
+  return transport, handle
+end
+
+return M

@@ -1,0 +1,265 @@
+--- Argument validation against a vendor table's parameter specs (internal).
+-- Checks names, required, types, enums, lengths, list sizes and formats, and
+-- returns a normalised copy (lists joined, numeric strings typed) — all before
+-- anything is sent.
+-- @module simkit.validate
+local json = require "simkit.json"
+local util = require "simkit.util"
+
+local M = {}
+
+local function ulen(s)
+  if utf8 and utf8.len then return utf8.len(s) or #s end
+  local n = 0
+  for _ in s:gmatch("[^\128-\191]") do n = n + 1 end
+  return n
+end
+
+local FORMATS = {
+  ["yyyy-MM-dd"] = "^%d%d%d%d%-%d%d%-%d%d$",
+  ["yyyy-MM"] = "^%d%d%d%d%-%d%d$",
+  ["yyyyMM"] = "^%d%d%d%d%d%d$",
+  ["yyyyMMdd"] = "^%d%d%d%d%d%d%d%d$",
+  ["yyyy-MM-dd HH:mm:ss"] = "^%d%d%d%d%-%d%d%-%d%d %d%d:%d%d:%d%d$",
+}
+
+local function date_ok(fmt, s)
+  local pat = FORMATS[fmt]
+  if not pat then return true end -- a format we do not know: not checked
+  if not s:match(pat) then return false end
+  local digits = s:gsub("%D", "")
+  local mo = tonumber(digits:sub(5, 6))
+  if mo < 1 or mo > 12 then return false end
+  if #digits >= 8 then
+    local d = tonumber(digits:sub(7, 8))
+    if d < 1 or d > 31 then return false end
+  end
+  if #digits >= 14 then
+    local h, mi, se = tonumber(digits:sub(9, 10)), tonumber(digits:sub(11, 12)), tonumber(digits:sub(13, 14))
+    if h > 23 or mi > 59 or se > 59 then return false end
+  end
+  return true
+end
+
+local function is_integer_type(t)
+  t = t:lower()
+  return t == "integer" or t == "long" or t == "int"
+end
+
+-- Normalise an integer-typed value: Lua integer, integral float, or a
+-- string of digits (64-bit ids decoded on LuaJIT come as strings).
+local function to_integer(v)
+  local text = util.integer_text(v)
+  if not text then return nil end
+  if math.type then
+    local n = math.tointeger(tonumber(text))
+    if n and string.format("%d", n) == text then return n end
+    return text -- beyond int64: keep the exact text
+  end
+  local n = tonumber(text)
+  if n and math.abs(n) <= 2^53 then return n end
+  return text
+end
+
+local function in_enum(enum, v)
+  for _, e in ipairs(enum) do
+    if e == v or tostring(e) == tostring(v) then return true end
+  end
+  return false
+end
+
+local function fail(p, msg)
+  return nil, "'" .. p.name .. "' " .. msg
+end
+
+local function check_scalar(p, v, ptype)
+  ptype = (ptype or "string"):lower()
+  if ptype == "string" then
+    if type(v) == "number" then
+      local t = util.integer_text(v)
+      if not t then return fail(p, "must be a string (got a non-integral number)") end
+      v = t
+    elseif type(v) ~= "string" then
+      return fail(p, "must be a string, got " .. type(v))
+    end
+    if p.numeric_string and not v:match("^%d+$") then
+      return fail(p, "must be a number written as a string of digits")
+    end
+    if p.max_length and ulen(v) > p.max_length then
+      return fail(p, "is longer than " .. p.max_length .. " characters")
+    end
+    if p.min_length and ulen(v) < p.min_length then
+      return fail(p, "is shorter than " .. p.min_length .. " characters")
+    end
+    if p.format and not date_ok(p.format, v) then
+      return fail(p, "must have the format " .. p.format)
+    end
+    if p.numeric_string and (p.min or p.max) then
+      local n = tonumber(v)
+      if p.min and n < p.min then return fail(p, "must be >= " .. p.min) end
+      if p.max and n > p.max then return fail(p, "must be <= " .. p.max) end
+    end
+    return v
+  elseif is_integer_type(ptype) then
+    local n = to_integer(v)
+    if n == nil then return fail(p, "must be an integer, got " .. tostring(v)) end
+    if type(n) == "number" then
+      if p.min and n < p.min then return fail(p, "must be >= " .. p.min) end
+      if p.max and n > p.max then return fail(p, "must be <= " .. p.max) end
+    elseif p.max and #n > 0 then
+      return fail(p, "is out of range")
+    end
+    return n
+  elseif ptype == "number" or ptype == "double" or ptype == "float" then
+    if type(v) ~= "number" or v ~= v or v == math.huge or v == -math.huge then
+      return fail(p, "must be a finite number")
+    end
+    if p.min and v < p.min then return fail(p, "must be >= " .. p.min) end
+    if p.max and v > p.max then return fail(p, "must be <= " .. p.max) end
+    return v
+  elseif ptype == "boolean" then
+    if type(v) ~= "boolean" then return fail(p, "must be a boolean (true/false)") end
+    return v
+  elseif ptype == "object" then
+    if type(v) ~= "table" then return fail(p, "must be a table") end
+    return v
+  end
+  return v
+end
+
+local function is_seq(t)
+  if type(t) ~= "table" then return false end
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  for i = 1, n do if t[i] == nil then return false end end
+  return true
+end
+
+local function check_list(p, v)
+  local items
+  if type(v) == "table" then
+    if not is_seq(v) then return fail(p, "must be an array (a sequence)") end
+    items = {}
+    for i, x in ipairs(v) do
+      local s, err = check_scalar({ name = p.name .. "[" .. i .. "]" }, x, p.items_type or "string")
+      if s == nil then return nil, err end
+      s = tostring(s)
+      if s:find(",", 1, true) then return fail(p, "items must not contain commas") end
+      if s == "" then return fail(p, "items must not be empty") end
+      items[#items + 1] = s
+    end
+  elseif type(v) == "string" or type(v) == "number" then
+    local s = type(v) == "string" and v or util.integer_text(v)
+    if not s then return fail(p, "must be a comma-separated string or an array") end
+    items = {}
+    for item in (s .. ","):gmatch("([^,]*),") do
+      item = item:match("^%s*(.-)%s*$")
+      if item == "" then return fail(p, "has an empty item") end
+      items[#items + 1] = item
+    end
+  else
+    return fail(p, "must be a comma-separated string or an array")
+  end
+  if #items == 0 then return fail(p, "must not be empty") end
+  if p.max_items and #items > p.max_items then
+    return fail(p, "has " .. #items .. " items, at most " .. p.max_items .. " allowed")
+  end
+  if p.items_enum then
+    for _, it in ipairs(items) do
+      if not in_enum(p.items_enum, it) then return fail(p, "item '" .. it .. "' is not allowed") end
+    end
+  end
+  return table.concat(items, ",")
+end
+
+local function check_array(p, v)
+  if type(v) ~= "table" or not is_seq(v) then
+    return fail(p, "must be an array (a Lua sequence)")
+  end
+  if #v == 0 and p.required then return fail(p, "must not be empty") end
+  if p.max_items and #v > p.max_items then
+    return fail(p, "has " .. #v .. " items, at most " .. p.max_items .. " allowed")
+  end
+  local out = json.array({})
+  local itype = p.items_type
+  for i, x in ipairs(v) do
+    if itype and (itype:lower() == "string" or is_integer_type(itype) or itype:lower() == "boolean") then
+      local s, err = check_scalar({ name = p.name .. "[" .. i .. "]", min_length = p.item_min_length,
+        max_length = p.item_max_length }, x, itype)
+      if s == nil then return nil, err end
+      out[i] = s
+    else
+      out[i] = x
+    end
+  end
+  return out
+end
+
+--- Validate and normalise `args` for one operation.
+-- @tparam table op the op's entry in a vendor table (`params`, `one_of`)
+-- @tparam table args the caller's arguments
+-- @treturn table|nil normalised arguments, or nil and a message
+-- @treturn string|nil the offending parameter name
+function M.check(op, args)
+  if args == nil then args = {} end
+  if type(args) ~= "table" then return nil, "arguments must be a table", nil end
+  local byname = {}
+  for _, p in ipairs(op.params) do byname[p.name] = p end
+  for k in pairs(args) do
+    if type(k) ~= "string" then return nil, "argument names must be strings", nil end
+    if not byname[k] then
+      local names = {}
+      for _, p in ipairs(op.params) do names[#names + 1] = p.name end
+      table.sort(names)
+      return nil, "unknown argument '" .. k .. "' (accepted: " ..
+        (#names > 0 and table.concat(names, ", ") or "none") .. ")", k
+    end
+  end
+  local out = {}
+  for _, p in ipairs(op.params) do
+    local v = args[p.name]
+    if v == json.null then v = nil end
+    if v == "" then v = nil end -- never sent (an empty value changes the signature)
+    local required = p.required
+    if p.required_when then
+      required = true
+      for k, want in pairs(p.required_when) do
+        if args[k] ~= want then required = false end
+      end
+      if not required then
+        -- present in the source schema as required, but only for another mode
+        required = false
+      end
+    end
+    if v == nil then
+      if required then return nil, "'" .. p.name .. "' is required", p.name end
+    else
+      local nv, err
+      local ptype = (p.type or "string"):lower()
+      if p.list == "comma" then
+        nv, err = check_list(p, v)
+      elseif ptype == "array" then
+        nv, err = check_array(p, v)
+      else
+        nv, err = check_scalar(p, v, p.type)
+      end
+      if nv == nil then return nil, err, p.name end
+      if p.enum and not in_enum(p.enum, nv) then
+        local allowed = {}
+        for _, e in ipairs(p.enum) do allowed[#allowed + 1] = tostring(e) end
+        return nil, "'" .. p.name .. "' must be one of: " .. table.concat(allowed, ", "), p.name
+      end
+      out[p.name] = nv
+    end
+  end
+  for _, group in ipairs(op.one_of or {}) do
+    local any = false
+    for _, name in ipairs(group) do if out[name] ~= nil then any = true end end
+    if not any then
+      return nil, "one of " .. table.concat(group, " or ") .. " is required", group[1]
+    end
+  end
+  return out
+end
+
+return M

@@ -1,0 +1,55 @@
+local core = require "simkit.core"
+
+describe("core crypto", function()
+  it("sha1 / sha256 known vectors", function()
+    assert.equal("a9993e364706816aba3e25717850c26c9cd0d89d", core.sha1("abc", "hex"))
+    assert.equal("A9993E364706816ABA3E25717850C26C9CD0D89D", core.sha1("abc", "HEX"))
+    assert.equal("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", core.sha256("abc", "hex"))
+    assert.equal(32, #core.sha256("abc"))
+    assert.equal("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", core.sha256("", "hex"))
+  end)
+
+  it("hmac-sha256 (RFC 4231 test case 2)", function()
+    assert.equal("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+      core.hmac_sha256("Jefe", "what do ya want for nothing?", "hex"))
+  end)
+
+  it("hex / unhex round trip and errors", function()
+    assert.equal("00ff10", core.hex("\0\255\16"))
+    assert.equal("00FF10", core.hex("\0\255\16", true))
+    assert.equal("\0\255\16", core.unhex("00fF10"))
+    assert.is_nil(core.unhex("abc"))
+    local v, err = core.unhex("zz")
+    assert.is_nil(v)
+    assert.matches("byte 1", err)
+  end)
+
+  it("base64 (RFC 4648 vectors) and strict decoding", function()
+    local vec = { [""] = "", f = "Zg==", fo = "Zm8=", foo = "Zm9v", foob = "Zm9vYg==", fooba = "Zm9vYmE=", foobar = "Zm9vYmFy" }
+    for plain, enc in pairs(vec) do
+      assert.equal(enc, core.base64_encode(plain))
+      assert.equal(plain, core.base64_decode(enc))
+    end
+    assert.is_nil(core.base64_decode("Zm9"))
+    assert.is_nil(core.base64_decode("Zm9v!A=="))
+    assert.is_nil(core.base64_decode("Z=9v"))
+  end)
+
+  it("rejects bad arguments", function()
+    assert.has_error(function() core.sha1({}) end)
+    assert.has_error(function() core.sha1("x", "bin") end)
+    assert.has_error(function() core.random_bytes(-1) end)
+    assert.has_error(function() core.random_bytes(4096) end)
+    assert.equal(16, #core.random_bytes(16))
+    assert.not_equal(core.random_bytes(16), core.random_bytes(16))
+  end)
+
+  it("clock functions", function()
+    local t = core.now()
+    assert.is_true(math.abs(t - os.time()) < 2)
+    local m0 = core.monotonic()
+    core.sleep(0.02)
+    assert.is_true(core.monotonic() - m0 >= 0.015)
+    assert.has_error(function() core.sleep(-1) end)
+  end)
+end)

@@ -1,0 +1,259 @@
+#!/usr/bin/env lua5.4
+--- Generates lua/simkit/vendor/<vendor>_ops.lua from ../shared/spec/<vendor>.json.
+-- The catalogs are the machine-readable form of the vendors' documents; the
+-- generated tables are data only (op -> method, path, params, response shape).
+-- Curated facts the catalogs do not carry (which ops only read, where a seed
+-- overrides the catalog) live in OVERRIDES below, each with its reason.
+--
+-- Usage: lua5.4 tools/gen_vendor.lua [SPEC_DIR] [OUT_DIR]
+--        lua5.4 tools/gen_vendor.lua --check [SPEC_DIR] [OUT_DIR]   (exit 1 if stale)
+local cjson = require "cjson"
+
+local M = {}
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b)
+    if type(a) == type(b) then return a < b end
+    return type(a) == "number"
+  end)
+  return keys
+end
+
+local function is_array(t)
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  for i = 1, n do if t[i] == nil then return false end end
+  return true
+end
+
+local function ser(v, indent)
+  indent = indent or ""
+  local tv = type(v)
+  if tv == "string" then return string.format("%q", v):gsub("\\\n", "\\n")
+  elseif tv == "number" then
+    if math.type(v) == "float" and v == math.floor(v) and math.abs(v) < 2^53 then
+      return string.format("%d", v)
+    end
+    return tostring(v)
+  elseif tv == "boolean" then return tostring(v)
+  elseif tv == "table" then
+    if next(v) == nil then return "{}" end
+    local inner = indent .. "  "
+    local out = {}
+    if is_array(v) then
+      local simple = true
+      for _, x in ipairs(v) do if type(x) == "table" then simple = false end end
+      if simple then
+        for _, x in ipairs(v) do out[#out + 1] = ser(x) end
+        return "{ " .. table.concat(out, ", ") .. " }"
+      end
+      for _, x in ipairs(v) do out[#out + 1] = inner .. ser(x, inner) .. "," end
+    else
+      for _, k in ipairs(sorted_keys(v)) do
+        local key = (type(k) == "string" and k:match("^[%a_][%w_]*$")) and k or ("[" .. ser(k) .. "]")
+        out[#out + 1] = inner .. key .. " = " .. ser(v[k], inner) .. ","
+      end
+    end
+    return "{\n" .. table.concat(out, "\n") .. "\n" .. indent .. "}"
+  end
+  error("cannot serialise " .. tv)
+end
+
+local function null_to_nil(v)
+  if v == cjson.null then return nil end
+  return v
+end
+
+-- Keep only the parameter facts a client validates with.
+local PARAM_KEYS = { "type", "required", "enum", "min", "max", "min_length", "max_length",
+  "max_items", "items_type", "format", "default", "numeric_string", "deprecated", "required_when",
+  "items_enum" }
+
+local function param(p, extra)
+  local out = { name = p.name }
+  for _, k in ipairs(PARAM_KEYS) do
+    local v = null_to_nil(p[k])
+    if v ~= nil then out[k] = v end
+  end
+  if type(out.enum) == "table" and not is_array(out.enum) then
+    -- {"1": "desc", ...}: the keys are the allowed values
+    local vals = {}
+    for k in pairs(out.enum) do vals[#vals + 1] = tonumber(k) or k end
+    table.sort(vals, function(a, b) return tostring(a) < tostring(b) end)
+    out.enum = vals
+  end
+  if p.list_format == "comma-separated" then out.list = "comma" end
+  if p["in"] ~= nil and p["in"] ~= cjson.null then out.loc = p["in"] end -- path | query | body
+  for k, v in pairs(extra or {}) do out[k] = v end
+  return out
+end
+
+---------------------------------------------------------------------------
+-- Curated overrides (reason beside each).
+local OVERRIDES = {
+  eiotclub = {
+    -- Ops that change nothing at the vendor: safe to retry. Everything else
+    -- is a write and is never retried blindly (DESIGN.md).
+    reads = { "get_all_card_info", "get_cards_info", "package_order_record",
+      "list_order_package_by_iccid", "query_account_warning_card", "query_card_number",
+      "list_profit_info", "switch_options", "query_refund_amount", "agent_balance",
+      "query_package", "product", "list_order_package_by_product",
+      "query_order_package_by_package_code", "esim_goods", "esim_order_status",
+      "esim_query_refund_amount", "get_order_package_details", "task_query",
+      "cloudesim_list", "cloudesim_get", "cloudesim_pkg_list", "cloudesim_pkg_record_list",
+      "cloudesim_order_status", "cloudesim_query_refund_amount", "pool_pkg_list", "pool_list",
+      "pool_record_list", "pool_card_can_add_list", "pool_card_list", "pool_by_iccid",
+      "cdr_traffic_query" },
+    -- Refunds move money too (issue 4): never retried blindly.
+    money = { "refund_package", "esim_refund", "cloudesim_refund", "pool_unsub" },
+  },
+  huawei = {
+    -- POSTs that only query (the SDK's "show"/"list" names).
+    reads = { "show_month_usages", "list_sim_card_flow_per_day", "list_flow_by_sim_cards" },
+  },
+  tibiot = { reads = {} },
+}
+
+local function set_of(list)
+  local s = {}
+  for _, v in ipairs(list or {}) do s[v] = true end
+  return s
+end
+
+function M.eiotclub(spec)
+  local ov = OVERRIDES.eiotclub
+  local reads, money = set_of(ov.reads), set_of(ov.money)
+  local ops = {}
+  for _, e in ipairs(spec.endpoints) do
+    local params = {}
+    for _, p in ipairs(e.params) do params[#params + 1] = param(p) end
+    local dev = null_to_nil(e.system_param_deviations)
+    local op = {
+      method = e.method, path = e.path, summary = e.summary_en, params = params,
+      read = reads[e.op] or nil,
+      money = (e.spends_money or money[e.op]) and true or nil,
+      idempotency_key = null_to_nil(e.idempotency_key),
+      one_of = null_to_nil(e.one_of_required),
+      nonce_string = (dev and dev.nonce) and true or nil,
+      deprecated = (e.deprecated or e.deprecated_since) and {
+        since = null_to_nil(e.deprecated_since), replaced_by = null_to_nil(e.replaced_by) } or nil,
+      min_interval = e.rate_limit and null_to_nil(e.rate_limit.min_interval_s) or nil,
+      response = {
+        code_type = e.response.code_type, shape = e.response.data_shape,
+        items_path = null_to_nil(e.response.items_path),
+        data_optional = null_to_nil(e.response.data_optional),
+        envelope = e.response.envelope,
+      },
+    }
+    if e.pagination then
+      local pg = e.pagination
+      op.pagination = {
+        page = pg.page_param, page_type = pg.page_param_type, size = null_to_nil(pg.size_param),
+        default_size = null_to_nil(pg.default_size), max_size = null_to_nil(pg.max_size),
+        items = null_to_nil(pg.items_path), total = null_to_nil(pg.total_path),
+        total_kind = null_to_nil(pg.total_kind),
+      }
+    end
+    ops[e.op] = op
+  end
+  return ops
+end
+
+function M.huawei(spec)
+  local reads = set_of(OVERRIDES.huawei.reads)
+  local ops = {}
+  for _, e in ipairs(spec.endpoints) do
+    local params = {}
+    for _, loc in ipairs({ "path_params", "query_params", "body_params" }) do
+      for _, p in ipairs(e[loc]) do params[#params + 1] = param(p) end
+    end
+    ops[e.op] = {
+      method = e.method, path = e.uri, summary = e.summary_en, params = params,
+      read = (e.method == "GET" or reads[e.op]) or nil,
+      async = e.async or nil,
+      rate_per_s = null_to_nil(e.rate_limit_per_s),
+      response = { shape = e.response.body_shape, status = e.response.success_status },
+      sdk_query = e.sdk and e.sdk.query_params or nil,
+    }
+  end
+  return ops
+end
+
+function M.tibiot(spec)
+  local ops = {}
+  for _, e in ipairs(spec.endpoints) do
+    local params = {}
+    for _, p in ipairs(e.params) do params[#params + 1] = param(p) end
+    ops[e.op] = {
+      method = e.method, path = e.path, summary = e.summary_en, params = params,
+      read = (e.method == "GET") or nil, async = e.async or nil,
+    }
+  end
+  return ops
+end
+
+--- Error-code tables: code -> { class, retryable, en } (EIOTCLUB) or
+-- { status, en } (Huawei).
+function M.errors(vendor, spec)
+  local out = {}
+  for _, e in ipairs(spec.error_codes or {}) do
+    local code = tostring(e.code)
+    if vendor == "eiotclub" then
+      out[code] = { class = e.class, retryable = e.retryable or nil, en = e.en }
+    elseif vendor == "huawei" then
+      out[code] = { status = null_to_nil(e.http_status), en = e.en }
+    end
+  end
+  return next(out) and out or nil
+end
+
+local FILES = { eiotclub = "eiotclub.json", huawei = "huawei-gsl.json", tibiot = "tibiot.json" }
+
+--- Render one vendor's generated modules as Lua source: { [suffix] = text }.
+function M.render(vendor, spec_dir)
+  local f = assert(io.open(spec_dir .. "/" .. FILES[vendor], "rb"))
+  local spec = cjson.decode(f:read("a"))
+  f:close()
+  local head = "-- GENERATED by tools/gen_vendor.lua from ../shared/spec/" .. FILES[vendor]
+    .. " -- do not edit.\n-- luacheck: ignore\nreturn "
+  local out = { ops = head .. ser(M[vendor](spec)) .. "\n" }
+  local errs = M.errors(vendor, spec)
+  if errs then out.errors = head .. ser(errs) .. "\n" end
+  return out
+end
+
+M.VENDORS = { "eiotclub", "huawei", "tibiot" }
+
+if arg and arg[0] and arg[0]:match("gen_vendor%.lua$") then
+  local check = arg[1] == "--check"
+  local a = check and 2 or 1
+  local spec_dir = arg[a] or "../shared/spec"
+  local out_dir = arg[a + 1] or "lua/simkit/vendor"
+  local stale = 0
+  local files = {}
+  for _, v in ipairs(M.VENDORS) do
+    for suffix, text in pairs(M.render(v, spec_dir)) do
+      files[#files + 1] = { path = out_dir .. "/" .. v .. "_" .. suffix .. ".lua", text = text }
+    end
+  end
+  table.sort(files, function(x, y) return x.path < y.path end)
+  for _, gen in ipairs(files) do
+    local path, text = gen.path, gen.text
+    if check then
+      local f = io.open(path, "rb")
+      local cur = f and f:read("a")
+      if f then f:close() end
+      if cur ~= text then print("stale: " .. path); stale = stale + 1 end
+    else
+      local f = assert(io.open(path, "wb"))
+      f:write(text)
+      f:close()
+      print("wrote " .. path)
+    end
+  end
+  os.exit(stale == 0 and 0 or 1)
+end
+
+return M

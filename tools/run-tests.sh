@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The whole suite: luacheck, generated tables up to date, C unit tests, busted
+# under Lua 5.4 and LuaJIT. Prints one closing line: "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+passed=0
+failed=0
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+
+step() { # name, command...
+  local name=$1; shift
+  if "$@" >"$log/$name.out" 2>&1; then
+    passed=$((passed + 1)); echo "ok   $name"
+  else
+    failed=$((failed + 1)); echo "FAIL $name"; tail -n 40 "$log/$name.out"
+  fi
+}
+
+step luacheck luacheck --quiet --no-color lua spec sim bench examples tools
+if [ -d ../shared/spec ]; then
+  step vendor-tables lua5.4 tools/gen_vendor.lua --check ../shared/spec lua/simkit/vendor
+fi
+if [ -x spec/c/run.sh ]; then
+  step c-tests spec/c/run.sh
+fi
+
+# busted: count individual tests from its summary line.
+run_busted() { # lua, cpath
+  local lua=$1 out="$log/busted-$1.out"
+  LUA_CPATH="build/$lua/?.so;;" busted --lua="$lua" -o utfTerminal --no-auto-insulate >"$out" 2>&1
+  local rc=$?
+  local line
+  line=$(grep -E '[0-9]+ successes? / [0-9]+ failures? / [0-9]+ errors? / [0-9]+ pending' "$out" | tail -n 1)
+  local s f e
+  s=$(echo "$line" | sed -E 's/^[^0-9]*([0-9]+) success.*/\1/')
+  f=$(echo "$line" | sed -E 's/.* ([0-9]+) failures?.*/\1/')
+  e=$(echo "$line" | sed -E 's/.* ([0-9]+) errors?.*/\1/')
+  if [ -z "$line" ]; then s=0; f=0; e=1; fi
+  passed=$((passed + s)); failed=$((failed + f + e))
+  echo "busted $lua: $s passed, $f failed, $e errors"
+  if [ "$rc" -ne 0 ] || [ $((f + e)) -ne 0 ]; then
+    grep -vE '^\s*$' "$out" | grep -E -A 12 'Failure|Error' | head -n 150
+    [ "$rc" -ne 0 ] && [ $((f + e)) -eq 0 ] && { failed=$((failed + 1)); tail -n 20 "$out"; }
+  fi
+}
+run_busted lua5.4
+run_busted luajit
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
