@@ -1,6 +1,6 @@
 -- luacheck configuration: no globals anywhere; ngx only where it exists.
 std = "max"
-max_line_length = 120
+max_line_length = 160
 exclude_files = { "build/**", "lua/simkit/vendor/*_ops.lua", "lua/simkit/vendor/*_errors.lua" }
 files["spec/**/*.lua"] = { std = "+busted" }
 files["sim/**/*.lua"] = { read_globals = { "ngx" } }

@@ -24,7 +24,7 @@ else
   LUA_BIN ?= lua5.4
 endif
 
-BUILD   := build/$(LUA)
+BUILD   := build/$(if $(BUILD_TAG),$(BUILD_TAG)-)$(LUA)
 TARGET  := $(BUILD)/simkit/core.so
 SRCS    := $(sort $(wildcard src/*.c))
 OBJS    := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
@@ -40,11 +40,13 @@ LDFLAGS += -shared $(EXTRA_LDFLAGS)
 # never luajit / libluajit-5.1-dev (they conflict with libnginx-mod-http-lua).
 DEB_PKGS := build-essential lua5.4 liblua5.4-dev libcurl4-openssl-dev libssl-dev \
             lua-cjson lua-busted lua-socket luarocks lua-check luajit2 libluajit2-5.1-dev \
-            nginx-light libnginx-mod-http-lua valgrind ca-certificates
+            nginx-light libnginx-mod-http-lua valgrind ca-certificates locales
 
-.PHONY: all deps build test test-lua test-c lint demo bench check-asan clean sandbox-start sandbox-stop
+.PHONY: asan all deps build test test-lua test-c lint demo bench check-asan clean sandbox-start sandbox-stop
 
 all: $(TARGET)
+
+asan: $(TARGET)
 
 $(BUILD)/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -84,7 +86,7 @@ demo: build
 bench: build
 	@bash tools/bench.sh
 
-check-asan: deps
+check-asan: build
 	@bash tools/check-asan.sh
 
 clean:

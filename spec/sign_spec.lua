@@ -1,3 +1,4 @@
+-- luacheck: no max line length
 -- Signature vectors. EIOTCLUB: the vendor document's worked example plus
 -- Java String.valueOf rendering. Huawei: expected values computed with an
 -- independent re-implementation of the official SDK signer's algorithm

@@ -144,6 +144,9 @@ function methods:_send(name, args, opts)
     req.timeout = req.timeout or opts.timeout or cfg.timeout
     req.connect_timeout = req.connect_timeout or cfg.connect_timeout
     req.op, req.vendor = name, vendor.name
+    -- libcurl silently re-sends a request whose reused connection dropped
+    -- before the answer; only reads may be re-sent that way.
+    if req.idempotent == nil then req.idempotent = op.read or false end
     local t0 = util.monotonic()
     local res, terr, category = cfg.transport(req)
     local data, err, full

@@ -18,7 +18,7 @@ function M.new(opts)
       method = req.method, url = req.url, headers = req.headers, body = req.body,
       timeout = req.timeout or opts.timeout, connect_timeout = req.connect_timeout or opts.connect_timeout,
       cafile = opts.cafile, capath = opts.capath, proxy = opts.proxy, noproxy = opts.noproxy,
-      insecure = opts.insecure,
+      insecure = opts.insecure, idempotent = req.idempotent,
     }
   end
   return transport, handle

@@ -1,0 +1,91 @@
+-- JSON decode/encode throughput: simkit.core against lua-cjson, same process.
+--   LUA_CPATH='build/lua5.4/?.so;;' lua5.4 bench/json_bench.lua [seconds per measure]
+--   LUA_CPATH='build/luajit/?.so;;' luajit bench/json_bench.lua
+-- Prints ratios; there is no pass/fail.
+local core = require "simkit.core"
+
+local budget = tonumber(arg and arg[1]) or tonumber(os.getenv("SIMKIT_BENCH_SECONDS")) or 0.5
+
+local has_cjson, cjson = pcall(require, "cjson")
+
+-- A page like EIOTCLUB get_all_card_info: 500 cards, ~15 fields each, with
+-- 20-digit ICCIDs (strings), 64-bit ids, floats, nulls and nested values.
+local function card_page(n)
+  local cards = {}
+  for i = 1, n do
+    cards[i] = string.format(
+      '{"iccid":"898520123456%08d","imsi":"4600%011d","msisdn":"86%011d",' ..
+      '"cardId":%d,"packageId":%d,"status":"%s","activeTime":"2024-%02d-%02d 08:%02d:00",' ..
+      '"expireTime":%s,"flowUsed":%.3f,"flowTotal":%.1f,"flowLeft":%.4f,"autoRenew":%s,' ..
+      '"remark":null,"apn":"iot.example","tags":["pool-%d","region-eu"],' ..
+      '"location":{"lat":%.6f,"lng":%.6f,"cell":%d},"history":[%d,%d,null]}',
+      i, i * 7, 13800000000 + i,
+      1700000000000000000 + i * 977, 10000 + i % 37, i % 5 == 0 and "suspended" or "active",
+      i % 12 + 1, i % 28 + 1, i % 60,
+      i % 3 == 0 and "null" or '"2025-12-31 23:59:59"',
+      i * 1.25 + 0.125, 1024.0 + i % 4 * 512, 1024 - i * 1.0625 / 3,
+      i % 2 == 0 and "true" or "false",
+      i % 8, 22.3 + i / 1000, 114.05 + i / 997, 40000 + i, i, i * 2)
+  end
+  return '{"code":"200","message":"ok","data":{"total":' .. n .. ',"pageNo":1,"pageSize":' .. n ..
+    ',"cardInfoList":[' .. table.concat(cards, ",") .. "]}}"
+end
+
+-- calls per second of f, measured for about `budget` seconds of CPU time
+local function rate(f)
+  f() -- warm up
+  local iters, batch = 0, 1
+  local t0 = os.clock()
+  local elapsed = 0
+  while elapsed < budget do
+    for _ = 1, batch do f() end
+    iters = iters + batch
+    elapsed = os.clock() - t0
+    if elapsed < budget / 10 then batch = batch * 2 end
+  end
+  return iters / elapsed
+end
+
+local function compare(what, simkit_f, cjson_f)
+  local a = rate(simkit_f)
+  if not cjson_f then
+    print(string.format("%s: simkit %.1f/s  cjson n/a", what, a))
+    return
+  end
+  local b = rate(cjson_f)
+  print(string.format("%s: simkit %.1f/s  cjson %.1f/s  ratio %.2fx", what, a, b, a / b))
+end
+
+local text = card_page(500)
+local value = assert(core.json_decode(text))
+assert(#value.data.cardInfoList == 500, "bad page")
+local again = assert(core.json_encode(value))
+assert(core.json_decode(again), "encode output does not decode")
+
+print(string.format("# %s, page of %d bytes, %.2fs per measure", _VERSION .. (jit and " / " .. jit.version or ""),
+  #text, budget))
+if not has_cjson then
+  print("# lua-cjson not available (apt-get install lua-cjson): simkit only")
+  cjson = nil
+end
+
+compare("json decode 500-card page",
+  function() return core.json_decode(text) end,
+  cjson and function() return cjson.decode(text) end)
+
+compare("json encode 500-card page",
+  function() return core.json_encode(value) end,
+  cjson and function() return cjson.encode(value) end)
+
+-- strings with escapes and non-ASCII text
+local notes = {}
+for i = 1, 500 do
+  notes[i] = { id = i, text = "line one\nline \"two\"\t\xE4\xB8\xAD\xE6\x96\x87 \\ caf\xC3\xA9 " .. i }
+end
+local notes_text = assert(core.json_encode(notes))
+compare("json decode 500 escaped strings",
+  function() return core.json_decode(notes_text) end,
+  cjson and function() return cjson.decode(notes_text) end)
+compare("json encode 500 escaped strings",
+  function() return core.json_encode(notes) end,
+  cjson and function() return cjson.encode(notes) end)

@@ -1,0 +1,270 @@
+-- The request pipeline with a fake transport: validation before sending,
+-- error kinds, retries (reads only, re-signed each attempt), secrets hidden,
+-- pagination.
+local simkit = require "simkit"
+local json = simkit.json
+
+local SECRET = "TOP-SECRET-VALUE"
+
+local function fake(responses)
+  local calls = {}
+  local function transport(req)
+    calls[#calls + 1] = req
+    local r = responses[math.min(#calls, #responses)]
+    if type(r) == "function" then return r(req, #calls) end
+    if r.err then return nil, r.err, r.category end
+    return { status = r.status or 200, headers = r.headers or {}, body = r.body }
+  end
+  return transport, calls
+end
+
+local function client(transport, extra)
+  local opts = { appkey = "ak1", secret = SECRET, base_url = "https://eiot.test", transport = transport,
+    backoff = { base = 0.001, max = 0.01 }, sleep = function() end }
+  for k, v in pairs(extra or {}) do opts[k] = v end
+  return simkit.client("eiotclub", opts)
+end
+
+local OK_CARD = '{"code":"200","message":"ok","data":{"iccid":"89852012345678901234","flow":12.5,"id":1234567890123456789}}'
+
+describe("simkit.client", function()
+  it("raises on programming errors", function()
+    assert.has_error(function() simkit.client("nope", {}) end)
+    assert.has_error(function() simkit.client("eiotclub", "x") end)
+    assert.has_error(function() simkit.client("eiotclub", { secret = "s" }) end)
+    assert.has_error(function() simkit.client("eiotclub", { appkey = "a" }) end)
+    assert.has_error(function() simkit.client("eiotclub", { appkey = "a", secret = "s", timeout = "10" }) end)
+    assert.has_error(function() simkit.client("eiotclub", { appkey = "a", secret = "s", timeout = -1 }) end)
+    assert.has_error(function() simkit.client("eiotclub", { appkey = "a", secret = "s", retries = 1.5 }) end)
+    assert.has_error(function() simkit.client("eiotclub", { appkey = "a", secret = "s", base_url = "ftp://x" }) end)
+  end)
+
+  it("sends one signed JSON POST and returns the data with exact integers", function()
+    local t, calls = fake({ { body = OK_CARD } })
+    local c = client(t)
+    local data, err = c:get_cards_info { iccid = "89852012345678901234" }
+    assert.is_nil(err)
+    assert.equal("89852012345678901234", data.iccid)
+    if math.type then
+      assert.equal(1234567890123456789, data.id)
+      assert.equal("integer", math.type(data.id))
+    end
+    assert.equal(1, #calls)
+    local req = calls[1]
+    assert.equal("POST", req.method)
+    assert.equal("https://eiot.test/api/v3/card/getCardsInfo", req.url)
+    assert.equal("application/json;charset=utf-8", req.headers["Content-Type"])
+    local body = json.decode(req.body)
+    assert.equal("ak1", body.appkey)
+    assert.equal("89852012345678901234", body.iccid)
+    assert.is_true(body.nonce >= 10000 and body.nonce <= 99999)
+    assert.is_true(math.abs(body.timestamp - os.time()) < 5)
+    local unsigned = {}
+    for k, v in pairs(body) do if k ~= "sign" then unsigned[k] = v end end
+    assert.equal(simkit.sign.eiotclub(unsigned, SECRET), body.sign)
+    assert.is_nil(req.body:find(SECRET, 1, true))
+  end)
+
+  it("rejects bad arguments with kind=input before sending", function()
+    local t, calls = fake({ { body = OK_CARD } })
+    local c = client(t)
+    local cases = {
+      { "get_cards_info", {} },
+      { "get_cards_info", { iccid = {} } },
+      { "get_cards_info", { iccid = "1", bogus = 1 } },
+      { "sms_send_sms", { iccid = "1", message = string.rep("x", 301) } },
+      { "order_package", { iccid = "1", packageCode = "p", outTradeNo = string.rep("1", 33) } },
+      { "get_all_card_info", { pageNum = "x" } },
+      { "get_all_card_info", { pageNum = "1", cardStatus = "WRONG" } },
+      { "reset", { iccids = {} } },
+      { "get_order_package_details", { outTradeNoArrStr = (("a,"):rep(51)):sub(1, -2) } },
+      { "switch_operator", { network = "ALL" } },
+      { "cdr_traffic_query", { dateType = "daily", iccids = "1", startDate = "2026-13-01", endDate = "2026-01-02" } },
+    }
+    for _, case in ipairs(cases) do
+      local data, err = c[case[1]](c, case[2])
+      assert.is_nil(data, case[1])
+      assert.equal("input", err.kind, case[1])
+      assert.equal(case[1], err.op)
+      assert.equal("eiotclub", err.vendor)
+      assert.is_false(err.retryable)
+    end
+    assert.equal(0, #calls)
+    local _, err = c:call("no_such_op", {})
+    assert.equal("input", err.kind)
+    _, err = c:get_cards_info("x")
+    assert.equal("input", err.kind)
+  end)
+
+  it("accepts arrays for comma-separated lists and numbers for numeric strings", function()
+    local t, calls = fake({ { body = '{"code":"200","message":"ok","data":{"cardInfoList":[],"totalPage":0}}' } })
+    local c = client(t)
+    assert.truthy(c:get_all_card_info { pageNum = 1, iccids = { "111", "222" } })
+    local body = json.decode(calls[1].body)
+    assert.equal("111,222", body.iccids)
+    assert.equal("1", body.pageNum)
+  end)
+
+  it("maps vendor codes to error kinds with code, message and retryable", function()
+    local cases = {
+      { '{"code":"42402","message":"bad sign"}', "auth", false },
+      { '{"code":"41003","message":"iccid wrong"}', "vendor", false },
+      { '{"code":"44001","message":"once per 5 min"}', "rate_limited", true },
+      { '{"code":500,"message":"later"}', "vendor", true },
+    }
+    for _, case in ipairs(cases) do
+      local t = fake({ { body = case[1] } })
+      local c = client(t, { retries = 0 })
+      local data, err = c:get_cards_info { iccid = "1" }
+      assert.is_nil(data)
+      assert.equal(case[2], err.kind, case[1])
+      assert.equal(case[3], err.retryable, case[1])
+      assert.equal(json.decode(case[1]).code .. "", err.code)
+      assert.equal(200, err.status)
+    end
+    local t = fake({ { body = '{"code":"44001","message":"x"}' } })
+    local _, err = client(t):refresh_usage { iccid = "1" }
+    assert.equal("rate_limited", err.kind)
+    assert.equal(300, err.retry_after)
+  end)
+
+  it("reports http, decode and transport failures by kind", function()
+    local cases = {
+      { { status = 502, body = "<html><body>Bad Gateway</body></html>" }, "http" },
+      { { status = 429, headers = { ["retry-after"] = "3" }, body = "" }, "rate_limited" },
+      { { status = 200, body = '{"code":"200","mess' }, "decode" },
+      { { status = 200, body = "<html>oops</html>" }, "decode" },
+      { { status = 200, body = '[1,2]' }, "decode" },
+      { { err = "Operation timed out", category = "timeout" }, "transport" },
+    }
+    for _, case in ipairs(cases) do
+      local t = fake({ case[1] })
+      local _, err = client(t, { retries = 0 }):get_cards_info { iccid = "1" }
+      assert.equal(case[2], err.kind)
+      assert.matches("get_cards_info", tostring(err))
+    end
+    local _, err = client(fake({ { status = 429, headers = { ["retry-after"] = "3" }, body = "" } }), { retries = 0 })
+      :get_cards_info { iccid = "1" }
+    assert.equal(3, err.retry_after)
+  end)
+
+  it("retries reads with fresh signatures, up to the limit", function()
+    local t, calls = fake({ { err = "reset", category = "reset" }, { status = 503, body = "busy" },
+      { body = OK_CARD } })
+    local slept = {}
+    local c = client(t, { sleep = function(s) slept[#slept + 1] = s end })
+    local data, err = c:get_cards_info { iccid = "1" }
+    assert.is_nil(err)
+    assert.truthy(data)
+    assert.equal(3, #calls)
+    assert.equal(2, #slept)
+    local nonces, signs = {}, {}
+    for _, req in ipairs(calls) do
+      local b = json.decode(req.body)
+      nonces[b.nonce] = true
+      signs[b.sign] = true
+    end
+    local n, s = 0, 0
+    for _ in pairs(signs) do s = s + 1 end
+    for _ in pairs(nonces) do n = n + 1 end
+    assert.is_true(s >= 2) -- re-signed (nonce collisions aside)
+
+    local t2, calls2 = fake({ { err = "reset", category = "reset" } })
+    local _, err2 = client(t2, { retries = 2 }):get_cards_info { iccid = "1" }
+    assert.equal("transport", err2.kind)
+    assert.equal(3, #calls2)
+    assert.equal(3, err2.attempts)
+  end)
+
+  it("never retries a write, and says a timed-out write is not blindly retryable", function()
+    local t, calls = fake({ { err = "timed out", category = "timeout" } })
+    local c = client(t, { retries = 5 })
+    local _, err = c:bind_device { iccid = "1", imei = "2" }
+    assert.equal(1, #calls)
+    assert.equal("transport", err.kind)
+    assert.is_false(err.retryable)
+    local t2, calls2 = fake({ { status = 503, body = "x" } })
+    local _, err2 = client(t2, { retries = 5 }):sms_send_sms { iccid = "1", message = "hi" }
+    assert.equal(1, #calls2)
+    assert.equal("http", err2.kind)
+    -- nothing was sent: the caller may retry
+    local t3 = fake({ { err = "refused", category = "connect" } })
+    local _, err3 = client(t3):bind_device { iccid = "1", imei = "2" }
+    assert.is_true(err3.retryable)
+  end)
+
+  it("honours Retry-After and gives up when it is longer than max_retry_wait", function()
+    local t, calls = fake({ { status = 429, headers = { ["retry-after"] = "60" }, body = "" } })
+    local _, err = client(t, { max_retry_wait = 5 }):get_cards_info { iccid = "1" }
+    assert.equal(1, #calls)
+    assert.equal("rate_limited", err.kind)
+    local slept = {}
+    local t2, calls2 = fake({ { status = 429, headers = { ["retry-after"] = "1" }, body = "" }, { body = OK_CARD } })
+    assert.truthy(client(t2, { sleep = function(s) slept[#slept + 1] = s end }):get_cards_info { iccid = "1" })
+    assert.equal(2, #calls2)
+    assert.equal(1, slept[1])
+  end)
+
+  it("keeps secrets out of tostring, errors and logs", function()
+    local lines = {}
+    local t = fake({ { status = 500, body = "x" } })
+    local c = client(t, { retries = 1, logger = function(level, msg) lines[#lines + 1] = level .. msg end })
+    assert.is_nil(tostring(c):find(SECRET, 1, true))
+    for k, v in pairs(c) do
+      assert.is_nil(tostring(k):find(SECRET, 1, true))
+      if type(v) == "table" then
+        for _, x in pairs(v) do assert.is_nil(tostring(x):find(SECRET, 1, true)) end
+      end
+    end
+    local _, err = c:get_cards_info { iccid = "1" }
+    assert.is_nil(tostring(err):find(SECRET, 1, true))
+    for _, v in pairs(err) do assert.is_nil(tostring(v):find(SECRET, 1, true)) end
+    assert.equal(2, #lines)
+    for _, l in ipairs(lines) do assert.is_nil(l:find(SECRET, 1, true)) end
+  end)
+
+  it("returns true for answers without data and null for null data", function()
+    local t = fake({ { body = '{"code":"200","message":"ok"}' } })
+    assert.is_true(client(t):bind_device { iccid = "1", imei = "2" })
+    local t2 = fake({ { body = '{"code":"200","message":"ok","data":null}' } })
+    assert.equal(json.null, client(t2):get_cards_info { iccid = "1" })
+  end)
+
+  it("iterates pages until totalPage", function()
+    local pages = {
+      '{"code":"200","message":"ok","data":{"totalPage":3,"cardInfoList":[{"iccid":"1"},{"iccid":"2"}]}}',
+      '{"code":"200","message":"ok","data":{"totalPage":3,"cardInfoList":[{"iccid":"3"}]}}',
+      '{"code":"200","message":"ok","data":{"totalPage":3,"cardInfoList":[{"iccid":"4"}]}}',
+    }
+    local t, calls = fake({ function(_, n) return { status = 200, headers = {}, body = pages[n] } end })
+    local got = {}
+    for card, err in client(t):pages("get_all_card_info", { cardStatus = "ACTIVATED_NAME" }) do
+      assert.truthy(card, tostring(err))
+      got[#got + 1] = card.iccid
+    end
+    assert.same({ "1", "2", "3", "4" }, got)
+    assert.equal(3, #calls)
+    assert.equal("3", json.decode(calls[3].body).pageNum)
+    assert.equal("ACTIVATED_NAME", json.decode(calls[3].body).cardStatus)
+  end)
+
+  it("stops pages on an error and reports it once", function()
+    local t = fake({ { body = '{"code":"200","message":"ok","data":{"totalPage":2,"cardInfoList":[{"iccid":"1"}]}}' },
+      { body = '{"code":"42402","message":"bad sign"}' } })
+    local items, errs = 0, {}
+    for card, err in client(t, { retries = 0 }):pages("get_all_card_info") do
+      if card then items = items + 1 else errs[#errs + 1] = err end
+    end
+    assert.equal(1, items)
+    assert.equal(1, #errs)
+    assert.equal("auth", errs[1].kind)
+    assert.has_error(function() client(t):pages("get_cards_info") end)
+  end)
+
+  it("lists its operations", function()
+    local c = client(fake({ { body = OK_CARD } }))
+    local ops = c:operations()
+    assert.equal(58, #ops)
+    assert.equal("eiotclub", c:vendor())
+  end)
+end)

@@ -1,0 +1,316 @@
+-- simkit.core http (libcurl) against the sandbox and its test vendor.
+local core = require "simkit.core"
+local sandbox = require "spec.support.sandbox"
+
+local json = sandbox.json
+
+describe("simkit.core http", function()
+  local sb, h
+
+  setup(function()
+    sb = sandbox.start({ test_vendor = true })
+  end)
+
+  teardown(function()
+    if h then h:close() end
+    if sb then sb:stop() end
+  end)
+
+  before_each(function()
+    sb:reset()
+    if h then h:close() end
+    h = core.http_new()
+  end)
+
+  local function get(path, extra)
+    local t = { url = sb.url .. path }
+    for k, v in pairs(extra or {}) do t[k] = v end
+    return h:request(t)
+  end
+
+  local function counter()
+    local _, state = sb:control("GET", "/_sim/state/testvendor")
+    return state.counter
+  end
+
+  describe("module", function()
+    it("reports the libcurl version", function()
+      assert.is_string(core.http_version())
+      assert.matches("^libcurl/%d", core.http_version())
+    end)
+
+    it("prints a handle, open and closed", function()
+      local x = core.http_new()
+      assert.matches("^simkit%.http %(0?x?%x+%)$", tostring(x))
+      x:close()
+      assert.equal("simkit.http (closed)", tostring(x))
+    end)
+
+    it("closes idempotently and survives collection", function()
+      local x = core.http_new()
+      x:close()
+      x:close()
+      for _ = 1, 50 do core.http_new() end
+      collectgarbage()
+      collectgarbage()
+    end)
+  end)
+
+  describe("requests", function()
+    it("does a GET round trip with status, headers and body", function()
+      local res = assert(get("/test/echo?a=1&a=2&b=x+y"))
+      assert.equal(200, res.status)
+      assert.equal("yes", res.headers["x-test"])
+      assert.equal("a=1, b=2", res.headers["set-cookie"])
+      assert.matches("^application/json", res.headers["content-type"])
+      assert.is_number(res.elapsed)
+      assert.is_true(res.elapsed >= 0)
+      local echo = assert(json.json_decode(res.body))
+      assert.equal("GET", echo.method)
+      assert.equal("/test/echo", echo.path)
+      assert.same({ "1", "2" }, echo.query.a)
+      assert.equal("x y", echo.query.b)
+      assert.equal("", echo.body)
+    end)
+
+    it("does a POST round trip with both header forms", function()
+      local res = assert(h:request({
+        method = "POST", url = sb.url .. "/test/echo", body = '{"k":1}',
+        headers = { { "X-First", "1" }, { "X-Num", 42 }, ["Content-Type"] = "application/json",
+                    ["X-Map"] = "two" },
+      }))
+      assert.equal(200, res.status)
+      local echo = assert(json.json_decode(res.body))
+      assert.equal("POST", echo.method)
+      assert.equal('{"k":1}', echo.body)
+      assert.equal("1", echo.headers["x-first"])
+      assert.equal("42", echo.headers["x-num"])
+      assert.equal("two", echo.headers["x-map"])
+      assert.equal("application/json", echo.headers["content-type"])
+      assert.equal("7", echo.headers["content-length"])
+      assert.is_nil(echo.headers["expect"])
+    end)
+
+    it("adds no content type of its own", function()
+      local res = assert(h:request({ method = "POST", url = sb.url .. "/test/echo", body = "a=1" }))
+      local echo = assert(json.json_decode(res.body))
+      assert.is_nil(echo.headers["content-type"])
+      assert.equal("a=1", echo.body)
+    end)
+
+    it("sends PUT, PATCH, DELETE and HEAD", function()
+      for _, m in ipairs({ "PUT", "PATCH", "DELETE" }) do
+        local res = assert(h:request({ method = m, url = sb.url .. "/test/echo", body = "b-" .. m }))
+        local echo = assert(json.json_decode(res.body))
+        assert.equal(m, echo.method)
+        assert.equal("b-" .. m, echo.body)
+      end
+      local res = assert(h:request({ method = "DELETE", url = sb.url .. "/test/echo" }))
+      assert.equal("DELETE", json.json_decode(res.body).method)
+      res = assert(h:request({ method = "HEAD", url = sb.url .. "/test/echo" }))
+      assert.equal(200, res.status)
+      assert.equal("", res.body)
+      res = assert(h:request({ method = "POST", url = sb.url .. "/test/echo" }))
+      assert.equal("0", json.json_decode(res.body).headers["content-length"])
+    end)
+
+    it("returns HTTP error statuses as answers", function()
+      for _, st in ipairs({ 400, 404, 429, 500, 503 }) do
+        local res = assert(get("/test/status/" .. st))
+        assert.equal(st, res.status)
+        assert.equal(st, json.json_decode(res.body).status)
+      end
+    end)
+
+    it("keeps a binary body intact both ways", function()
+      local t = {}
+      for i = 0, 255 do t[#t + 1] = string.char(i) end
+      local bin = string.rep(table.concat(t), 64) .. "\0tail"
+      local res = assert(h:request({ method = "POST", url = sb.url .. "/test/binary", body = bin,
+                                     headers = { ["Content-Type"] = "application/octet-stream" } }))
+      assert.equal(200, res.status)
+      assert.equal(#bin, #res.body)
+      assert.is_true(bin == res.body)
+    end)
+
+    it("receives a large body", function()
+      local res = assert(get("/test/big?n=3000000"))
+      assert.equal(3000000, #res.body)
+      res = assert(get("/test/big?n=10"))
+      assert.equal("xxxxxxxxxx", res.body)
+    end)
+
+    it("reuses the connection (keep-alive)", function()
+      local r1 = assert(get("/test/echo"))
+      assert.is_false(r1.reused)
+      local r2 = assert(get("/test/echo"))
+      assert.is_true(r2.reused)
+      local r3 = assert(h:request({ method = "POST", url = sb.url .. "/test/echo", body = "x" }))
+      assert.is_true(r3.reused)
+    end)
+
+    it("accepts fractional timeouts, connect_timeout and proxy options", function()
+      local res = assert(get("/test/echo", { timeout = 2.5, connect_timeout = 0.5, proxy = "",
+                                             noproxy = "*", insecure = false }))
+      assert.equal(200, res.status)
+    end)
+
+    it("reads chunked answers", function()
+      sb:control("POST", "/_sim/config", { chunked = true })
+      local res = assert(get("/test/big?n=5000"))
+      assert.equal("chunked", res.headers["transfer-encoding"])
+      assert.equal(5000, #res.body)
+    end)
+  end)
+
+  describe("transport failures", function()
+    it("reports a reset connection as 'reset'", function()
+      sb:fault({ path = "/test/echo", kind = "reset" })
+      local res, msg, cat, code = get("/test/echo")
+      assert.is_nil(res)
+      assert.equal("reset", cat)
+      assert.matches("^http: .*%(reset%)$", msg)
+      assert.is_number(code)
+    end)
+
+    it("never resends a POST whose reused connection died", function()
+      assert(get("/test/count")) -- counter 1, connection now reusable
+      sb:fault({ path = "/test/count", kind = "reset", when = "after" })
+      local res, msg, cat = h:request({ method = "POST", url = sb.url .. "/test/count", body = "{}" })
+      assert.is_nil(res)
+      assert.equal("reset", cat)
+      assert.matches("not resent", msg)
+      assert.equal(2, counter()) -- processed exactly once
+    end)
+
+    it("lets libcurl resend an idempotent request on a reused connection", function()
+      assert(get("/test/count"))
+      sb:fault({ path = "/test/count", kind = "reset", when = "after" })
+      local res = assert(get("/test/count"))
+      assert.equal(200, res.status)
+      assert.is_false(res.reused)
+      assert.equal(3, counter()) -- the lost answer's request went through, then the resend
+    end)
+
+    it("reports a body shorter than Content-Length as 'partial'", function()
+      sb:fault({ path = "/test/count", kind = "truncate", length = "full" })
+      local res, msg, cat, code = get("/test/count")
+      assert.is_nil(res, msg)
+      assert.equal("partial", cat)
+      assert.equal(18, code) -- CURLE_PARTIAL_FILE
+    end)
+
+    it("delivers a truncated answer with a matching Content-Length as an answer", function()
+      sb:fault({ path = "/test/count", kind = "truncate" })
+      local res = assert(get("/test/count"))
+      assert.equal(200, res.status)
+      assert.equal(tostring(#res.body), res.headers["content-length"])
+      assert.is_nil(json.json_decode(res.body))
+    end)
+
+    it("times out on a delayed answer", function()
+      sb:fault({ path = "/test/count", kind = "delay", delay = 0.6 })
+      local res, msg, cat, code = get("/test/count", { timeout = 0.2 })
+      assert.is_nil(res)
+      assert.equal("timeout", cat)
+      assert.equal(28, code)
+      assert.matches("%(timeout%)$", msg)
+    end)
+
+    it("answers 5xx and HTML faults as HTTP answers", function()
+      sb:fault({ path = "/test/count", kind = "5xx", status = 503 })
+      local res = assert(get("/test/count"))
+      assert.equal(503, res.status)
+      sb:fault({ path = "/test/count", kind = "html" })
+      res = assert(get("/test/count"))
+      assert.equal(502, res.status)
+      assert.matches("^text/html", res.headers["content-type"])
+      assert.matches("<html>", res.body)
+    end)
+
+    it("reports a refused connection as 'connect'", function()
+      local port = sandbox.closed_port()
+      local res, msg, cat, code = h:request({ url = "http://127.0.0.1:" .. port .. "/x", timeout = 2 })
+      assert.is_nil(res)
+      assert.equal("connect", cat)
+      assert.equal(7, code)
+      assert.matches("%(connect%)$", msg)
+    end)
+
+    it("fails TLS to a plain HTTP port without crashing", function()
+      local res, _, cat = h:request({ url = (sb.url:gsub("^http:", "https:")) .. "/test/echo", timeout = 2 })
+      assert.is_nil(res)
+      assert.is_truthy(cat == "tls" or cat == "other" or cat == "reset")
+    end)
+
+    it("refuses other protocols", function()
+      local res, _, cat = h:request({ url = "file:///etc/passwd" })
+      assert.is_nil(res)
+      assert.equal("other", cat)
+    end)
+
+    it("keeps request headers and body out of the message", function()
+      local port = sandbox.closed_port()
+      local _, msg = h:request({ method = "POST", url = "http://127.0.0.1:" .. port .. "/x",
+                                 headers = { Authorization = "Bearer SECRET-TOKEN" },
+                                 body = "password=SECRET-BODY" })
+      assert.is_string(msg)
+      assert.is_nil(msg:find("SECRET", 1, true))
+    end)
+
+    it("works again after a failure", function()
+      sb:fault({ path = "/test/count", kind = "reset" })
+      assert.is_nil(get("/test/count"))
+      local res = assert(get("/test/count"))
+      assert.equal(200, res.status)
+    end)
+  end)
+
+  describe("misuse", function()
+    local function raises(t, pattern)
+      local ok, err = pcall(h.request, h, t)
+      assert.is_false(ok)
+      if pattern then assert.matches(pattern, err) end
+    end
+
+    it("raises on bad arguments", function()
+      assert.has_error(function() h:request() end)
+      assert.has_error(function() h:request("http://x/") end)
+      raises({}, "url")
+      raises({ url = 1 }, "url")
+      raises({ url = "http://a/\0b" }, "NUL")
+      raises({ url = "http://x/", method = "get" }, "method")
+      raises({ url = "http://x/", method = "GE T" }, "method")
+      raises({ url = "http://x/", method = 1 }, "method")
+      raises({ url = "http://x/", timeout = 0 }, "timeout")
+      raises({ url = "http://x/", timeout = -1 }, "timeout")
+      raises({ url = "http://x/", timeout = "1" }, "timeout")
+      raises({ url = "http://x/", timeout = 0 / 0 }, "timeout")
+      raises({ url = "http://x/", timeout = math.huge }, "timeout")
+      raises({ url = "http://x/", connect_timeout = 0 }, "connect_timeout")
+      raises({ url = "http://x/", body = 1 }, "body")
+      raises({ url = "http://x/", body = {} }, "body")
+      raises({ url = "http://x/", headers = "x" }, "headers")
+      raises({ url = "http://x/", headers = { { "Bad Name", "v" } } }, "header name")
+      raises({ url = "http://x/", headers = { { "X-A" } } }, "headers")
+      raises({ url = "http://x/", headers = { "X-A: 1" } }, "headers")
+      raises({ url = "http://x/", headers = { ["X-A"] = "1\r\nX-B: 2" } }, "invalid value")
+      raises({ url = "http://x/", headers = { ["X-A"] = true } }, "headers")
+      raises({ url = "http://x/", insecure = "yes" }, "insecure")
+      raises({ url = "http://x/", idempotent = 1 }, "idempotent")
+      raises({ url = "http://x/", cafile = 1 }, "cafile")
+      raises({ url = "http://x/", proxy = true }, "proxy")
+    end)
+
+    it("raises on a closed handle", function()
+      h:close()
+      local ok, err = pcall(h.request, h, { url = sb.url .. "/test/echo" })
+      assert.is_false(ok)
+      assert.matches("closed", err)
+    end)
+
+    it("raises on a wrong self", function()
+      assert.has_error(function() h.request({}, { url = "http://x/" }) end)
+    end)
+  end)
+end)

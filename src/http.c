@@ -1,0 +1,805 @@
+/* HTTP over libcurl: one reusable easy handle per client (keep-alive).
+ *
+ *   core.http_new() -> handle | nil, msg, "other", code
+ *   core.http_version() -> "libcurl/7.88.1 OpenSSL/3.0.x ..."
+ *   handle:request{ method=, url=, headers=, body=, timeout=, connect_timeout=,
+ *                   cafile=, capath=, proxy=, noproxy=, insecure=, idempotent= }
+ *     -> { status=, headers={lower-name=value}, body=, elapsed=, reused= }
+ *      | nil, message, category, curlcode
+ *   handle:close()   (also __gc and __close; idempotent)
+ *
+ * Misuse (bad argument, closed handle) raises; transport failures return
+ * nil, message, category, code.
+ *
+ * At most once: libcurl silently resends a request when a reused connection
+ * dies before any answer byte, even after the server got (and processed)
+ * it. For a non-idempotent request (`idempotent` defaults to false for POST
+ * and PATCH, true otherwise) the body is streamed with no way to rewind, so
+ * that resend fails instead (category "reset"); a bodyless one goes on a
+ * fresh connection.
+ *
+ * Memory: every C buffer that lives across a Lua API call (header list,
+ * response buffers) is owned by the userdata, so a Lua error (e.g. out of
+ * memory) can never leak it; it is freed by the next request or by
+ * close/__gc. */
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "simkit.h"
+
+#define HTTP_MT "simkit.http"
+#define HTTP_INIT_KEY "simkit.http.global_init"
+#define HTTP_DEFAULT_TIMEOUT 10.0
+#define HTTP_MAX_TIMEOUT (86400.0 * 30) /* 30 days, so ms fit in a long */
+#define HTTP_KEEP_BUFFER (256 * 1024) /* larger buffers are freed after use */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+} http_buf;
+
+typedef struct {
+    CURL *curl;
+    struct curl_slist *hdrs;
+    http_buf body;
+    http_buf head;
+    int oom;
+    const char *up;     /* request body sent by on_read (non-idempotent) */
+    size_t up_len, up_off;
+    char errbuf[CURL_ERROR_SIZE];
+} http_handle;
+
+/* The validated arguments of one request; strings point into values kept on
+ * the Lua stack for the whole call. */
+typedef struct {
+    const char *method;
+    const char *url;
+    const char *body;
+    size_t body_len;
+    long timeout_ms, connect_timeout_ms;
+    const char *cafile, *capath, *proxy, *noproxy;
+    int insecure;
+    int idempotent;  /* curl may resend it on a reused connection that died */
+    int headers_idx; /* stack index of the headers table, 0 when none */
+} http_req;
+
+/* ---------------------------------------------------------------- buffers */
+
+static void buf_free(http_buf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+static int buf_add(http_buf *b, const char *data, size_t n)
+{
+    if (n > b->cap - b->len) {
+        size_t cap = b->cap ? b->cap : 4096;
+        char *p;
+        while (cap - b->len < n) {
+            if (cap > ((size_t)-1) / 2)
+                return 0;
+            cap *= 2;
+        }
+        p = realloc(b->p, cap);
+        if (p == NULL)
+            return 0;
+        b->p = p;
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->p + b->len, data, n);
+    b->len += n;
+    return 1;
+}
+
+static void buf_done(http_buf *b)
+{
+    if (b->cap > HTTP_KEEP_BUFFER)
+        buf_free(b);
+    else
+        b->len = 0;
+}
+
+/* ---------------------------------------------------------------- curl callbacks */
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+    http_handle *h = (http_handle *)ud;
+    size_t n = size * nmemb;
+    if (!buf_add(&h->body, data, n)) {
+        h->oom = 1;
+        return 0; /* aborts with CURLE_WRITE_ERROR */
+    }
+    return n;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
+{
+    http_handle *h = (http_handle *)ud;
+    size_t n = size * nmemb;
+    /* a status line starts a new block (100 Continue, proxy CONNECT, redirect):
+     * keep only the last one */
+    if (n >= 5 && memcmp(data, "HTTP/", 5) == 0)
+        h->head.len = 0;
+    if (!buf_add(&h->head, data, n)) {
+        h->oom = 1;
+        return 0;
+    }
+    return n;
+}
+
+/* The body of a non-idempotent request. No seek callback: if a reused
+ * connection dies after the body went out, libcurl would resend it on a new
+ * connection; without a way to rewind it fails (CURLE_SEND_FAIL_REWIND). */
+static size_t on_read(char *dst, size_t size, size_t nmemb, void *ud)
+{
+    http_handle *h = (http_handle *)ud;
+    size_t n = size * nmemb, left = h->up_len - h->up_off;
+    if (n > left)
+        n = left;
+    if (n)
+        memcpy(dst, h->up + h->up_off, n);
+    h->up_off += n;
+    return n;
+}
+
+static int on_seek(void *ud, curl_off_t offset, int origin)
+{
+    (void)ud;
+    (void)offset;
+    (void)origin;
+    return CURL_SEEKFUNC_CANTSEEK;
+}
+
+/* ---------------------------------------------------------------- handle */
+
+static http_handle *check_handle(lua_State *L)
+{
+    http_handle *h = (http_handle *)luaL_checkudata(L, 1, HTTP_MT);
+    if (h->curl == NULL)
+        luaL_argerror(L, 1, "http handle is closed");
+    return h;
+}
+
+static void handle_release(http_handle *h)
+{
+    if (h->curl) {
+        curl_easy_cleanup(h->curl);
+        h->curl = NULL;
+    }
+    if (h->hdrs) {
+        curl_slist_free_all(h->hdrs);
+        h->hdrs = NULL;
+    }
+    buf_free(&h->body);
+    buf_free(&h->head);
+}
+
+/* close(), __gc and __close: idempotent; never curl_global_cleanup (the host
+ * process may use curl too). */
+static int http_close(lua_State *L)
+{
+    http_handle *h = (http_handle *)luaL_checkudata(L, 1, HTTP_MT);
+    handle_release(h);
+    return 0;
+}
+
+static int http_tostring(lua_State *L)
+{
+    http_handle *h = (http_handle *)luaL_checkudata(L, 1, HTTP_MT);
+    if (h->curl == NULL)
+        lua_pushliteral(L, "simkit.http (closed)");
+    else
+        lua_pushfstring(L, "simkit.http (%p)", (void *)h);
+    return 1;
+}
+
+static int http_new(lua_State *L)
+{
+    http_handle *h;
+    /* curl_global_init is refcounted and thread-safe in this libcurl; call it
+     * once per Lua state (the flag lives in the registry, not in a C static) */
+    lua_getfield(L, LUA_REGISTRYINDEX, HTTP_INIT_KEY);
+    if (!lua_toboolean(L, -1)) {
+        CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+        if (rc != CURLE_OK) {
+            lua_pushnil(L);
+            lua_pushfstring(L, "http: curl_global_init failed: %s", curl_easy_strerror(rc));
+            lua_pushliteral(L, "other");
+            lua_pushinteger(L, (lua_Integer)rc);
+            return 4;
+        }
+        lua_pushboolean(L, 1);
+        lua_setfield(L, LUA_REGISTRYINDEX, HTTP_INIT_KEY);
+    }
+    lua_pop(L, 1);
+
+    /* the userdata first, then the resource it owns */
+    h = (http_handle *)lua_newuserdata(L, sizeof(*h));
+    memset(h, 0, sizeof(*h));
+    luaL_setmetatable(L, HTTP_MT);
+    h->curl = curl_easy_init();
+    if (h->curl == NULL) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "http: curl_easy_init failed");
+        lua_pushliteral(L, "other");
+        lua_pushinteger(L, 0);
+        return 4;
+    }
+    return 1;
+}
+
+static int http_version(lua_State *L)
+{
+    lua_pushstring(L, curl_version());
+    return 1;
+}
+
+/* ---------------------------------------------------------------- argument checks */
+
+/* Push t[name] (raw) and return its type; the value stays on the stack. */
+static int push_field(lua_State *L, const char *name)
+{
+    lua_pushstring(L, name);
+    lua_rawget(L, 2);
+    return lua_type(L, -1);
+}
+
+static const char *opt_string_field(lua_State *L, const char *name, size_t *len)
+{
+    int t = push_field(L, name);
+    const char *s;
+    size_t n;
+    if (t == LUA_TNIL)
+        return NULL;
+    if (t != LUA_TSTRING)
+        luaL_argerror(L, 2, lua_pushfstring(L, "field '%s' must be a string", name));
+    s = lua_tolstring(L, -1, &n);
+    if (len)
+        *len = n;
+    else if (strlen(s) != n)
+        luaL_argerror(L, 2, lua_pushfstring(L, "field '%s' contains a NUL byte", name));
+    return s;
+}
+
+static long seconds_field(lua_State *L, const char *name, double dflt)
+{
+    int t = push_field(L, name);
+    double s;
+    if (t == LUA_TNIL)
+        s = dflt;
+    else if (t != LUA_TNUMBER)
+        return luaL_argerror(L, 2, lua_pushfstring(L, "field '%s' must be a number (seconds)", name));
+    else
+        s = (double)lua_tonumber(L, -1);
+    if (!(s > 0) || !(s <= HTTP_MAX_TIMEOUT))
+        return luaL_argerror(L, 2,
+                             lua_pushfstring(L, "field '%s' must be a positive number of seconds", name));
+    return (long)ceil(s * 1000.0);
+}
+
+static int valid_method(const char *m)
+{
+    size_t i, n = strlen(m);
+    if (n == 0 || n > 32)
+        return 0;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)m[i];
+        if (!(isupper(c) || isdigit(c) || c == '-' || c == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+static int valid_header_name(const char *s, size_t n)
+{
+    size_t i;
+    if (n == 0)
+        return 0;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 32 || c >= 127 || c == ':')
+            return 0;
+    }
+    return 1;
+}
+
+static int valid_header_value(const char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0')
+            return 0;
+    return 1;
+}
+
+static int is_text(lua_State *L, int idx)
+{
+    int t = lua_type(L, idx);
+    return t == LUA_TSTRING || t == LUA_TNUMBER;
+}
+
+/* Call fn for every header of the table at hidx: first the {name, value}
+ * pairs at 1..n in order, then the string keys. fn may raise. */
+typedef int (*header_fn)(lua_State *L, void *ud, int name_idx, int value_idx);
+
+static int each_header(lua_State *L, int hidx, header_fn fn, void *ud)
+{
+    size_t i, n = lua_rawlen(L, hidx);
+    for (i = 1; i <= n; i++) {
+        int r;
+        lua_rawgeti(L, hidx, (int)i);
+        if (!lua_istable(L, -1))
+            luaL_argerror(L, 2, "field 'headers': list items must be {name, value} tables");
+        lua_rawgeti(L, -1, 1);
+        lua_rawgeti(L, -2, 2);
+        r = fn(L, ud, lua_gettop(L) - 1, lua_gettop(L));
+        lua_pop(L, 3);
+        if (!r)
+            return 0;
+    }
+    lua_pushnil(L);
+    while (lua_next(L, hidx) != 0) {
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            int r;
+            lua_pushvalue(L, -2); /* a copy of the key: fn may convert values */
+            lua_pushvalue(L, -2);
+            r = fn(L, ud, lua_gettop(L) - 1, lua_gettop(L));
+            lua_pop(L, 2);
+            if (!r) {
+                lua_pop(L, 2);
+                return 0;
+            }
+        } else if (!(lua_type(L, -2) == LUA_TNUMBER && lua_tonumber(L, -2) >= 1 &&
+                     lua_tonumber(L, -2) <= (lua_Number)n &&
+                     lua_tonumber(L, -2) == floor(lua_tonumber(L, -2)))) {
+            luaL_argerror(L, 2, "field 'headers': keys must be names or list positions");
+        }
+        lua_pop(L, 1);
+    }
+    return 1;
+}
+
+static int check_one_header(lua_State *L, void *ud, int ni, int vi)
+{
+    const char *name, *value;
+    size_t nl, vl;
+    (void)ud;
+    if (lua_type(L, ni) != LUA_TSTRING || !is_text(L, vi))
+        luaL_argerror(L, 2, "field 'headers': names must be strings and values strings or numbers");
+    name = lua_tolstring(L, ni, &nl);
+    if (!valid_header_name(name, nl))
+        luaL_argerror(L, 2, lua_pushfstring(L, "field 'headers': invalid header name '%s'", name));
+    value = lua_tolstring(L, vi, &vl); /* converts the stack copy only */
+    if (!valid_header_value(value, vl))
+        luaL_argerror(L, 2, lua_pushfstring(L, "field 'headers': invalid value for '%s'", name));
+    return 1;
+}
+
+typedef struct {
+    http_handle *h;
+    int saw_expect, saw_ctype, failed;
+} build_state;
+
+static int add_one_header(lua_State *L, void *ud, int ni, int vi)
+{
+    build_state *st = (build_state *)ud;
+    size_t nl, vl;
+    const char *name = lua_tolstring(L, ni, &nl);
+    const char *value = lua_tolstring(L, vi, &vl);
+    struct curl_slist *next;
+    char *line;
+    if (nl == 6 && strncasecmp(name, "expect", 6) == 0)
+        st->saw_expect = 1;
+    if (nl == 12 && strncasecmp(name, "content-type", 12) == 0)
+        st->saw_ctype = 1;
+    /* "Name: value"; an empty value is "Name;" for curl ("Name:" would drop it).
+     * No Lua call between malloc and free. */
+    line = (char *)malloc(nl + vl + 3);
+    if (line == NULL) {
+        st->failed = 1;
+        return 0;
+    }
+    memcpy(line, name, nl);
+    if (vl == 0) {
+        line[nl] = ';';
+        line[nl + 1] = '\0';
+    } else {
+        line[nl] = ':';
+        line[nl + 1] = ' ';
+        memcpy(line + nl + 2, value, vl);
+        line[nl + 2 + vl] = '\0';
+    }
+    next = curl_slist_append(st->h->hdrs, line);
+    free(line);
+    if (next == NULL) {
+        st->failed = 1;
+        return 0;
+    }
+    st->h->hdrs = next;
+    return 1;
+}
+
+static int append_header(http_handle *h, const char *line)
+{
+    struct curl_slist *next = curl_slist_append(h->hdrs, line);
+    if (next == NULL)
+        return 0;
+    h->hdrs = next;
+    return 1;
+}
+
+/* Read and validate every argument; raises on misuse; allocates nothing. */
+static void read_request(lua_State *L, http_req *r)
+{
+    int t;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    memset(r, 0, sizeof(*r));
+
+    r->method = opt_string_field(L, "method", NULL);
+    if (r->method == NULL)
+        r->method = "GET";
+    if (!valid_method(r->method))
+        luaL_argerror(L, 2, lua_pushfstring(L, "field 'method': invalid method '%s'", r->method));
+
+    r->url = opt_string_field(L, "url", NULL);
+    if (r->url == NULL)
+        luaL_argerror(L, 2, "field 'url' must be a string");
+
+    r->body = opt_string_field(L, "body", &r->body_len);
+
+    r->timeout_ms = seconds_field(L, "timeout", HTTP_DEFAULT_TIMEOUT);
+    r->connect_timeout_ms = seconds_field(L, "connect_timeout", (double)r->timeout_ms / 1000.0);
+
+    r->cafile = opt_string_field(L, "cafile", NULL);
+    r->capath = opt_string_field(L, "capath", NULL);
+    r->proxy = opt_string_field(L, "proxy", NULL);
+    r->noproxy = opt_string_field(L, "noproxy", NULL);
+
+    t = push_field(L, "insecure");
+    if (t != LUA_TNIL && t != LUA_TBOOLEAN)
+        luaL_argerror(L, 2, "field 'insecure' must be a boolean");
+    r->insecure = lua_toboolean(L, -1);
+
+    t = push_field(L, "idempotent");
+    if (t == LUA_TBOOLEAN)
+        r->idempotent = lua_toboolean(L, -1);
+    else if (t == LUA_TNIL)
+        r->idempotent = strcmp(r->method, "POST") != 0 && strcmp(r->method, "PATCH") != 0;
+    else
+        luaL_argerror(L, 2, "field 'idempotent' must be a boolean");
+
+    t = push_field(L, "headers");
+    if (t == LUA_TTABLE) {
+        r->headers_idx = lua_gettop(L);
+        each_header(L, r->headers_idx, check_one_header, NULL);
+    } else if (t != LUA_TNIL) {
+        luaL_argerror(L, 2, "field 'headers' must be a table");
+    }
+}
+
+/* ---------------------------------------------------------------- results */
+
+static const char *category_of(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return "timeout";
+    case CURLE_COULDNT_CONNECT:
+        return "connect";
+    case CURLE_COULDNT_RESOLVE_HOST:
+        return "resolve";
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_PROXY:
+        return "proxy";
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CLIENTCERT:
+    case CURLE_USE_SSL_FAILED:
+        return "tls";
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+        return "reset";
+    case CURLE_SEND_FAIL_REWIND:
+        return "reset";
+    case CURLE_PARTIAL_FILE:
+        return "partial";
+    default:
+        return "other";
+    }
+}
+
+static int push_failure(lua_State *L, http_handle *h, CURLcode rc)
+{
+    const char *cat = category_of(rc);
+    const char *what = h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc);
+    size_t n;
+    if (h->oom)
+        what = "out of memory";
+    else if (rc == CURLE_SEND_FAIL_REWIND)
+        what = "connection lost after the request was sent; not resent, it may have been processed";
+    /* curl's messages end with a newline now and then */
+    n = strlen(what);
+    while (n > 0 && (what[n - 1] == '\n' || what[n - 1] == '\r'))
+        n--;
+    lua_pushnil(L);
+    lua_pushliteral(L, "http: ");
+    lua_pushlstring(L, what, n);
+    lua_pushfstring(L, " (%s)", cat);
+    lua_concat(L, 3);
+    lua_pushstring(L, cat);
+    lua_pushinteger(L, (lua_Integer)rc);
+    return 4;
+}
+
+/* Parse the last header block into a table on top of the stack. */
+static void push_headers(lua_State *L, const http_buf *head)
+{
+    const char *p = head->p, *end = head->p + head->len;
+    int tidx, have_last = 0;
+    lua_newtable(L);
+    tidx = lua_gettop(L);
+    lua_pushnil(L); /* slot for the last header name (obs-fold) */
+    while (p != NULL && p < end) {
+        const char *eol = (const char *)memchr(p, '\n', (size_t)(end - p));
+        const char *le = eol ? eol : end, *colon, *v, *ve;
+        const char *next = eol ? eol + 1 : end;
+        if (le > p && le[-1] == '\r')
+            le--;
+        if (le == p || (le - p >= 5 && memcmp(p, "HTTP/", 5) == 0)) {
+            p = next;
+            continue;
+        }
+        if ((*p == ' ' || *p == '\t') && have_last) { /* obsolete line folding */
+            v = p;
+            while (v < le && (*v == ' ' || *v == '\t'))
+                v++;
+            lua_pushvalue(L, -1);
+            lua_rawget(L, tidx);
+            lua_pushliteral(L, " ");
+            lua_pushlstring(L, v, (size_t)(le - v));
+            lua_concat(L, 3);
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_rawset(L, tidx);
+            p = next;
+            continue;
+        }
+        colon = (const char *)memchr(p, ':', (size_t)(le - p));
+        if (colon == NULL || colon == p) {
+            p = next;
+            continue;
+        }
+        {
+            luaL_Buffer b;
+            const char *c;
+            lua_pop(L, 1); /* the previous name */
+            luaL_buffinit(L, &b);
+            for (c = p; c < colon; c++)
+                luaL_addchar(&b, (char)tolower((unsigned char)*c));
+            luaL_pushresult(&b);
+        }
+        have_last = 1;
+        v = colon + 1;
+        while (v < le && (*v == ' ' || *v == '\t'))
+            v++;
+        ve = le;
+        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+            ve--;
+        lua_pushvalue(L, -1);
+        lua_rawget(L, tidx);
+        if (lua_isstring(L, -1)) { /* repeated: join with ", " */
+            lua_pushliteral(L, ", ");
+            lua_pushlstring(L, v, (size_t)(ve - v));
+            lua_concat(L, 3);
+        } else {
+            lua_pop(L, 1);
+            lua_pushlstring(L, v, (size_t)(ve - v));
+        }
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, tidx);
+        p = next;
+    }
+    lua_pop(L, 1);
+}
+
+/* ---------------------------------------------------------------- request */
+
+#define SETOPT(opt, val)                                                                        \
+    do {                                                                                        \
+        if (rc == CURLE_OK)                                                                     \
+            rc = curl_easy_setopt(c, opt, val);                                                 \
+    } while (0)
+
+static int http_request(lua_State *L)
+{
+    http_handle *h = check_handle(L);
+    http_req r;
+    CURL *c;
+    CURLcode rc = CURLE_OK;
+    build_state st;
+    long status = 0, nconn = 0;
+    curl_off_t total_us = 0;
+    int is_head, base;
+
+    luaL_checkstack(L, 40, "http request");
+    read_request(L, &r); /* may raise; nothing allocated yet */
+    /* POST/PUT/PATCH without a body send "Content-Length: 0" */
+    if (r.body == NULL && (strcmp(r.method, "POST") == 0 || strcmp(r.method, "PUT") == 0 ||
+                           strcmp(r.method, "PATCH") == 0)) {
+        r.body = "";
+        r.body_len = 0;
+    }
+    c = h->curl;
+
+    /* state from the previous request; all owned by the handle */
+    curl_easy_reset(c); /* options only: live connections stay cached */
+    if (h->hdrs) {
+        curl_slist_free_all(h->hdrs);
+        h->hdrs = NULL;
+    }
+    h->body.len = 0;
+    h->head.len = 0;
+    h->oom = 0;
+    h->errbuf[0] = '\0';
+    h->up = NULL;
+    h->up_len = h->up_off = 0;
+
+    /* request headers */
+    memset(&st, 0, sizeof(st));
+    st.h = h;
+    if (r.headers_idx)
+        each_header(L, r.headers_idx, add_one_header, &st);
+    if (!st.failed && !st.saw_expect && !append_header(h, "Expect:"))
+        st.failed = 1;
+    /* send exactly the caller's headers: no made-up form content type */
+    if (!st.failed && r.body && !st.saw_ctype && !append_header(h, "Content-Type:"))
+        st.failed = 1;
+    if (st.failed) {
+        h->oom = 1;
+        return push_failure(L, h, CURLE_OUT_OF_MEMORY);
+    }
+
+    is_head = strcmp(r.method, "HEAD") == 0;
+    SETOPT(CURLOPT_ERRORBUFFER, h->errbuf);
+    SETOPT(CURLOPT_NOSIGNAL, 1L);
+    SETOPT(CURLOPT_URL, r.url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+    SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
+    SETOPT(CURLOPT_WRITEFUNCTION, on_body);
+    SETOPT(CURLOPT_WRITEDATA, (void *)h);
+    SETOPT(CURLOPT_HEADERFUNCTION, on_header);
+    SETOPT(CURLOPT_HEADERDATA, (void *)h);
+    SETOPT(CURLOPT_HTTPHEADER, h->hdrs);
+    SETOPT(CURLOPT_TIMEOUT_MS, r.timeout_ms);
+    SETOPT(CURLOPT_CONNECTTIMEOUT_MS, r.connect_timeout_ms);
+    SETOPT(CURLOPT_SSL_VERIFYPEER, r.insecure ? 0L : 1L);
+    SETOPT(CURLOPT_SSL_VERIFYHOST, r.insecure ? 0L : 2L);
+    if (r.cafile)
+        SETOPT(CURLOPT_CAINFO, r.cafile);
+    if (r.capath)
+        SETOPT(CURLOPT_CAPATH, r.capath);
+    if (r.proxy) /* "" disables every proxy, the environment's included */
+        SETOPT(CURLOPT_PROXY, r.proxy);
+    if (r.noproxy)
+        SETOPT(CURLOPT_NOPROXY, r.noproxy);
+    SETOPT(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+    if (is_head) {
+        SETOPT(CURLOPT_NOBODY, 1L);
+    } else if (r.body && r.idempotent) {
+        SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r.body_len);
+        SETOPT(CURLOPT_POSTFIELDS, r.body); /* binary-safe with the size */
+        if (strcmp(r.method, "POST") != 0)
+            SETOPT(CURLOPT_CUSTOMREQUEST, r.method);
+    } else if (r.body) {
+        /* sent at most once: streamed from memory with no way to rewind */
+        h->up = r.body; /* anchored on the Lua stack during perform */
+        h->up_len = r.body_len;
+        SETOPT(CURLOPT_POST, 1L);
+        SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r.body_len);
+        SETOPT(CURLOPT_READFUNCTION, on_read);
+        SETOPT(CURLOPT_READDATA, (void *)h);
+        SETOPT(CURLOPT_SEEKFUNCTION, on_seek);
+        SETOPT(CURLOPT_SEEKDATA, (void *)h);
+        if (strcmp(r.method, "POST") != 0)
+            SETOPT(CURLOPT_CUSTOMREQUEST, r.method);
+        /* an empty body needs no rewind: only a fresh connection is safe */
+        if (r.body_len == 0)
+            SETOPT(CURLOPT_FRESH_CONNECT, 1L);
+    } else {
+        SETOPT(CURLOPT_HTTPGET, 1L);
+        if (strcmp(r.method, "GET") != 0)
+            SETOPT(CURLOPT_CUSTOMREQUEST, r.method);
+        /* nothing to refuse a rewind of: a fresh connection instead */
+        if (!r.idempotent)
+            SETOPT(CURLOPT_FRESH_CONNECT, 1L);
+    }
+    if (rc != CURLE_OK)
+        return push_failure(L, h, rc);
+
+    rc = curl_easy_perform(c);
+    if (rc != CURLE_OK) {
+        buf_done(&h->body);
+        buf_done(&h->head);
+        return push_failure(L, h, rc);
+    }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &nconn);
+    curl_easy_getinfo(c, CURLINFO_TOTAL_TIME_T, &total_us);
+
+    lua_createtable(L, 0, 5);
+    base = lua_gettop(L);
+    lua_pushinteger(L, (lua_Integer)status);
+    lua_setfield(L, base, "status");
+    push_headers(L, &h->head);
+    lua_setfield(L, base, "headers");
+    lua_pushlstring(L, h->body.p ? h->body.p : "", h->body.len);
+    lua_setfield(L, base, "body");
+    lua_pushnumber(L, (lua_Number)total_us / 1e6);
+    lua_setfield(L, base, "elapsed");
+    lua_pushboolean(L, nconn == 0);
+    lua_setfield(L, base, "reused");
+    buf_done(&h->body);
+    buf_done(&h->head);
+    return 1;
+}
+
+/* ---------------------------------------------------------------- registration */
+
+static const luaL_Reg http_methods[] = {
+    {"request", http_request},
+    {"close", http_close},
+    {NULL, NULL},
+};
+
+static const luaL_Reg http_meta[] = {
+    {"__gc", http_close},
+    {"__close", http_close},
+    {"__tostring", http_tostring},
+    {NULL, NULL},
+};
+
+static const luaL_Reg http_funcs[] = {
+    {"http_new", http_new},
+    {"http_version", http_version},
+    {NULL, NULL},
+};
+
+void skc_open_http(lua_State *L)
+{
+    if (luaL_newmetatable(L, HTTP_MT)) {
+        luaL_setfuncs(L, http_meta, 0);
+        lua_newtable(L);
+        luaL_setfuncs(L, http_methods, 0);
+        lua_setfield(L, -2, "__index");
+        lua_pushliteral(L, HTTP_MT);
+        lua_setfield(L, -2, "__name");
+    }
+    lua_pop(L, 1);
+    luaL_setfuncs(L, http_funcs, 0);
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The C core under AddressSanitizer + UndefinedBehaviorSanitizer (the Lua
+# interpreter is not instrumented, so libasan is preloaded), then the specs
+# that drive libcurl and the sandbox under valgrind. Exits non-zero on any
+# report.
+set -u
+cd "$(dirname "$0")/.."
+status=0
+ASAN_LIB=$(gcc -print-file-name=libasan.so)
+UBSAN_LIB=$(gcc -print-file-name=libubsan.so)
+make -s LUA=lua5.4 BUILD_TAG=asan EXTRA_CFLAGS="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+  EXTRA_LDFLAGS="-fsanitize=address,undefined" asan || exit 1
+# Specs that need no child processes (nginx must not inherit the preload).
+PURE="spec/json_spec.lua spec/sign_spec.lua spec/crypto_spec.lua spec/client_spec.lua"
+for f in spec/cdr_spec.lua spec/notify_spec.lua; do [ -f "$f" ] && PURE="$PURE $f"; done
+echo "== ASan+UBSan: $PURE"
+if ! LD_PRELOAD="$ASAN_LIB $UBSAN_LIB" ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86 \
+    LSAN_OPTIONS=suppressions=tools/lsan.supp:print_suppressions=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    LUA_PATH='lua/?.lua;lua/?/init.lua;spec/?.lua;./?.lua;./?/init.lua;;' LUA_CPATH='build/asan-lua5.4/?.so;;' \
+    lua5.4 tools/busted5.4.lua -o utfTerminal $PURE; then
+  echo "ASan/UBSan run FAILED"; status=1
+fi
+echo "== valgrind (memcheck): spec/http_spec.lua"
+if ! LUA_PATH='lua/?.lua;lua/?/init.lua;spec/?.lua;./?.lua;./?/init.lua;;' LUA_CPATH='build/lua5.4/?.so;;' \
+    valgrind -q --keep-debuginfo=yes --suppressions=tools/valgrind.supp --error-exitcode=87 --leak-check=full --errors-for-leak-kinds=definite \
+    lua5.4 tools/busted5.4.lua -o utfTerminal spec/http_spec.lua spec/json_spec.lua; then
+  echo "valgrind run FAILED"; status=1
+fi
+[ $status -eq 0 ] && echo "check-asan: clean"
+exit $status
