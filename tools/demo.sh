@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# make demo: start the sandbox, run the auto top-up example against it, stop.
+set -eu
+cd "$(dirname "$0")/.."
+out=$(sim/run start)
+url=${out%% *}
+dir=${out#* }
+trap 'sim/run stop "$dir" >/dev/null 2>&1 || true' EXIT
+echo "sandbox at $url"
+export LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/lua5.4/?.so;;'
+export EIOTCLUB_BASE_URL="$url" EIOTCLUB_APPKEY=sandbox-appkey EIOTCLUB_SECRET=sandbox-secret
+echo "== first run: orders a package for each card low on data"
+lua5.4 examples/auto_topup.lua
+echo "== second run the same day: the same order keys, nothing is bought twice"
+lua5.4 examples/auto_topup.lua
