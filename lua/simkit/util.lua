@@ -65,7 +65,7 @@ function M.integer_text(v)
       end
       return nil
     end
-    if v == math.floor(v) and math.abs(v) <= 2^53 then return string.format("%.0f", v) end
+    if v == math.floor(v) and math.abs(v) < 2^53 then return string.format("%.0f", v) end
   end
   return nil
 end

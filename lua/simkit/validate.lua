@@ -57,7 +57,7 @@ local function to_integer(v)
     return text -- beyond int64: keep the exact text
   end
   local n = tonumber(text)
-  if n and math.abs(n) <= 2^53 then return n end
+  if n and math.abs(n) < 2^53 then return n end -- 2^53+1 reads back as 2^53
   return text
 end
 

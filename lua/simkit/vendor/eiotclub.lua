@@ -10,11 +10,36 @@ local sign = require "simkit.sign"
 local util = require "simkit.util"
 local common = require "simkit.vendor.common"
 
+local orders = require "simkit.orders"
+
 local M = {
   name = "eiotclub",
-  ops = require "simkit.vendor.eiotclub_ops",
   codes = require "simkit.vendor.eiotclub_errors",
 }
+
+-- The catalog's ops, except that the idempotency key of the ordering ops is
+-- optional here: the `call` hook generates it when absent (simkit.orders).
+do
+  local ops = {}
+  for name, op in pairs(require "simkit.vendor.eiotclub_ops") do
+    local spec = orders.ORDERS[name]
+    if spec then
+      local copy = util.copy(op)
+      copy.params = {}
+      for i, p in ipairs(op.params) do
+        if p.name == spec.key then
+          p = util.copy(p)
+          p.required = false
+          p.generated = true
+        end
+        copy.params[i] = p
+      end
+      op = copy
+    end
+    ops[name] = op
+  end
+  M.ops = ops
+end
 
 local DEFAULT_BASE = "https://oapi.eiotclub.com"
 
@@ -57,7 +82,9 @@ end
 -- Vendor codes that are not plain vendor errors.
 local RATE = { ["501"] = true, ["44001"] = true, ["45102"] = true }
 local AUTH_CLASSES = { auth = true, permission = true }
-local WAIT = { ["44001"] = 300 } -- "once per 5 minutes"
+-- "once per 5 minutes"; 45102 (unlocking too frequent) states no period:
+-- 60 s is simkit's conservative guess.
+local WAIT = { ["44001"] = 300, ["45102"] = 60 }
 
 --- Turn a non-200 envelope into an error.
 function M.vendor_error(ctx, res, body)
@@ -95,6 +122,82 @@ function M.parse(ctx, res)
     if ctx.spec.response.shape == "none" then data = true else data = json.null end
   end
   return data, nil, body
+end
+
+-- Client-side guards: one call per card per 5 minutes (the vendor answers
+-- 44001 otherwise). op -> the card parameter.
+local GUARDED = { refresh_usage = "iccid", cancel_location = "iccid",
+  cloudesim_refresh_usage = "eid", cloudesim_cancel_session = "eid" }
+M.GUARDED = GUARDED
+M.GUARD_INTERVAL = 300
+
+local function guard_check(ctx, args)
+  local param = GUARDED[ctx.op]
+  local card = tostring(args[param])
+  local st = ctx.state.eiotclub_guard
+  if not st then
+    st = {}
+    ctx.state.eiotclub_guard = st
+  end
+  local k = ctx.op .. "\0" .. card
+  local interval = ctx.spec.min_interval or M.GUARD_INTERVAL
+  local now = util.now()
+  local last = st[k]
+  if last and now - last < interval then
+    local remaining = math.ceil(interval - (now - last))
+    return nil, errors.new { kind = "rate_limited", vendor = "eiotclub", op = ctx.op, param = param,
+      message = ctx.op .. " is allowed once per " .. interval .. " s per card; " .. param .. " " .. card ..
+        " was sent " .. math.floor(now - last) .. " s ago (not sent; limit enforced by simkit)",
+      retry_after = remaining, retryable = true, client_side = true }
+  end
+  -- prune old entries now and then, so the table stays small
+  if (ctx.state.eiotclub_guard_n or 0) > 1000 then
+    for gk, t in pairs(st) do if now - t >= interval then st[gk] = nil end end
+    ctx.state.eiotclub_guard_n = 0
+  end
+  return st, k, now
+end
+
+--- The `call` hook: money-safe orders, refunds sent once, per-card guards,
+-- deprecation warnings; every other op goes straight to `send`.
+-- @tparam table ctx the call context
+-- @tparam table args the validated arguments
+-- @tparam function send `send(args, opts) -> data, err, full`
+function M.call(ctx, args, send)
+  local op = ctx.op
+  if orders.ORDERS[op] then return orders.place(ctx, args, send) end
+  if orders.REFUNDS[op] then return orders.refund(ctx, args, send) end
+  if ctx.spec.deprecated then
+    local warned = ctx.state.eiotclub_deprecated
+    if not warned then
+      warned = {}
+      ctx.state.eiotclub_deprecated = warned
+    end
+    if not warned[op] then
+      warned[op] = true
+      local d = type(ctx.spec.deprecated) == "table" and ctx.spec.deprecated or {}
+      local msg = "simkit eiotclub: " .. op .. " is deprecated by the vendor" ..
+        (d.since and (" since " .. d.since) or "") ..
+        (d.replaced_by and ("; use " .. table.concat(d.replaced_by, " / ")) or "")
+      if ctx.cfg.logger then pcall(ctx.cfg.logger, "warn", msg, { vendor = "eiotclub", op = op, deprecated = true }) end
+    end
+  end
+  if GUARDED[op] then
+    local st, k, now = guard_check(ctx, args)
+    if not st then return nil, k end
+    -- reserve the slot before sending (a concurrent call in another
+    -- coroutine sees it); give it back when nothing reached the vendor
+    local prev = st[k]
+    st[k] = now
+    ctx.state.eiotclub_guard_n = (ctx.state.eiotclub_guard_n or 0) + 1
+    local data, err = send(args)
+    if err and (err.kind == "input" or (err.kind == "transport" and err.sent == false)) then
+      st[k] = prev
+    end
+    return data, err
+  end
+  local data, err = send(args)
+  return data, err
 end
 
 --- Pagination descriptor for a paged op, or nil.

@@ -1,0 +1,485 @@
+--- Huawei Cloud Global SIM Link (GSL) adapter.
+--
+-- Auth: AK/SK (`SDK-HMAC-SHA256`, signed afresh for every attempt, with
+-- `X-Project-Id`) or an IAM token (password method, cached per account and
+-- shared by every client of the process, see `simkit.vendor.huawei_token`).
+-- Requests: path ids as exact integers, query RFC 3986 (arrays as repeated
+-- keys, `list_sim_pools` `status` comma-separated), body one JSON object.
+-- Answers: any 2xx is a success (object, top-level array or bare `true`;
+-- empty = true). Client-side rate limit: 5 calls/s per account, 1/s for
+-- `list_sim_cards` and `list_sim_price_plans`.
+-- @module simkit.vendor.huawei
+local errors = require "simkit.errors"
+local json = require "simkit.json"
+local sign = require "simkit.sign"
+local util = require "simkit.util"
+local common = require "simkit.vendor.common"
+local ratelimit = require "simkit.ratelimit"
+local token = require "simkit.vendor.huawei_token"
+
+local GENERATED = require "simkit.vendor.huawei_ops"
+
+local M = {
+  name = "huawei",
+  codes = require "simkit.vendor.huawei_errors",
+}
+
+local NAME = "huawei"
+
+-- Run-time adjustments of the generated table (reported to the lead for
+-- tools/gen_vendor.lua's OVERRIDES): validate.check applies `enum` to the
+-- whole value, so an Array with an enum can never pass; ICCID arrays take
+-- 19-20 characters per item.
+local ITEM_LEN = {
+  show_month_usages = { iccids = { 19, 20 } },
+  batch_set_tags = { iccids = { 19, 20 } },
+}
+
+local function prepare_ops()
+  local ops = {}
+  for name, op in pairs(GENERATED) do
+    local o = util.copy(op)
+    o.params = {}
+    for i, p in ipairs(op.params) do
+      local q = p
+      if (p.type == "Array" and p.enum) or (ITEM_LEN[name] and ITEM_LEN[name][p.name]) then
+        q = util.copy(p)
+        if q.type == "Array" and q.enum then
+          q.items_enum, q.enum = q.enum, nil
+        end
+        local l = ITEM_LEN[name] and ITEM_LEN[name][p.name]
+        if l then q.item_min_length, q.item_max_length = l[1], l[2] end
+      end
+      o.params[i] = q
+    end
+    ops[name] = o
+  end
+  return ops
+end
+M.ops = prepare_ops()
+
+local DEFAULT_ENDPOINT = "https://gsl.cn-north-4.myhuaweicloud.com"
+
+--- Work order status values (list_work_orders).
+M.WORK_ORDER_DONE, M.WORK_ORDER_FAILED, M.WORK_ORDER_REJECTED = 4, 6, 7
+
+--- Check options; returns the public config and the secrets.
+function M.init(opts)
+  local region = opts.region
+  if region ~= nil and (type(region) ~= "string" or not region:match("^[%w%-]+$")) then
+    common.config_error(NAME, "option 'region' must be a region name such as \"cn-north-4\"")
+  end
+  local cfg = {
+    endpoint = common.base_url(NAME, opts.endpoint or
+      (region and ("https://gsl." .. region .. ".myhuaweicloud.com") or DEFAULT_ENDPOINT), "endpoint"),
+  }
+  local secrets = {}
+  local has_aksk = opts.ak ~= nil or opts.sk ~= nil
+  local has_token = opts.username ~= nil or opts.password ~= nil
+  if has_aksk and has_token then
+    common.config_error(NAME, "give either ak/sk/project_id or username/password/domain/project, not both")
+  elseif has_aksk then
+    cfg.mode = "aksk"
+    cfg.ak = common.need_string(NAME, opts, "ak")
+    secrets.sk = common.need_string(NAME, opts, "sk")
+    cfg.project_id = common.need_string(NAME, opts, "project_id")
+    cfg.account_key = cfg.endpoint .. "|ak|" .. cfg.ak .. "|" .. cfg.project_id
+  elseif has_token then
+    cfg.mode = "token"
+    cfg.username = common.need_string(NAME, opts, "username")
+    secrets.password = common.need_string(NAME, opts, "password")
+    cfg.domain = common.need_string(NAME, opts, "domain")
+    cfg.project = opts.project or region
+    if type(cfg.project) ~= "string" or cfg.project == "" then
+      common.config_error(NAME, "option 'project' is required (a project name such as \"cn-north-4\")")
+    end
+    local iam_region = region or cfg.project
+    cfg.iam_endpoint = common.base_url(NAME, opts.iam_endpoint or
+      ("https://iam." .. iam_region .. ".myhuaweicloud.com"), "iam_endpoint")
+    if opts.project_id ~= nil then cfg.project_id = common.need_string(NAME, opts, "project_id") end
+    cfg.account_key = table.concat({ cfg.iam_endpoint, cfg.domain, cfg.username, cfg.project }, "|")
+    local cache = opts.token_cache or token.memory_cache
+    if not token.check_cache(cache) then
+      common.config_error(NAME, "option 'token_cache' must be a table with get, set, lock and unlock functions")
+    end
+    cfg.token_cache = cache
+  else
+    common.config_error(NAME, "credentials are required: { ak=, sk=, project_id= } or " ..
+      "{ username=, password=, domain=, project= }")
+  end
+  local rl = opts.rate_limit
+  if rl == nil or rl == true then rl = "wait" end
+  if rl ~= false and rl ~= "wait" and rl ~= "error" then
+    common.config_error(NAME, "option 'rate_limit' must be \"wait\" (default), \"error\" or false")
+  end
+  cfg.rate_limit = rl
+  -- the limiter's key: the account (AK or IAM user) at this endpoint
+  cfg.limit_key = cfg.endpoint .. "|" .. (cfg.ak or cfg.account_key)
+  for _, k in ipairs({ "clock", "now" }) do
+    if opts[k] ~= nil and type(opts[k]) ~= "function" then
+      common.config_error(NAME, "option '" .. k .. "' must be a function")
+    end
+  end
+  cfg.clock = opts.clock or util.monotonic
+  cfg.now = opts.now or util.now
+  return cfg, secrets
+end
+
+function M.describe(cfg)
+  if cfg.mode == "aksk" then
+    return "ak=" .. cfg.ak .. ", project_id=" .. cfg.project_id .. ", " .. cfg.endpoint
+  end
+  return "user=" .. cfg.domain .. "/" .. cfg.username .. ", project=" .. cfg.project .. ", " .. cfg.endpoint
+end
+
+----------------------------------------------------------------------------
+-- building requests
+
+local function scalar_text(v)
+  if type(v) == "boolean" then return v and "true" or "false" end
+  if type(v) == "number" then
+    local t = util.integer_text(v)
+    if t then return t end
+    return string.format("%.17g", v)
+  end
+  return tostring(v)
+end
+
+local function is_int_type(t)
+  return t == "Long" or t == "Integer"
+end
+
+-- JSON for one body value; 64-bit ids that arrive as digit strings (LuaJIT,
+-- or beyond 2^53) are written as JSON numbers when the parameter is a Long.
+local function encode_value(p, v)
+  if is_int_type(p.type) and type(v) == "string" and v:match("^%-?%d+$") then return v end
+  if p.type == "Array" and is_int_type(p.items_type or "") and type(v) == "table" then
+    local parts = {}
+    for i, x in ipairs(v) do
+      parts[i] = util.integer_text(x) or (json.encode(x))
+    end
+    return "[" .. table.concat(parts, ",") .. "]"
+  end
+  return json.encode(v)
+end
+
+local function input_error(ctx, msg, param)
+  return errors.input(msg, { vendor = NAME, op = ctx.op, param = param })
+end
+
+-- Rate-limit rules of one op.
+local function limit_rules(ctx)
+  local key = ctx.cfg.limit_key
+  local rules = { { key = key, limit = 5, period = M.RATE_PERIOD } }
+  local per = ctx.spec.rate_per_s
+  if per then
+    rules[2] = { key = key .. "|" .. ctx.op, limit = per, period = M.RATE_PERIOD }
+  end
+  return rules
+end
+
+--- Seconds of one rate window (1 s plus a margin for network jitter).
+M.RATE_PERIOD = 1.05
+
+--- Build one attempt (signed afresh, or with the current IAM token).
+function M.build(ctx, args)
+  local op, cfg = ctx.spec, ctx.cfg
+  local path = op.path
+  local query, body_parts = {}, {}
+  for _, p in ipairs(op.params) do
+    local v = args[p.name]
+    if p.loc == "path" then
+      if v == nil then return nil, input_error(ctx, "'" .. p.name .. "' is required", p.name) end
+      local text = is_int_type(p.type) and util.integer_text(v) or util.urlencode(scalar_text(v))
+      if not text then return nil, input_error(ctx, "'" .. p.name .. "' must be an integer", p.name) end
+      path = path:gsub("{" .. p.name .. "}", function() return text end)
+    elseif v ~= nil and p.loc == "query" then
+      local key = util.urlencode(p.name)
+      if type(v) == "table" then
+        local items = {}
+        for i, x in ipairs(v) do items[i] = util.urlencode(scalar_text(x)) end
+        if ctx.op == "list_sim_pools" and p.name == "status" then
+          query[#query + 1] = key .. "=" .. table.concat(items, ",")
+        else
+          for _, it in ipairs(items) do query[#query + 1] = key .. "=" .. it end
+        end
+      else
+        query[#query + 1] = key .. "=" .. util.urlencode(scalar_text(v))
+      end
+    elseif v ~= nil and p.loc == "body" then
+      local text, err = encode_value(p, v)
+      if not text then
+        return nil, input_error(ctx, "cannot encode '" .. p.name .. "': " .. tostring(err), p.name)
+      end
+      body_parts[#body_parts + 1] = { p.name, text }
+    end
+  end
+  local has_body_params = false
+  for _, p in ipairs(op.params) do
+    if p.loc == "body" then has_body_params = true end
+  end
+  local body
+  if has_body_params then
+    table.sort(body_parts, function(a, b) return a[1] < b[1] end)
+    local parts = {}
+    for i, kv in ipairs(body_parts) do parts[i] = json.encode(kv[1]) .. ":" .. kv[2] end
+    body = "{" .. table.concat(parts, ",") .. "}"
+  end
+  local url = cfg.endpoint .. path .. (#query > 0 and ("?" .. table.concat(query, "&")) or "")
+  local headers = { ["Content-Type"] = "application/json" }
+  if cfg.rate_limit then
+    local waited, wait = ratelimit.acquire(limit_rules(ctx), cfg.clock, cfg.sleep, cfg.rate_limit)
+    if not waited then
+      return nil, errors.new { kind = "rate_limited", vendor = NAME, op = ctx.op, retryable = true,
+        retry_after = math.ceil(wait * 1000) / 1000,
+        message = "client-side rate limit (5 calls/s per account" ..
+          (ctx.spec.rate_per_s and (", " .. ctx.spec.rate_per_s .. "/s for " .. ctx.op) or "") .. ")" }
+    end
+  end
+  if cfg.mode == "aksk" then
+    headers["X-Project-Id"] = cfg.project_id
+    headers = sign.huawei { method = op.method, url = url, headers = headers, body = body,
+                            ak = cfg.ak, sk = ctx.secrets.sk }
+  else
+    local tok, terr = token.get(ctx, ctx.bad_token)
+    if not tok then return nil, terr end
+    ctx.token = tok
+    headers["X-Auth-Token"] = tok
+    if cfg.project_id then headers["X-Project-Id"] = cfg.project_id end
+  end
+  return { method = op.method, url = url, headers = headers, body = body }
+end
+
+----------------------------------------------------------------------------
+-- parsing answers
+
+-- Tokens that an answer refused, keyed by the error (weak): never in the error.
+local REFUSED = setmetatable({}, { __mode = "k" })
+
+local AUTH_CODES = { ["GSL.00010001"] = true, ["GSL.00010002"] = true }
+local PENDING = { ["GSL.00016009"] = true, ["GSL.00016010"] = true, ["GSL.00016015"] = true }
+
+local function str(v)
+  if v == nil or v == json.null then return nil end
+  if type(v) == "table" then return nil end
+  return tostring(v)
+end
+
+--- Extract code and message from an error body (all documented shapes).
+function M.error_fields(body)
+  if type(body) ~= "table" then return nil, nil end
+  local code = str(body.error_code) or str(body.errorCode)
+  local msg = str(body.error_msg) or str(body.errorMsg)
+  if not code then
+    code = str(body.code)
+    msg = msg or str(body.message)
+  end
+  if not code and type(body.error) == "table" then
+    code = str(body.error.code) or str(body.error.error_code)
+    msg = msg or str(body.error.message) or str(body.error.error_msg)
+  end
+  return code, msg or str(body.message)
+end
+
+local function vendor_error(ctx, res, code, msg, trace)
+  local status = res.status
+  local info = code and M.codes[code] or {}
+  local f = {
+    kind = "vendor", vendor = NAME, op = ctx.op, status = status, code = code,
+    message = msg or info.en, trace_id = trace, retryable = false,
+  }
+  local retry_after = common.retry_after({ ["retry-after"] = token.header(res.headers, "retry-after") })
+  if status == 429 then
+    f.kind, f.retryable, f.retry_after = "rate_limited", true, retry_after or 1
+  elseif status == 401 or AUTH_CODES[code or ""] or
+      (status == 403 and code and code:match("^APIGW%.")) then
+    f.kind = "auth"
+  elseif code == "GSL.00011007" then
+    -- a query of the same kind is already running: try again shortly
+    f.retryable, f.retry_after = true, retry_after or 2
+  elseif code == "GSL.00016016" then
+    f.retry_after = 300 -- "no repeated operation within 5 minutes": not retried automatically
+  elseif PENDING[code or ""] then
+    f.pending_work_order = true
+  elseif status >= 500 then
+    f.retryable, f.retry_after = true, retry_after
+  end
+  if not code and f.kind == "vendor" then f.kind = "http" end
+  if not f.message then
+    f.message = "unexpected HTTP status " .. tostring(status) .. ": " .. common.snippet(res.body)
+  end
+  local e = errors.new(f)
+  if e.kind == "auth" and ctx.token and (code == "GSL.00010001" or status == 401) then
+    REFUSED[e] = ctx.token
+  end
+  return e
+end
+
+--- Decode an answer; returns data, err, the decoded body.
+function M.parse(ctx, res)
+  local trace = token.header(res.headers, "x-request-id")
+  local text = res.body or ""
+  if res.status >= 200 and res.status < 300 then
+    if not text:find("%S") then return true, nil, true end
+    local body, derr = common.decode_body(ctx, res)
+    if body == nil then
+      derr.trace_id = trace
+      return nil, derr
+    end
+    -- an error envelope with a success status (seen behind gateways)
+    if type(body) == "table" and type(body.error_code) == "string" and type(body.error_msg) == "string" then
+      local code, msg = M.error_fields(body)
+      return nil, vendor_error(ctx, res, code, msg, trace), body
+    end
+    return body, nil, body
+  end
+  local body = json.decode(text)
+  local code, msg = M.error_fields(body)
+  return nil, vendor_error(ctx, res, code, msg, trace), body
+end
+
+----------------------------------------------------------------------------
+-- call hook: extra checks, one re-authentication on a refused token
+
+-- ops whose path id 0 means "look the card up by ICCID" (or cid)
+local LOOKUP_KEY = {
+  switch_network = "cid", set_network_switch_policy = "cid",
+}
+
+local function extra_checks(ctx, args)
+  local op = ctx.spec
+  local has = {}
+  for _, p in ipairs(op.params) do has[p.name] = p end
+  if has.sim_card_id and args.sim_card_id ~= nil and tostring(args.sim_card_id) == "0" then
+    local key = LOOKUP_KEY[ctx.op] or (has.iccid and "iccid")
+    if key and args[key] == nil and (has.sim_card_id.loc == "path" or ctx.op == "list_sim_price_plans") then
+      return input_error(ctx, "'sim_card_id' 0 means \"by " .. key .. "\": '" .. key .. "' is required", key)
+    end
+  end
+  for _, p in ipairs(op.params) do
+    local v = args[p.name]
+    if p.items_enum and type(v) == "table" then
+      for _, x in ipairs(v) do
+        local ok = false
+        for _, e in ipairs(p.items_enum) do if tostring(e) == tostring(x) then ok = true end end
+        if not ok then
+          return input_error(ctx, "'" .. p.name .. "' item '" .. tostring(x) .. "' is not allowed", p.name)
+        end
+      end
+    end
+  end
+  return nil
+end
+
+function M.call(ctx, args, send)
+  local ierr = extra_checks(ctx, args)
+  if ierr then return nil, ierr end
+  local data, err = send(args)
+  if err and err.kind == "auth" and ctx.cfg.mode == "token" and REFUSED[err] then
+    -- the token was refused (expired, or replaced by another process's
+    -- request): fetch a new one ONCE, unless someone already did, and retry
+    local bad = REFUSED[err]
+    local _, terr = token.get(ctx, bad)
+    if terr then return nil, terr end
+    data, err = send(args)
+  end
+  return data, err
+end
+
+----------------------------------------------------------------------------
+-- pagination
+
+local ITEMS = {
+  list_sim_cards = "sim_cards", list_pro_price_plans = "price_plans", list_sim_pools = "pools",
+  list_sim_pool_members = "pool_members", list_back_pools = "pools", list_back_pool_members = "pool_members",
+  list_tags = "tags", list_attributes = "attributes", list_sms_details = "sms_details",
+  list_work_orders = "work_orders", list_work_order_details = "work_order_details",
+  list_sim_device_multiply = "sim_cards", list_network_switch_policies = "network_switch_policy_list",
+  list_sim_price_plans = false, -- a bare array
+}
+M.ITEMS = ITEMS
+
+--- Default page size used by `client:pages` (the API's default is 10).
+M.PAGE_SIZE = 100
+
+function M.pagination(name)
+  local key = ITEMS[name]
+  if key == nil then return nil end
+  return {
+    page = "offset", size = "limit", default_size = M.PAGE_SIZE,
+    items_of = function(full)
+      if key == false then return full end
+      return type(full) == "table" and full[key] or nil
+    end,
+    total_of = key and function(full) return type(full) == "table" and tonumber(full.count) or nil end or nil,
+    total_kind = key and "records" or nil,
+  }
+end
+
+----------------------------------------------------------------------------
+-- extra client methods
+
+M.methods = {}
+
+--- Wait for an async work order to finish.
+-- @param client the client
+-- @param id the work order id (integer or digit string), or the table an
+--   async op returned (`{work_order_id = ...}`)
+-- @tparam[opt] table opts `timeout` (seconds, default 1800), `interval`
+--   (seconds between polls, default 10)
+-- @return the work order (status 4), or nil and an error: kind "vendor"
+--   with code "work_order_failed" (6) / "work_order_rejected" (7) and
+--   `work_order_status`, or code "timeout" (retryable) when it is still
+--   pending at the deadline; errors of list_work_orders as they come.
+function M.methods.wait(client, id, opts)
+  if type(id) == "table" then id = id.work_order_id end
+  local text = util.integer_text(id)
+  if not text then
+    return nil, errors.input("wait: a work_order_id (integer or digit string) is required",
+      { vendor = NAME, op = "wait", param = "work_order_id" })
+  end
+  opts = opts or {}
+  local cfg = rawget(client, "_cfg")
+  local timeout, interval = opts.timeout or 1800, opts.interval or 10
+  if type(timeout) ~= "number" or timeout < 0 or type(interval) ~= "number" or interval < 0 then
+    return nil, errors.input("wait: timeout and interval are seconds (numbers >= 0)", { vendor = NAME, op = "wait" })
+  end
+  local deadline = cfg.clock() + timeout
+  local last_status
+  while true do
+    local data, err = client:call("list_work_orders", { main_search_key = text })
+    if not data then
+      if not err.retryable then return nil, err end
+    elseif type(data) == "table" and type(data.work_orders) == "table" then
+      for _, wo in ipairs(data.work_orders) do
+        if util.integer_text(wo.id) == text or util.integer_text(wo.work_order_id) == text then
+          local st = tonumber(wo.status)
+          last_status = st
+          if st == M.WORK_ORDER_DONE then return wo end
+          if st == M.WORK_ORDER_FAILED or st == M.WORK_ORDER_REJECTED then
+            return nil, errors.new { kind = "vendor", vendor = NAME, op = "wait", work_order_id = text,
+              code = st == M.WORK_ORDER_FAILED and "work_order_failed" or "work_order_rejected",
+              work_order_status = st, work_order = wo,
+              message = "work order " .. text .. (st == M.WORK_ORDER_FAILED and " failed" or " was rejected") }
+          end
+        end
+      end
+    end
+    local now = cfg.clock()
+    if now >= deadline then
+      return nil, errors.new { kind = "vendor", vendor = NAME, op = "wait", code = "timeout", retryable = true,
+        work_order_id = text, work_order_status = last_status,
+        message = "work order " .. text .. " not finished after " .. tostring(timeout) .. " s" ..
+          (last_status and (" (status " .. last_status .. ")") or "") }
+    end
+    cfg.sleep(math.min(interval, deadline - now))
+  end
+end
+
+--- Forget process-wide state (tokens, rate windows): for specs.
+function M._reset()
+  token.reset()
+  ratelimit.reset()
+end
+
+return M

@@ -1,0 +1,174 @@
+-- simkit.cdr: EIOTCLUB CDR CSV files
+local simkit = require "simkit"
+local cdr = require "simkit.cdr"
+
+local LINE = "1001,2026-01-15 00:00:00,2026-01-15 00:15:00,89852012345678901234,454001234567890,1048576," ..
+  "861234567890123,45400"
+
+local function tmpfile(content)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "wb"))
+  f:write(content)
+  f:close()
+  return path
+end
+
+describe("simkit.cdr", function()
+  it("is reachable as simkit.cdr", function()
+    assert.equal(cdr, simkit.cdr)
+  end)
+
+  it("parses typed rows", function()
+    local rows = assert(cdr.parse(LINE .. "\n"))
+    assert.equal(1, #rows)
+    local r = rows[1]
+    assert.equal(1001, r.id)
+    assert.equal(1768435200, r.start_time)
+    assert.equal(1768435200 + 900, r.stop_time)
+    assert.equal("2026-01-15 00:00:00", r.start_time_text)
+    assert.equal("2026-01-15 00:15:00", r.stop_time_text)
+    assert.equal("89852012345678901234", r.iccid)
+    assert.equal("454001234567890", r.imsi)
+    assert.equal(1048576, r.data_usage)
+    assert.equal("861234567890123", r.imei)
+    assert.equal("45400", r.mccmnc)
+    if math.type then
+      assert.equal("integer", math.type(r.id))
+      assert.equal("integer", math.type(r.start_time))
+      assert.equal("integer", math.type(r.data_usage))
+    end
+  end)
+
+  it("keeps mccmnc and ids with leading zeros as text", function()
+    local r = assert(cdr.parse("1,2026-01-15 00:00:00,2026-01-15 00:00:01,0089,00454,0,,00101"))[1]
+    assert.equal("0089", r.iccid)
+    assert.equal("00101", r.mccmnc)
+    assert.equal("", r.imei)
+    assert.equal(0, r.data_usage)
+  end)
+
+  it("64-bit ids: exact integers on 5.4, strings beyond 2^53 on LuaJIT", function()
+    local text = "9223372036854775807,2026-01-15 00:00:00,2026-01-15 00:00:01,1,2,9007199254740993,3,4\n" ..
+      "9007199254740992,2026-01-15 00:00:00,2026-01-15 00:00:01,1,2,5,3,4"
+    local rows = assert(cdr.parse(text))
+    if math.type then
+      assert.equal(math.maxinteger, rows[1].id)
+      assert.equal(9007199254740993, rows[1].data_usage)
+    else
+      assert.equal("9223372036854775807", rows[1].id)
+      assert.equal("9007199254740993", rows[1].data_usage)
+    end
+    assert.equal(2 ^ 53, rows[2].id)
+    assert.is_nil(cdr.parse("9223372036854775808,2026-01-15 00:00:00,2026-01-15 00:00:01,1,2,5,3,4"))
+  end)
+
+  it("computes UTC epochs without os.time (leap years, centuries, far dates)", function()
+    assert.equal(0, cdr.utc_epoch("1970-01-01 00:00:00"))
+    assert.equal(951782400, cdr.utc_epoch("2000-02-29 00:00:00"))
+    assert.equal(4107542399, cdr.utc_epoch("2100-02-28 23:59:59"))
+    assert.equal(4107542400, cdr.utc_epoch("2100-03-01 00:00:00"))
+    assert.equal(-86400, cdr.utc_epoch("1969-12-31 00:00:00"))
+    assert.equal(1709164800, cdr.utc_epoch("2024-02-29 00:00:00"))
+    assert.is_nil(cdr.utc_epoch("2023-02-29 00:00:00"))
+    assert.is_nil(cdr.utc_epoch("2100-02-29 00:00:00"))
+    assert.is_nil(cdr.utc_epoch("2026-13-01 00:00:00"))
+    assert.is_nil(cdr.utc_epoch("2026-01-01 24:00:00"))
+    assert.is_nil(cdr.utc_epoch("2026-01-01T00:00:00"))
+    -- every day of 1970..2030 against a running count
+    local days = 0
+    for y = 1970, 2030 do
+      for m = 1, 12 do
+        local md = ({ 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 })[m]
+        if m == 2 and ((y % 4 == 0 and y % 100 ~= 0) or y % 400 == 0) then md = 29 end
+        for d = 1, md do
+          assert(cdr.days_from_civil(y, m, d) == days, y .. "-" .. m .. "-" .. d)
+          days = days + 1
+        end
+      end
+    end
+  end)
+
+  it("skips a header row, blank lines, CRLF; accepts quoted fields and a BOM", function()
+    local text = "\239\187\191id,start_time,stop_time,iccid,imsi,data_usage,imei,mccmnc\r\n\r\n" .. LINE .. "\r\n" ..
+      '"1002","2026-01-15 00:00:00","2026-01-15 00:15:00","8985","4540","5","86,1","45400"\r\n\r\n'
+    local rows = assert(cdr.parse(text))
+    assert.equal(2, #rows)
+    assert.equal(3, rows[1].line)
+    assert.equal("86,1", rows[2].imei)
+    assert.equal(1002, rows[2].id)
+  end)
+
+  it("a malformed line fails with its line number", function()
+    local cases = {
+      LINE .. "\n1,2,3",
+      LINE .. "\nx," .. LINE:sub(6),
+      LINE .. "\n1,2026-01-15 00:00:00,bad,1,2,3,4,5",
+      LINE .. "\n1,2026-01-15 00:00:00,2026-01-15 00:00:00,1,2,-3,4,5",
+      LINE .. "\n1,2026-01-15 00:00:00,2026-01-15 00:00:00,,2,3,4,5",
+      LINE .. '\n"1,2026-01-15 00:00:00,2026-01-15 00:00:00,1,2,3,4,5',
+      LINE .. "\n" .. LINE .. ",extra",
+    }
+    for _, text in ipairs(cases) do
+      local rows, err = cdr.parse(text)
+      assert.is_nil(rows, text)
+      assert.equal("decode", err.kind)
+      assert.equal(2, err.line)
+      assert.matches("line 2", tostring(err))
+    end
+  end)
+
+  it("rows() streams a file in chunks and reports bad lines without dropping them", function()
+    local parts = { "id,start_time,stop_time,iccid,imsi,data_usage,imei,mccmnc" }
+    for i = 1, 500 do
+      parts[#parts + 1] = i .. ",2026-01-15 00:00:00,2026-01-15 00:15:00,8985" .. i .. ",454,"
+        .. (i * 10) .. ",861,45400"
+    end
+    parts[101] = "garbage"
+    local path = tmpfile(table.concat(parts, "\r\n")) -- no final line end
+    local n, bad, sum, last = 0, {}, 0, nil
+    for row, err in cdr.rows(path, 64) do
+      if row then
+        n = n + 1
+        sum = sum + row.data_usage
+        last = row
+      else
+        bad[#bad + 1] = err.line
+      end
+    end
+    os.remove(path)
+    assert.equal(499, n)
+    assert.same({ 101 }, bad)
+    assert.equal(500, last.id)
+    assert.equal(10 * (500 * 501 / 2) - 1000, sum)
+  end)
+
+  it("rows() on a missing file yields false, err once", function()
+    local results = {}
+    for row, err in cdr.rows("/nonexistent/cdr.csv") do results[#results + 1] = { row, err } end
+    assert.equal(1, #results)
+    assert.is_false(results[1][1])
+    assert.matches("cannot open", results[1][2].message)
+  end)
+
+  it("rows() handles an empty file", function()
+    local path = tmpfile("")
+    local n = 0
+    for _ in cdr.rows(path) do n = n + 1 end
+    os.remove(path)
+    assert.equal(0, n)
+  end)
+
+  it("parses file names", function()
+    local f = assert(cdr.parse_filename("/upload/cdr_10001_20260115000000_20260115010000_20260115013000.csv"))
+    assert.equal("10001", f.account)
+    assert.equal(1768435200, f.start)
+    assert.equal(1768435200 + 3600, f["end"])
+    assert.equal(1768435200 + 5400, f.generated)
+    assert.equal("20260115000000", f.start_text)
+    local bad, err = cdr.parse_filename("cdr_10001_2026011500000_20260115010000_20260115013000.csv")
+    assert.is_nil(bad)
+    assert.equal("input", err.kind)
+    assert.is_nil(cdr.parse_filename("cdr_10001_20261315000000_20260115010000_20260115013000.csv"))
+    assert.is_nil(cdr.parse_filename("x.csv"))
+  end)
+end)

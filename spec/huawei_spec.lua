@@ -1,0 +1,705 @@
+-- Huawei Cloud GSL adapter: request shape, signing, token cache, limiter,
+-- errors, pagination and work orders (fake transport), then every op
+-- against the sandbox.
+local simkit = require "simkit"
+local json = require "simkit.json"
+local sign = require "simkit.sign"
+local huawei = require "simkit.vendor.huawei"
+local htoken = require "simkit.vendor.huawei_token"
+
+local AK, SK, PID = "SANDBOXAKEXAMPLE0001", "sandbox-sk-secret", "0123456789abcdef0123456789abcdef"
+local IAM = { username = "sandbox-user", password = "sandbox-password", domain = "sandbox-domain",
+              project = "cn-north-4" }
+local BIG = "9007199254740993" -- 2^53 + 1
+local is54 = math.type ~= nil
+
+local function merge(a, b)
+  local t = {}
+  for k, v in pairs(a or {}) do t[k] = v end
+  for k, v in pairs(b or {}) do t[k] = v end
+  return t
+end
+
+-- A fake clock: sleep advances it.
+local function fake_clock()
+  local c = { t = 1000, slept = 0 }
+  c.clock = function() return c.t end
+  c.sleep = function(s) c.slept = c.slept + s; c.t = c.t + s end
+  return c
+end
+
+-- A scripted transport: answers from a list (the last one repeats) or a function.
+local function scripted(answers)
+  local t = { reqs = {} }
+  t.fn = function(req)
+    t.reqs[#t.reqs + 1] = req
+    local a = answers
+    if type(a) == "function" then return a(req, #t.reqs) end
+    a = answers[math.min(#t.reqs, #answers)]
+    if type(a) == "function" then return a(req, #t.reqs) end
+    return a
+  end
+  return t
+end
+
+local function ok(body, status, headers)
+  return { status = status or 200, headers = headers or { ["x-request-id"] = "req-ok" }, body = body }
+end
+
+local function aksk_client(transport, extra)
+  return simkit.client("huawei", merge({ ak = AK, sk = SK, project_id = PID, transport = transport,
+    rate_limit = false, backoff = { base = 0, max = 0 } }, extra))
+end
+
+local function iam_answer(req)
+  if req.url:match("/v3/auth/tokens$") then
+    return { status = 201, headers = { ["x-subject-token"] = "TOKEN-" .. tostring(req.n or 1) },
+             body = '{"token":{"expires_at":"2099-01-01T00:00:00.000000Z"}}' }
+  end
+  return nil
+end
+
+describe("huawei adapter (unit)", function()
+  before_each(function() huawei._reset() end)
+
+  describe("options", function()
+    it("raises on missing or mixed credentials and bad values", function()
+      assert.has_error(function() simkit.client("huawei", {}) end)
+      assert.has_error(function() simkit.client("huawei", { ak = AK, sk = SK }) end)
+      assert.has_error(function() simkit.client("huawei", { ak = AK, project_id = PID }) end)
+      assert.has_error(function()
+        simkit.client("huawei", merge(IAM, { ak = AK, sk = SK, project_id = PID }))
+      end)
+      assert.has_error(function() simkit.client("huawei", { username = "u", password = "p", project = "x" }) end)
+      assert.has_error(function() simkit.client("huawei", { ak = AK, sk = SK, project_id = PID, endpoint = "gsl" }) end)
+      assert.has_error(function() simkit.client("huawei", { ak = AK, sk = SK, project_id = PID, rate_limit = "no" }) end)
+      assert.has_error(function() simkit.client("huawei", merge(IAM, { token_cache = {} })) end)
+    end)
+
+    it("derives endpoints from region and keeps secrets out of tostring", function()
+      local t = scripted({ ok("{}") })
+      local c = simkit.client("huawei", merge(IAM, { region = "ap-southeast-1", transport = t.fn,
+        project = "ap-southeast-1", rate_limit = false }))
+      local s = tostring(c)
+      assert.matches("https://gsl.ap-southeast-1.myhuaweicloud.com", s, 1, true)
+      assert.is_nil(s:find("sandbox-password", 1, true))
+      local a = aksk_client(t.fn)
+      assert.is_nil(tostring(a):find(SK, 1, true))
+      for k, v in pairs(a) do
+        assert.is_nil(tostring(k):find(SK, 1, true))
+        if type(v) == "table" then
+          for _, x in pairs(v) do assert.not_equal(SK, x) end
+        end
+      end
+    end)
+  end)
+
+  describe("requests", function()
+    it("substitutes 64-bit path ids exactly (integer or digit string) and signs", function()
+      local t = scripted({ ok('{"sim_card_id":' .. BIG .. '}') })
+      local c = aksk_client(t.fn)
+      local d = assert(c:show_sim_card { sim_card_id = BIG })
+      if is54 then
+        assert.equal(9007199254740993, d.sim_card_id)
+        assert(c:show_sim_card { sim_card_id = 9007199254740993 })
+        assert.equal(t.reqs[1].url, t.reqs[2].url)
+      end
+      local req = t.reqs[1]
+      assert.equal("GET", req.method)
+      assert.equal("https://gsl.cn-north-4.myhuaweicloud.com/v1/sim-cards/" .. BIG, req.url)
+      assert.equal(PID, req.headers["X-Project-Id"])
+      assert.equal("application/json", req.headers["Content-Type"])
+      assert.is_nil(req.body)
+      local again = sign.huawei { method = req.method, url = req.url, body = req.body, ak = AK, sk = SK,
+        headers = { ["Content-Type"] = "application/json", ["X-Project-Id"] = PID,
+                    ["X-Sdk-Date"] = req.headers["X-Sdk-Date"] } }
+      assert.equal(again.Authorization, req.headers.Authorization)
+    end)
+
+    it("sim_card_id 0 + iccid: query for show/enable/real-named/clear, body for stop", function()
+      local t = scripted({ ok('{"work_order_id":1}') })
+      local c = aksk_client(t.fn)
+      assert(c:show_sim_card { sim_card_id = 0, iccid = "89860321000000000001" })
+      assert.equal("https://gsl.cn-north-4.myhuaweicloud.com/v1/sim-cards/0?iccid=89860321000000000001", t.reqs[1].url)
+      assert(c:stop_sim_card { sim_card_id = 0, iccid = "89860321000000000001", down_up_switch = 1 })
+      assert.matches("/v1/sim%-cards/0/stop$", t.reqs[2].url)
+      assert.equal('{"down_up_switch":1,"iccid":"89860321000000000001"}', t.reqs[2].body)
+      assert(c:delete_real_name { sim_card_id = 0, iccid = "89860321000000000001" })
+      assert.matches("/clear%-real%-name%?iccid=89860321000000000001$", t.reqs[3].url)
+      local _, err = c:stop_sim_card { sim_card_id = 0 }
+      assert.equal("input", err.kind)
+      assert.equal(3, #t.reqs)
+    end)
+
+    it("encodes query values RFC 3986, arrays as repeated keys, pool status comma-separated", function()
+      local t = scripted({ ok('{"count":0,"sim_cards":[]}') })
+      local c = aksk_client(t.fn)
+      assert(c:list_sim_cards { main_search_key = "a b/é+*", tag_id = { 1, "2" }, limit = 10, real_named = true })
+      local url = t.reqs[1].url
+      assert.matches("main_search_key=a%20b%2F%C3%A9%2B%2A", url, 1, true)
+      assert.matches("tag_id=1&tag_id=2", url, 1, true)
+      assert.matches("real_named=true", url, 1, true)
+      assert(c:list_sim_pools { status = { 0, 1 } })
+      assert.matches("?status=0,1$", t.reqs[2].url)
+      local _, err = c:list_sim_pools { status = { 0, 42 } }
+      assert.equal("input", err.kind)
+    end)
+
+    it("writes the body as one JSON object with exact Long arrays", function()
+      local t = scripted({ ok("true") })
+      local c = aksk_client(t.fn)
+      assert.is_true(c:batch_set_tags { sim_card_ids = { BIG, "111111111111111111" }, tag_ids = { 1 } })
+      assert.equal('{"sim_card_ids":[' .. BIG .. ',111111111111111111],"tag_ids":[1]}', t.reqs[1].body)
+      assert.equal("application/json", t.reqs[1].headers["Content-Type"])
+      assert(c:set_exceed_cut_net { sim_card_id = 5, action = 1, quota = 10 })
+      assert.equal('{"action":1,"quota":"10"}', t.reqs[2].body)
+      assert(c:enable_attribute { attribute_id = 7 })
+      assert.is_nil(t.reqs[3].body)
+    end)
+
+    it("signs afresh on every attempt (5xx on a read is retried)", function()
+      local t = scripted({ { status = 502, headers = {}, body = "bad gateway" }, ok('{"tags":[]}') })
+      local c = aksk_client(t.fn)
+      assert(c:list_tags {})
+      assert.equal(2, #t.reqs)
+      assert.not_equal(t.reqs[1].headers, t.reqs[2].headers)
+      for _, r in ipairs(t.reqs) do assert.matches("^SDK%-HMAC%-SHA256 Access=" .. AK, r.headers.Authorization) end
+    end)
+
+    it("rejects bad inputs before sending", function()
+      local t = scripted({ ok("{}") })
+      local c = aksk_client(t.fn)
+      local bad = {
+        { "list_sim_cards", { limit = 5 } }, { "list_sim_cards", { limit = 501 } },
+        { "list_sim_cards", { offset = 0 } }, { "list_tags", { bogus = 1 } },
+        { "show_sim_card", { sim_card_id = 1, iccid = "898603210000000000" } },
+        { "show_sim_card", { sim_card_id = 1, iccid = "898603210000000000012" } },
+        { "show_sim_card", {} }, { "show_sim_card", { sim_card_id = "12a" } },
+        { "show_month_usages", { iccids = { "123" }, billing_cycles = { "2024-01" } } },
+        { "list_sim_price_plans", { sim_card_id = 0 } },
+        { "create_tag", { tag_name = 5.5 } },
+      }
+      for _, b in ipairs(bad) do
+        local d, err = c:call(b[1], b[2])
+        assert.is_nil(d)
+        assert.equal("input", err.kind, b[1])
+      end
+      assert.equal(0, #t.reqs)
+    end)
+  end)
+
+  describe("answers", function()
+    it("accepts any 2xx, arrays, bare true and empty bodies", function()
+      local t = scripted({ ok('{"count":1}', 201), ok('[{"a":1}]'), ok("true"), ok(""), ok("  ") })
+      local c = aksk_client(t.fn)
+      assert.equal(1, c:list_sim_cards {}.count)
+      assert.equal(1, c:list_sim_price_plans { sim_card_id = 1 }[1].a)
+      assert.is_true(c:delete_tag { tag_id = 1 })
+      assert.is_true(c:update_attribute { attribute_id = 1, cust_attr_name = "x" })
+      assert.is_true(c:send_sms { sms_content = "hi", cids = { "1" } })
+    end)
+
+    it("reads every error shape, with trace_id", function()
+      local shapes = {
+        '{"error_code":"GSL.00011001","error_msg":"no card"}',
+        '{"code":"GSL.00011001","message":"no card"}',
+        '{"errorCode":"GSL.00011001","errorMsg":"no card"}',
+      }
+      for _, body in ipairs(shapes) do
+        local t = scripted({ { status = 400, headers = { ["X-Request-Id"] = "trace-1" }, body = body } })
+        local _, err = aksk_client(t.fn):show_sim_card { sim_card_id = 1 }
+        assert.equal("vendor", err.kind)
+        assert.equal("GSL.00011001", err.code)
+        assert.equal("no card", err.message)
+        assert.equal("trace-1", err.trace_id)
+        assert.equal(400, err.status)
+        assert.is_false(err.retryable)
+        assert.matches("trace%-1", tostring(err))
+      end
+      local t = scripted({ { status = 404, headers = {}, body = "<html>nope</html>" } })
+      local _, err = aksk_client(t.fn):create_tag { tag_name = "x" }
+      assert.equal("http", err.kind)
+      assert.equal(404, err.status)
+    end)
+
+    it("classifies auth, rate limit, query-in-progress and pending-order codes", function()
+      local function one(status, body, headers, op, args)
+        local t = scripted({ { status = status, headers = headers or {}, body = body } })
+        local _, err = aksk_client(t.fn, { retries = 0 }):call(op or "show_sim_card", args or { sim_card_id = 1 })
+        return err, t
+      end
+      assert.equal("auth", one(403, '{"error_code":"GSL.00010001","error_msg":"bad token"}').kind)
+      assert.equal("auth", one(401, '{"error_code":"APIGW.0301","error_msg":"x"}').kind)
+      assert.equal("auth", one(403, '{"error_code":"APIGW.0302","error_msg":"x"}').kind)
+      local e = one(429, '{"error_code":"APIGW.0308","error_msg":"slow"}', { ["retry-after"] = "3" })
+      assert.equal("rate_limited", e.kind)
+      assert.equal(3, e.retry_after)
+      assert.is_true(e.retryable)
+      e = one(403, '{"error_code":"GSL.00011007","error_msg":"busy"}')
+      assert.equal("vendor", e.kind)
+      assert.is_true(e.retryable)
+      local t
+      e, t = one(403, '{"error_code":"GSL.00016016","error_msg":"5 min"}', nil,
+        "stop_sim_card", { sim_card_id = 1 })
+      assert.equal("vendor", e.kind)
+      assert.is_false(e.retryable)
+      assert.equal(1, #t.reqs)
+      for _, code in ipairs({ "GSL.00016009", "GSL.00016010", "GSL.00016015" }) do
+        e = one(403, '{"error_code":"' .. code .. '","error_msg":"pending"}', nil, "reset_sim_card",
+          { sim_card_id = 1 })
+        assert.equal("vendor", e.kind)
+        assert.equal(code, e.code)
+        assert.is_true(e.pending_work_order)
+        assert.is_false(e.retryable)
+      end
+      -- query in progress: a read is retried after the suggested pause
+      local sleeps = {}
+      t = scripted({ { status = 403, headers = {}, body = '{"error_code":"GSL.00011007","error_msg":"busy"}' },
+                     ok('{"tags":[]}') })
+      local c = aksk_client(t.fn, { sleep = function(s) sleeps[#sleeps + 1] = s end })
+      assert(c:list_tags {})
+      assert.equal(2, #t.reqs)
+      assert.equal(2, sleeps[1])
+      -- a 5xx on a write is not retried
+      t = scripted({ { status = 503, headers = {}, body = "" } })
+      local _, err = aksk_client(t.fn):create_tag { tag_name = "x" }
+      assert.equal(1, #t.reqs)
+      assert.is_true(err.retryable)
+    end)
+  end)
+
+  describe("token auth", function()
+    local function token_client(transport, extra)
+      return simkit.client("huawei", merge(merge(IAM, { iam_endpoint = "https://iam.example", transport = transport,
+        rate_limit = false }), extra))
+    end
+
+    it("fetches one token for 200 calls and sends it as X-Auth-Token", function()
+      local iam = 0
+      local t = scripted(function(req)
+        if req.url:match("/v3/auth/tokens$") then
+          iam = iam + 1
+          local b = json.decode(req.body)
+          assert.equal("sandbox-user", b.auth.identity.password.user.name)
+          assert.equal("sandbox-domain", b.auth.identity.password.user.domain.name)
+          assert.equal("cn-north-4", b.auth.scope.project.name)
+          assert.equal("password", b.auth.identity.methods[1])
+          return iam_answer(req)
+        end
+        assert.equal("TOKEN-1", req.headers["X-Auth-Token"])
+        assert.is_nil(req.headers.Authorization)
+        return ok('{"tags":[]}')
+      end)
+      local c1 = token_client(t.fn)
+      local c2 = token_client(t.fn) -- same account: shares the token
+      for i = 1, 100 do
+        assert(c1:list_tags {})
+        assert(c2:list_tags { limit = 10 + i })
+      end
+      assert.equal(1, iam)
+      assert.equal(201, #t.reqs)
+    end)
+
+    it("re-fetches once on GSL.00010001 and retries the call once", function()
+      local iam, calls = 0, 0
+      local t = scripted(function(req)
+        if req.url:match("/v3/auth/tokens$") then
+          iam = iam + 1
+          return { status = 201, headers = { ["x-subject-token"] = "T" .. iam }, body = "" }
+        end
+        calls = calls + 1
+        if req.headers["X-Auth-Token"] == "T1" then
+          return { status = 401, headers = {}, body = '{"error_code":"GSL.00010001","error_msg":"invalid"}' }
+        end
+        return ok('{"work_order_id":5}')
+      end)
+      local c = token_client(t.fn)
+      local d = assert(c:stop_sim_card { sim_card_id = 1 })
+      assert.equal(5, d.work_order_id)
+      assert.equal(2, iam)
+      assert.equal(2, calls)
+    end)
+
+    it("gives up after one re-fetch when the new token is refused too", function()
+      local iam, calls = 0, 0
+      local t = scripted(function(req)
+        if req.url:match("/v3/auth/tokens$") then
+          iam = iam + 1
+          return { status = 201, headers = { ["x-subject-token"] = "T" .. iam }, body = "" }
+        end
+        calls = calls + 1
+        return { status = 403, headers = {}, body = '{"error_code":"GSL.00010001","error_msg":"invalid"}' }
+      end)
+      local _, err = token_client(t.fn):list_tags {}
+      assert.equal("auth", err.kind)
+      assert.equal(2, iam)
+      assert.equal(2, calls)
+      assert.is_nil(tostring(err):find("sandbox-password", 1, true))
+      assert.is_nil(tostring(err):find("T2", 1, true))
+    end)
+
+    it("reports IAM refusals as auth errors without the password", function()
+      local t = scripted({ { status = 401, headers = {},
+        body = '{"error":{"code":401,"message":"The username or password is wrong.","title":"Unauthorized"}}' } })
+      local _, err = token_client(t.fn):list_tags {}
+      assert.equal("auth", err.kind)
+      assert.equal(401, err.status)
+      assert.matches("password is wrong", err.message)
+      assert.is_nil(tostring(err):find("sandbox-password", 1, true))
+    end)
+
+    it("refreshes before expiry and uses a pluggable cache", function()
+      local now = 1700000000
+      local iam = 0
+      local t = scripted(function(req)
+        if req.url:match("/v3/auth/tokens$") then
+          iam = iam + 1
+          return { status = 201, headers = { ["x-subject-token"] = "T" .. iam },
+                   body = '{"token":{"expires_at":"2023-11-15T22:13:20.000000Z"}}' } -- now + 24 h
+        end
+        return ok("{}")
+      end)
+      local store, locks = {}, 0
+      local cache = {
+        get = function(k) local e = store[k]; if e then return e[1], e[2] end end,
+        set = function(k, tok, exp) store[k] = { tok, exp } end,
+        lock = function() locks = locks + 1; return true end,
+        unlock = function() end,
+      }
+      local c = token_client(t.fn, { now = function() return now end, token_cache = cache })
+      assert(c:list_tags {})
+      assert.equal(1, iam)
+      local _, e = next(store)
+      assert.equal(1700000000 + 23 * 3600, e[2]) -- 24 h minus 1 h
+      now = now + 22 * 3600
+      assert(c:list_tags {})
+      assert.equal(1, iam)
+      now = now + 1.5 * 3600
+      assert(c:list_tags {})
+      assert.equal(2, iam)
+      assert.equal(2, locks)
+    end)
+
+    it("parses IAM times", function()
+      assert.equal(0, htoken.parse_time("1970-01-01T00:00:00Z"))
+      assert.equal(1700000000.5, htoken.parse_time("2023-11-14T22:13:20.500000Z"))
+      assert.equal(1700000000, htoken.parse_time("2023-11-15T06:13:20.000+08:00"))
+      assert.is_nil(htoken.parse_time("yesterday"))
+    end)
+  end)
+
+  describe("rate limit", function()
+    it("waits ~1 s between list_sim_cards calls (fake clock)", function()
+      local fc = fake_clock()
+      local t = scripted({ ok('{"sim_cards":[]}') })
+      local c = aksk_client(t.fn, { rate_limit = "wait", clock = fc.clock, sleep = fc.sleep })
+      for _ = 1, 6 do assert(c:list_sim_cards {}) end
+      assert.is_true(fc.slept >= 5 and fc.slept < 6, tostring(fc.slept))
+    end)
+
+    it("allows 5 calls/s per account, shared by the clients of that account", function()
+      local fc = fake_clock()
+      local t = scripted({ ok('{"tags":[]}') })
+      local opts = { rate_limit = "wait", clock = fc.clock, sleep = fc.sleep }
+      local a, b = aksk_client(t.fn, opts), aksk_client(t.fn, opts)
+      for _ = 1, 5 do assert(a:list_tags {}) end
+      assert.equal(0, fc.slept)
+      assert(b:list_tags {})
+      assert.is_true(fc.slept >= 1)
+      local other = aksk_client(t.fn, merge(opts, { ak = "OTHERAK" }))
+      local before = fc.slept
+      for _ = 1, 5 do assert(other:list_tags {}) end
+      assert.equal(before, fc.slept)
+    end)
+
+    it("returns rate_limited at once with rate_limit = 'error', nothing with false", function()
+      local fc = fake_clock()
+      local t = scripted({ ok('{"sim_cards":[]}') })
+      local c = aksk_client(t.fn, { rate_limit = "error", clock = fc.clock, sleep = fc.sleep })
+      assert(c:list_sim_cards {})
+      local _, err = c:list_sim_cards {}
+      assert.equal("rate_limited", err.kind)
+      assert.is_true(err.retry_after > 0.9)
+      assert.equal(1, #t.reqs)
+      assert.equal(0, fc.slept)
+      fc.t = fc.t + 2
+      assert(c:list_sim_cards {})
+      local free = aksk_client(t.fn, { rate_limit = false, clock = fc.clock, sleep = fc.sleep })
+      for _ = 1, 10 do assert(free:list_sim_cards {}) end
+      assert.equal(0, fc.slept)
+    end)
+  end)
+
+  describe("pages", function()
+    it("walks offset = page number until count records", function()
+      local t = scripted(function(req)
+        local offset = tonumber(req.url:match("offset=(%d+)"))
+        local limit = tonumber(req.url:match("limit=(%d+)"))
+        local items = {}
+        for i = (offset - 1) * limit + 1, math.min(offset * limit, 25) do items[#items + 1] = '{"id":' .. i .. '}' end
+        return ok('{"count":25,"limit":' .. limit .. ',"offset":' .. offset .. ',"tags":[' ..
+          table.concat(items, ",") .. ']}')
+      end)
+      local c = aksk_client(t.fn)
+      local seen = {}
+      for tag, err in c:pages("list_tags", { limit = 10 }) do
+        assert.is_truthy(tag, tostring(err))
+        seen[#seen + 1] = tag.id
+      end
+      assert.equal(25, #seen)
+      assert.equal(25, seen[25])
+      assert.equal(3, #t.reqs)
+    end)
+
+    it("handles the bare array of list_sim_price_plans", function()
+      local t = scripted({ ok('[{"a":1},{"a":2}]') })
+      local n = 0
+      for plan in aksk_client(t.fn):pages("list_sim_price_plans", { sim_card_id = 1 }) do
+        assert.is_truthy(plan)
+        n = n + 1
+      end
+      assert.equal(2, n)
+      assert.equal(1, #t.reqs)
+    end)
+
+    it("describes every list op", function()
+      for name in pairs(huawei.ITEMS) do
+        assert.is_table(huawei.pagination(name, huawei.ops[name]), name)
+        assert.is_truthy(huawei.ops[name], name)
+      end
+      assert.is_nil(huawei.pagination("stop_sim_card"))
+    end)
+  end)
+
+  describe("wait", function()
+    local function wo_transport(statuses)
+      local n = 0
+      return scripted(function()
+        n = n + 1
+        local st = statuses[math.min(n, #statuses)]
+        return ok('{"count":1,"work_orders":[{"id":' .. BIG .. ',"status":' .. st .. '}]}')
+      end)
+    end
+
+    it("polls list_work_orders until done", function()
+      local fc = fake_clock()
+      local t = wo_transport({ 1, 2, 4 })
+      local c = aksk_client(t.fn, { clock = fc.clock, sleep = fc.sleep })
+      local wo = assert(c:wait({ work_order_id = BIG }, { interval = 5, timeout = 60 }))
+      assert.equal(4, wo.status)
+      assert.equal(3, #t.reqs)
+      assert.matches("main_search_key=" .. BIG, t.reqs[1].url, 1, true)
+      assert.equal(10, fc.slept)
+    end)
+
+    it("returns failed/rejected orders and times out", function()
+      local fc = fake_clock()
+      local c = aksk_client(wo_transport({ 1, 6 }).fn, { clock = fc.clock, sleep = fc.sleep })
+      local _, err = c:wait(BIG, { interval = 1, timeout = 60 })
+      assert.equal("vendor", err.kind)
+      assert.equal("work_order_failed", err.code)
+      assert.equal(6, err.work_order_status)
+      c = aksk_client(wo_transport({ 7 }).fn, { clock = fc.clock, sleep = fc.sleep })
+      _, err = c:wait(BIG, { interval = 1 })
+      assert.equal("work_order_rejected", err.code)
+      c = aksk_client(wo_transport({ 2 }).fn, { clock = fc.clock, sleep = fc.sleep })
+      local t0 = fc.t
+      _, err = c:wait(BIG, { interval = 10, timeout = 35 })
+      assert.equal("timeout", err.code)
+      assert.is_true(err.retryable)
+      assert.equal(35, fc.t - t0)
+      _, err = c:wait(nil)
+      assert.equal("input", err.kind)
+    end)
+  end)
+end)
+
+----------------------------------------------------------------------------
+-- against the sandbox
+
+local have_sandbox = io.open("sim/lua/simsandbox/vendor/huawei.lua") ~= nil
+
+describe("huawei adapter against the sandbox", function()
+  if not have_sandbox then
+    pending("sandbox vendor module missing")
+    return
+  end
+  local sandbox = require "spec.support.sandbox"
+  local sb
+
+  setup(function() sb = sandbox.start() end)
+  teardown(function() if sb then sb:stop() end end)
+  before_each(function()
+    sb:reset()
+    huawei._reset()
+  end)
+
+  local function state()
+    local st, s = sb:control("GET", "/_sim/state/huawei")
+    assert.equal(200, st)
+    return s
+  end
+
+  local function client(extra)
+    return simkit.client("huawei", merge({ ak = AK, sk = SK, project_id = PID, endpoint = sb.url }, extra))
+  end
+
+  local function token_client(extra)
+    return simkit.client("huawei", merge(merge(IAM, { endpoint = sb.url, iam_endpoint = sb.url }), extra))
+  end
+
+  it("calls every one of the 39 operations", function()
+    sb:control("POST", "/_sim/config", { huawei = { rate_limit = false, repeat_guard_seconds = 0 } })
+    local c = client { rate_limit = false }
+    local CARD = "9007199254740993"
+    local calls = {
+      { "list_sim_cards", { limit = 10 } },
+      { "show_sim_card", { sim_card_id = CARD } },
+      { "show_sim_card", { sim_card_id = 0, iccid = "89860321000000000001" } },
+      { "show_real_named", { sim_card_id = CARD } },
+      { "show_month_usages", { sim_card_ids = { CARD }, billing_cycles = { os.date("!%Y-%m") } } },
+      { "list_sim_card_flow_per_day", { sim_card_ids = { CARD }, month = os.date("!%Y%m") } },
+      { "list_pro_price_plans", {} },
+      { "list_sim_price_plans", { sim_card_id = CARD } },
+      { "list_flow_by_sim_cards", { sim_card_ids = { CARD } } },
+      { "list_sim_pools", { billing_cycle = os.date("!%Y-%m") } },
+      { "list_sim_pool_members", { sim_pool_id = "9007199254745001", billing_cycle = os.date("!%Y-%m") } },
+      { "list_back_pools", { billing_cycle = os.date("!%Y-%m") } },
+      { "list_back_pool_members", { back_pool_id = "9007199254746001", billing_cycle = os.date("!%Y-%m") } },
+      { "list_tags", {} },
+      { "create_tag", { tag_name = "spec-tag" } },
+      { "batch_set_tags", { sim_card_ids = { CARD }, tag_ids = { "9007199254770002" } } },
+      { "delete_tag", { tag_id = "9007199254770003" } },
+      { "list_attributes", {} },
+      { "create_attribute", { cust_attr_name = "spec-attr" } },
+      { "update_attribute", { attribute_id = "9007199254780001", cust_attr_name = "renamed" } },
+      { "disable_attribute", { attribute_id = "9007199254780001" } },
+      { "enable_attribute", { attribute_id = "9007199254780001" } },
+      { "batch_set_attributes", { attributes = { { sim_card_id = 0, iccid = "89860321000000000001",
+          customer_attribute1 = "south" } } } },
+      { "send_sms", { sms_content = "hello", cids = { "89860321000000000001" } } },
+      { "list_sms_details", {} },
+      { "list_work_orders", {} },
+      { "list_work_order_details", { work_order_id = "5388214536425984" } },
+      { "list_sim_device_multiply", {} },
+      { "list_network_switch_policies", {} },
+      { "add_network_switch_policy", { policy_name = "spec", version = 2, switch_order = "1,2,3" } },
+      { "switch_network", { sim_card_id = "7777777777777777777", carrier_type = 3 } },
+      { "set_network_switch_policy", { sim_card_id = "7777777777777777778",
+          network_switch_policy_id = "111111111111111112" } },
+      { "stop_sim_card", { sim_card_id = CARD } },
+      { "reset_sim_card", { sim_card_id = "6666660527032540666" } },
+      { "enable_sim_card", { sim_card_id = "10000000000000001" } },
+      { "start_stop_net", { sim_card_id = "9007199254741005", action = "DEL" } },
+      { "set_exceed_cut_net", { sim_card_id = "9007199254741007", action = 1, quota = "50" } },
+      { "register_imei", { sim_card_id = "9007199254741003", bind_type = 1, imei = "864500000000099" } },
+      { "delete_real_name", { sim_card_id = "9007199254741000" } },
+      { "set_speed_value", { sim_card_id = "9007199254741007", speed_value = 1024 } },
+    }
+    local called, failures = {}, {}
+    for _, cl in ipairs(calls) do
+      local d, err = c:call(cl[1], cl[2])
+      called[cl[1]] = true
+      if d == nil then failures[#failures + 1] = cl[1] .. ": " .. tostring(err) end
+      if huawei.ops[cl[1]].async and d then
+        assert.is_truthy(d.work_order_id, cl[1])
+      end
+    end
+    assert.same({}, failures)
+    for name in pairs(huawei.ops) do assert.is_true(called[name] == true, name) end
+    local n = 0
+    for _ in pairs(huawei.ops) do n = n + 1 end
+    assert.equal(39, n)
+  end)
+
+  it("keeps a 64-bit id exact through list -> show -> stop", function()
+    sb:control("POST", "/_sim/config", { huawei = { rate_limit = false } })
+    local c = client { rate_limit = false }
+    local list = assert(c:list_sim_cards { limit = 10 })
+    local id
+    for _, card in ipairs(list.sim_cards) do
+      if card.iccid == "89860321000000000001" then id = card.sim_card_id end
+    end
+    if is54 then
+      assert.equal(math.type(id), "integer")
+      assert.equal(9007199254740993, id)
+    else
+      assert.equal(BIG, tostring(id):gsub("LL$", ""))
+    end
+    local card = assert(c:show_sim_card { sim_card_id = id })
+    assert.equal("89860321000000000001", card.iccid)
+    local wo = assert(c:stop_sim_card { sim_card_id = id })
+    assert.is_truthy(wo.work_order_id)
+    local s = state()
+    local stopped
+    for _, k in ipairs(s.cards) do
+      if tostring(k.iccid) == "89860321000000000001" then stopped = k end
+    end
+    assert.is_truthy(stopped)
+  end)
+
+  it("token mode: 200 calls, exactly one token request", function()
+    sb:control("POST", "/_sim/config", { huawei = { rate_limit = false } })
+    local c1 = token_client { rate_limit = false }
+    local c2 = token_client { rate_limit = false }
+    for _ = 1, 100 do
+      assert(c1:list_tags {})
+      assert(c2:list_attributes {})
+    end
+    assert.equal(1, state().token_requests)
+  end)
+
+  it("token mode: a superseded token is replaced once and the call retried", function()
+    sb:control("POST", "/_sim/config", { huawei = { rate_limit = false } })
+    local c = token_client { rate_limit = false }
+    assert(c:list_tags {})
+    -- another process takes a new token: ours is now invalid
+    local st = sb:request("POST", "/v3/auth/tokens", json.encode {
+      auth = { identity = { methods = json.array { "password" }, password = { user = {
+        name = IAM.username, password = IAM.password, domain = { name = IAM.domain } } } },
+        scope = { project = { name = IAM.project } } } }, { ["Content-Type"] = "application/json" })
+    assert.equal(201, st)
+    assert(c:list_tags {})
+    assert.equal(3, state().token_requests)
+  end)
+
+  it("back-to-back list_sim_cards draw no 429 (the limiter waits)", function()
+    local c = client()
+    local t0 = require("simkit.util").monotonic()
+    for _ = 1, 6 do
+      local d, err = c:list_sim_cards {}
+      assert.is_truthy(d, tostring(err))
+    end
+    assert.is_true(require("simkit.util").monotonic() - t0 >= 5)
+    assert.equal(0, state().rate_limited)
+  end)
+
+  it("returns vendor errors with code, message and trace_id", function()
+    sb:control("POST", "/_sim/config", { huawei = { rate_limit = false } })
+    local c = client { rate_limit = false }
+    local _, err = c:show_sim_card { sim_card_id = 42 }
+    assert.equal("vendor", err.kind)
+    assert.matches("^GSL%.", err.code)
+    assert.is_string(err.trace_id)
+    assert.is_string(err.message)
+    local bad = client { sk = "wrong-secret", rate_limit = false }
+    _, err = bad:list_tags {}
+    assert.equal("auth", err.kind)
+    assert.is_nil(tostring(err):find("wrong-secret", 1, true))
+  end)
+
+  it("pages through list_sim_cards and waits for a work order", function()
+    sb:control("POST", "/_sim/config", { huawei = { rate_limit = false, work_order_seconds = 0 } })
+    local c = client { rate_limit = false }
+    local n = 0
+    for card, err in c:pages("list_sim_cards", { limit = 10 }) do
+      assert.is_truthy(card, tostring(err))
+      n = n + 1
+    end
+    assert.equal(state().cards and #state().cards or n, n)
+    local wo = assert(c:stop_sim_card { sim_card_id = "111111111111111111" })
+    local done, err = c:wait(wo, { interval = 0.2, timeout = 10 })
+    assert.is_truthy(done, tostring(err))
+    assert.equal(4, done.status)
+  end)
+end)

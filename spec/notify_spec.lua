@@ -1,0 +1,344 @@
+-- simkit.notify.eiotclub and simkit.receiver
+local simkit = require "simkit"
+local notify = require "simkit.notify"
+local receiver = require "simkit.receiver"
+local json = require "simkit.json"
+local sign = require "simkit.sign"
+
+local SECRET = "s3cret"
+
+local function body_of(fields, secret)
+  return notify.sign_eiotclub(fields, secret or SECRET)
+end
+
+local function flow_alert(extra)
+  local t = { id = "CNTUlkm0pzRujPBr2tN8NNa7", event = "FlowAlert", timestamp = 1703142059, nonce = 40974,
+    iccid = "89852012345678901234", alert_type = 1, alert_value = "100" }
+  for k, v in pairs(extra or {}) do t[k] = v end
+  return t
+end
+
+describe("simkit.notify.eiotclub", function()
+  it("is reachable as simkit.notify", function()
+    assert.equal(notify, simkit.notify)
+  end)
+
+  it("verifies a signed notification and returns the event", function()
+    local ev, err = notify.eiotclub(body_of(flow_alert()), SECRET)
+    assert.is_nil(err)
+    assert.equal("FlowAlert", ev.event)
+    assert.equal("CNTUlkm0pzRujPBr2tN8NNa7", ev.id)
+    assert.equal(1703142059, ev.timestamp)
+    assert.equal(40974, ev.nonce)
+    assert.equal("89852012345678901234", ev.iccid)
+    assert.equal(1, ev.alert_type)
+    assert.equal("FlowAlert", ev.raw.event)
+    assert.is_true(ev.known)
+  end)
+
+  it("computes the signature by hand the documented way (no appkey, data as the string)", function()
+    local data = '[{"iccid":"8988308650100524999","productCode":"2ROPDOZLLB20210607140809"}]'
+    local s = "data=" .. data .. "&event=SwitchProduct&id=U0u&nonce=76706&timestamp=1710497899&secret=" .. SECRET
+    local sha1 = require("spec.support.sha1")
+    local expected = sha1.hex(s):upper()
+    local raw = { data = data, event = "SwitchProduct", id = "U0u", nonce = 76706, timestamp = 1710497899,
+      appkey = "ignored-appkey", sign = expected:lower() }
+    local ev, err = notify.eiotclub(json.encode(raw), SECRET)
+    assert.is_nil(err)
+    assert.equal("2ROPDOZLLB20210607140809", ev.data[1].productCode)
+  end)
+
+  it("accepts an already-decoded table", function()
+    local t = json.decode(body_of(flow_alert()))
+    assert.truthy(notify.eiotclub(t, SECRET))
+  end)
+
+  it("accepts lower-case hex signatures", function()
+    local t = json.decode(body_of(flow_alert()))
+    t.sign = t.sign:lower()
+    assert.truthy(notify.eiotclub(t, SECRET))
+  end)
+
+  it("refuses a wrong secret, a tampered field, a missing or malformed sign", function()
+    local body = body_of(flow_alert())
+    local ev, err = notify.eiotclub(body, "other")
+    assert.is_nil(ev)
+    assert.equal("auth", err.kind)
+    local t = json.decode(body)
+    t.alert_value = "1000"
+    ev, err = notify.eiotclub(t, SECRET)
+    assert.is_nil(ev)
+    assert.equal("auth", err.kind)
+    t = json.decode(body)
+    t.sign = nil
+    ev, err = notify.eiotclub(t, SECRET)
+    assert.is_nil(ev)
+    assert.equal("auth", err.kind)
+    assert.matches("not signed", err.message)
+    t.sign = "xyz"
+    ev, err = notify.eiotclub(t, SECRET)
+    assert.is_nil(ev)
+    assert.equal("auth", err.kind)
+    t = json.decode(body)
+    t.extra = "added"
+    assert.is_nil((notify.eiotclub(t, SECRET)))
+  end)
+
+  it("an added appkey does not change the signature (it is not signed)", function()
+    local t = json.decode(body_of(flow_alert()))
+    t.appkey = "whatever"
+    assert.truthy(notify.eiotclub(t, SECRET))
+  end)
+
+  it("refuses data sent as an object (its signature cannot be reproduced)", function()
+    local t = { id = "a1", event = "PkgEffective", timestamp = 1700000000, nonce = 12345,
+      data = { iccid = "1" } }
+    local p = { id = "a1", event = "PkgEffective", timestamp = 1700000000, nonce = 12345,
+      data = '{"iccid":"1"}' }
+    t.sign = sign.eiotclub(p, SECRET)
+    local ev, err = notify.eiotclub(t, SECRET)
+    assert.is_nil(ev)
+    assert.equal("auth", err.kind)
+    assert.matches("JSON string", err.message)
+  end)
+
+  it("malformed bodies are decode errors", function()
+    for _, b in ipairs({ "", "{", "[1,2]", "null", "<html>" }) do
+      local ev, err = notify.eiotclub(b, SECRET)
+      assert.is_nil(ev)
+      assert.equal("decode", err.kind)
+    end
+  end)
+
+  it("signed but data not JSON: decode error", function()
+    local b = body_of({ id = "x", event = "SubPkgList", timestamp = 1700000000, nonce = 12345, data = "[{" })
+    local ev, err = notify.eiotclub(b, SECRET)
+    assert.is_nil(ev)
+    assert.equal("decode", err.kind)
+  end)
+
+  it("missing required fields are input errors", function()
+    local t = flow_alert()
+    t.iccid = nil
+    local ev, err = notify.eiotclub(body_of(t), SECRET)
+    assert.is_nil(ev)
+    assert.equal("input", err.kind)
+    assert.matches("iccid", err.message)
+    t = flow_alert()
+    t.id = nil
+    ev, err = notify.eiotclub(body_of(t), SECRET)
+    assert.is_nil(ev)
+    assert.equal("input", err.kind)
+    ev, err = notify.eiotclub(body_of({ id = "x", event = "SubPkgList", timestamp = 1700000000, nonce = 12345,
+      data = { { iccid = "1" } } }), SECRET)
+    assert.is_nil(ev)
+    assert.equal("input", err.kind)
+    assert.matches("data%[1%]%.orderId", err.message)
+    ev, err = notify.eiotclub(body_of({ id = "x", event = "PkgEffective", timestamp = 1700000000, nonce = 12345,
+      data = { { iccid = "1" } } }), SECRET)
+    assert.is_nil(ev)
+    assert.equal("input", err.kind)
+  end)
+
+  it("decodes data and keeps 64-bit integers exact", function()
+    local data = '[{"iccid":"89423053323291099364","orderId":9007199254740993,"packageName":"A",' ..
+      '"packageCode":"C","state":0,"gzhPackageName":"","createDate":"2024-05-28 09:34:47","packageType":3,' ..
+      '"outTradeNo":"6300001983111426769635"}]'
+    local ev, err = notify.eiotclub(body_of({ id = "ue5", event = "SubPkgList", timestamp = 1716860580,
+      nonce = 40604, data = data }), SECRET)
+    assert.is_nil(err)
+    if math.type then
+      assert.equal(9007199254740993, ev.data[1].orderId)
+    else
+      assert.equal("9007199254740993", ev.data[1].orderId)
+    end
+    assert.same({ "data[1].salesChannel" }, ev.missing)
+  end)
+
+  it("quirk 21: Refund without orderAmount/refundAmount is accepted and reported missing", function()
+    local ev, err = notify.eiotclub(body_of({ id = "s2V", event = "Refund", timestamp = 1716860580, nonce = 15487,
+      iccid = "89423053323291099364", orderId = 10004728, outTradeNo = "6300001983111426769635" }), SECRET)
+    assert.is_nil(err)
+    assert.same({ "orderAmount", "refundAmount" }, ev.missing)
+  end)
+
+  it("quirk 21: CloudESimUnLock is dispatched on its own name; the example's name is CloudESimLocked", function()
+    local ev = assert(notify.eiotclub(body_of({ id = "13", event = "CloudESimUnLock", timestamp = 1776133394,
+      nonce = 37722, eid = "89044045116727494800000011603725" }), SECRET))
+    assert.equal("CloudESimUnLock", ev.event)
+  end)
+
+  it("the IMEI-pool events accept a string nonce", function()
+    local ev = assert(notify.eiotclub(body_of({ id = "p1", event = "CardMovedInIMEIPool", timestamp = 1776133394,
+      nonce = "37722", iccid = "8985", plockGroupId = 7 }), SECRET))
+    assert.equal("37722", ev.nonce)
+  end)
+
+  it("unknown events are accepted when signed, flagged known=false", function()
+    local ev = assert(notify.eiotclub(body_of({ id = "u1", event = "NewThing", timestamp = 1776133394,
+      nonce = 37722, data = '{"a":1}' }), SECRET))
+    assert.is_false(ev.known)
+    assert.equal(1, ev.data.a)
+  end)
+
+  it("max_age rejects stale and future timestamps", function()
+    local b = body_of(flow_alert())
+    assert.truthy(notify.eiotclub(b, SECRET, { max_age = 300, now = 1703142059 + 299 }))
+    local ev, err = notify.eiotclub(b, SECRET, { max_age = 300, now = 1703142059 + 301 })
+    assert.is_nil(ev)
+    assert.equal("auth", err.kind)
+    ev = notify.eiotclub(b, SECRET, { max_age = 300, now = function() return 1703142059 - 400 end })
+    assert.is_nil(ev)
+  end)
+
+  it("equal_hex is case-insensitive and length-checked", function()
+    assert.is_true(notify.equal_hex("ABCDEF", "abcdef"))
+    assert.is_false(notify.equal_hex("ABCDEF", "abcde0"))
+    assert.is_false(notify.equal_hex("ABCDEF", "ABCDE"))
+    assert.is_false(notify.equal_hex(nil, "A"))
+  end)
+
+  it("the event table matches the catalog (when ../shared/spec is present)", function()
+    local f = io.open("../shared/spec/eiotclub.json", "rb")
+    if not f then return pending("catalog not present") end
+    local cat = json.decode(f:read("*a"))
+    f:close()
+    local ENV = { timestamp = true, nonce = true, sign = true, id = true, event = true }
+    local seen = 0
+    for _, n in ipairs(cat.notifications) do
+      seen = seen + 1
+      local def = notify.EVENTS[n.event]
+      assert.is_table(def, n.event)
+      local ex = n.example
+      if ex == json.null then ex = nil end
+      local exd = ex and type(ex.data) == "string" and json.decode(ex.data) or nil
+      if type(exd) == "table" and exd[1] then exd = exd[1] end
+      local want = { fields = {}, soft = {}, data_fields = {}, data_soft = {} }
+      local data_kind
+      for _, fld in ipairs(n.fields) do
+        if fld.required and not ENV[fld.name] then
+          if fld.name == "data" then
+            data_kind = fld.type
+            for _, g in ipairs(fld.fields or {}) do
+              if g.required then
+                local nm = g.path:match("([^%.%]]+)$")
+                local list = (exd and exd[nm] == nil) and want.data_soft or want.data_fields
+                list[#list + 1] = nm
+              end
+            end
+          else
+            local list = (ex and ex[fld.name] == nil) and want.soft or want.fields
+            list[#list + 1] = fld.name
+          end
+        end
+      end
+      assert.equal(data_kind, def.data, n.event)
+      for _, k in ipairs({ "fields", "soft", "data_fields", "data_soft" }) do
+        local a, b = {}, {}
+        for _, v in ipairs(def[k] or {}) do a[#a + 1] = v end
+        for _, v in ipairs(want[k]) do b[#b + 1] = v end
+        table.sort(a)
+        table.sort(b)
+        assert.same(b, a, n.event .. " " .. k)
+      end
+    end
+    local count = 0
+    for _ in pairs(notify.EVENTS) do count = count + 1 end
+    assert.equal(seen, count)
+  end)
+end)
+
+describe("simkit.receiver", function()
+  local function new(handlers, extra)
+    local o = { secret = SECRET, handlers = handlers }
+    for k, v in pairs(extra or {}) do o[k] = v end
+    return simkit.notify.receiver(o)
+  end
+
+  it("replies SUCCESS and calls the handler once per id", function()
+    local calls = 0
+    local r = new({ FlowAlert = function(ev)
+      calls = calls + 1
+      assert.equal("89852012345678901234", ev.iccid)
+    end })
+    local b = body_of(flow_alert())
+    local reply, status, ev = r:handle(b)
+    assert.equal(200, status)
+    assert.same({ status = "SUCCESS" }, json.decode(reply))
+    assert.equal("FlowAlert", ev.event)
+    reply, status, ev = r:handle(b)
+    assert.equal(200, status)
+    assert.same({ status = "SUCCESS" }, json.decode(reply))
+    assert.is_true(ev.duplicate)
+    assert.equal(1, calls)
+  end)
+
+  it("401 for a bad signature, 400 for a malformed body; handler not called", function()
+    local called = false
+    local r = new({ FlowAlert = function() called = true end })
+    local reply, status, err = r:handle(body_of(flow_alert(), "wrong"))
+    assert.equal(401, status)
+    assert.equal("FAIL", json.decode(reply).status)
+    assert.equal("auth", err.kind)
+    reply, status = r:handle("{nope")
+    assert.equal(400, status)
+    assert.equal("FAIL", json.decode(reply).status)
+    assert.is_false(called)
+  end)
+
+  it("events without a handler: default handler, else SUCCESS flagged unhandled", function()
+    local r = new({})
+    local _, status, ev = r:handle(body_of({ id = "c1", event = "CardStopped", timestamp = 1, nonce = 11111,
+      iccid = "1" }))
+    assert.equal(200, status)
+    assert.is_true(ev.unhandled)
+    local got
+    r = new({}, { default = function(e) got = e.event end })
+    r:handle(body_of({ id = "c2", event = "SomethingNew", timestamp = 1, nonce = 11111 }))
+    assert.equal("SomethingNew", got)
+  end)
+
+  it("a failing handler gives 500 and the id is not recorded (the re-delivery runs again)", function()
+    local n = 0
+    local r = new({ FlowAlert = function()
+      n = n + 1
+      if n == 1 then error("db down") end
+    end })
+    local b = body_of(flow_alert())
+    local _, status = r:handle(b)
+    assert.equal(500, status)
+    _, status = r:handle(b)
+    assert.equal(200, status)
+    _, status = r:handle(b)
+    assert.equal(200, status)
+    assert.equal(2, n)
+    r = new({ FlowAlert = function() return false end })
+    _, status = r:handle(b)
+    assert.equal(500, status)
+  end)
+
+  it("uses a custom seen-store", function()
+    local ids = {}
+    local store = { seen = function(_, id) return ids[id] == true end, add = function(_, id) ids[id] = true end }
+    local r = new({}, { seen = store })
+    r:handle(body_of(flow_alert()))
+    assert.is_true(ids["CNTUlkm0pzRujPBr2tN8NNa7"])
+  end)
+
+  it("the memory store is bounded (oldest id forgotten first)", function()
+    local s = receiver.memory_store(3)
+    for _, id in ipairs({ "a", "b", "c", "d" }) do s:add(id) end
+    assert.is_false(s:seen("a"))
+    assert.is_true(s:seen("b"))
+    assert.is_true(s:seen("d"))
+  end)
+
+  it("does not keep the secret in a field", function()
+    local r = new({})
+    for _, v in pairs(r) do assert.not_equal(SECRET, v) end
+  end)
+
+  it("requires a secret", function()
+    assert.has_error(function() receiver.new({}) end)
+  end)
+end)
