@@ -49,7 +49,10 @@ for card, err in eiot:pages("get_all_card_info", { cardStatus = "ACTIVATED_NAME"
       -- one intent per card per day: the key makes the order idempotent
       local key = ("topup%s%s"):format(card.iccid:sub(-12), os.date("!%Y%m%d"))
       local order, oerr = eiot:order_package { iccid = card.iccid, packageCode = pkg.packageCode, outTradeNo = key }
-      if order then
+      if order and order._simkit and order._simkit.duplicate then
+        print(("%s  %.1f MB left, already ordered today (outTradeNo %s): not bought again"):format(card.iccid,
+          info.remainFlow, key))
+      elseif order then
         ordered = ordered + 1
         print(("%s  %.1f MB left, ordered %s (outTradeNo %s)"):format(card.iccid, info.remainFlow,
           pkg.packageCode, key))

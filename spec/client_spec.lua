@@ -193,6 +193,17 @@ describe("simkit.client", function()
     assert.is_true(err3.retryable)
   end)
 
+  it("resends a write only when the vendor says it rejected it unprocessed (501)", function()
+    local t, calls = fake({ { body = '{"code":"501","message":"Too many requests."}' },
+      { body = '{"code":"200","message":"ok"}' } })
+    assert.is_true(client(t):bind_device { iccid = "1", imei = "2" })
+    assert.equal(2, #calls)
+    local t2, calls2 = fake({ { body = '{"code":"500","message":"try later"}' } })
+    local _, err = client(t2):bind_device { iccid = "1", imei = "2" }
+    assert.equal(1, #calls2)
+    assert.equal("500", err.code)
+  end)
+
   it("honours Retry-After and gives up when it is longer than max_retry_wait", function()
     local t, calls = fake({ { status = 429, headers = { ["retry-after"] = "60" }, body = "" } })
     local _, err = client(t, { max_retry_wait = 5 }):get_cards_info { iccid = "1" }

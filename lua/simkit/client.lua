@@ -133,8 +133,7 @@ function methods:_send(name, args, opts)
   local ctx = context(self, name, op)
   local cfg = ctx.cfg
   opts = opts or {}
-  local max_attempts = 1
-  if op.read or opts.retry_writes then max_attempts = 1 + (opts.retries or cfg.retries) end
+  local max_attempts = 1 + (opts.retries or cfg.retries)
   local attempt = 0
   while true do
     attempt = attempt + 1
@@ -161,7 +160,9 @@ function methods:_send(name, args, opts)
     if not err then return data, nil, full end
     err.attempts = attempt
     if not err.retryable or attempt >= max_attempts then return nil, err end
-    if not (op.read or opts.retry_writes) then return nil, err end
+    -- a write is retried only when the vendor said it did not process it
+    -- ("too many requests" rejects before any effect)
+    if not (op.read or opts.retry_writes or err.not_processed) then return nil, err end
     local delay = backoff_delay(cfg, attempt, err)
     if delay > cfg.max_retry_wait then return nil, err end
     cfg.sleep(delay)

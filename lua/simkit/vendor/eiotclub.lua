@@ -100,6 +100,7 @@ function M.vendor_error(ctx, res, body)
     message = body.message ~= nil and body.message ~= json.null and tostring(body.message) or info.en,
     class = info.class, retryable = retryable,
     retry_after = WAIT[code],
+    not_processed = code == "501" or nil, -- rejected before any effect: safe to resend
   }
 end
 
