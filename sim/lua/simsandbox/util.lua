@@ -640,4 +640,34 @@ function util.uuid4()
     .. sub("89ab", v, v) .. sub(h, 18, 20) .. "-" .. sub(h, 21, 32)
 end
 
+----------------------------------------------------------------------------
+-- calendar: pure arithmetic on day numbers (proleptic Gregorian), no
+-- dependence on the host time zone. Shared by the vendor modules.
+
+--- Days since 1970-01-01 of a civil date.
+function util.days_from_civil(y, m, d)
+  if m <= 2 then y = y - 1 end
+  local era = floor(y / 400)
+  local yoe = y - era * 400
+  local mp = (m + 9) % 12
+  local doy = floor((153 * mp + 2) / 5) + d - 1
+  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+end
+
+--- Civil date (y, m, d) of a day number (days since 1970-01-01).
+function util.civil_from_days(z)
+  z = z + 719468
+  local era = floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = floor((doe - floor(doe / 1460) + floor(doe / 36524) - floor(doe / 146096)) / 365)
+  local y = yoe + era * 400
+  local doy = doe - (365 * yoe + floor(yoe / 4) - floor(yoe / 100))
+  local mp = floor((5 * doy + 2) / 153)
+  local d = doy - floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  if m <= 2 then y = y + 1 end
+  return y, m, d
+end
+
 return util

@@ -299,15 +299,7 @@ function C.iso(t)
 end
 
 --- Days since 1970-01-01 of a civil date (proleptic Gregorian).
-function C.days_from_civil(y, m, d)
-  y = m <= 2 and y - 1 or y
-  local era = floor(y / 400)
-  local yoe = y - era * 400
-  local mp = (m + 9) % 12
-  local doy = floor((153 * mp + 2) / 5) + d - 1
-  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
-  return era * 146097 + doe - 719468
-end
+C.days_from_civil = util.days_from_civil
 
 --- Epoch seconds of a UTC civil time.
 function C.utc_epoch(y, mo, d, h, mi, s)

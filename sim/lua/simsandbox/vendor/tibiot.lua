@@ -83,29 +83,7 @@ local counters = { trace = 0, batch = 0, requests = 0, auth_rejected = 0 }
 ----------------------------------------------------------------------------
 -- calendar (pure arithmetic on day numbers, no dependence on the host TZ)
 
-local function days_from_civil(y, m, d)
-  if m <= 2 then y = y - 1 end
-  local era = floor(y / 400)
-  local yoe = y - era * 400
-  local mp = m > 2 and m - 3 or m + 9
-  local doy = floor((153 * mp + 2) / 5) + d - 1
-  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
-  return era * 146097 + doe - 719468
-end
-
-local function civil_from_days(z)
-  z = z + 719468
-  local era = floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = floor((doe - floor(doe / 1460) + floor(doe / 36524) - floor(doe / 146096)) / 365)
-  local y = yoe + era * 400
-  local doy = doe - (365 * yoe + floor(yoe / 4) - floor(yoe / 100))
-  local mp = floor((5 * doy + 2) / 153)
-  local d = doy - floor((153 * mp + 2) / 5) + 1
-  local m = mp < 10 and mp + 3 or mp - 9
-  if m <= 2 then y = y + 1 end
-  return y, m, d
-end
+local days_from_civil, civil_from_days = util.days_from_civil, util.civil_from_days
 
 local function day_index(t) return floor((t + TZ_OFFSET) / 86400) end
 local function month_index(y, m) return y * 12 + (m - 1) end
