@@ -222,13 +222,10 @@ function M.check(op, args)
     if v == "" then v = nil end -- never sent (an empty value changes the signature)
     local required = p.required
     if p.required_when then
+      -- required in the source schema, but only in one mode (cdr_traffic_query)
       required = true
       for k, want in pairs(p.required_when) do
         if args[k] ~= want then required = false end
-      end
-      if not required then
-        -- present in the source schema as required, but only for another mode
-        required = false
       end
     end
     if v == nil then
