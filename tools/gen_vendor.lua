@@ -84,6 +84,10 @@ local function param(p, extra)
     table.sort(vals, function(a, b) return tostring(a) < tostring(b) end)
     out.enum = vals
   end
+  -- an enum on an Array constrains its items, not the whole value
+  if type(out.type) == "string" and out.type:lower() == "array" and out.enum then
+    out.items_enum, out.enum = out.enum, nil
+  end
   if p.list_format == "comma-separated" then out.list = "comma" end
   if p["in"] ~= nil and p["in"] ~= cjson.null then out.loc = p["in"] end -- path | query | body
   for k, v in pairs(extra or {}) do out[k] = v end
@@ -112,6 +116,8 @@ local OVERRIDES = {
   huawei = {
     -- POSTs that only query (the SDK's "show"/"list" names).
     reads = { "show_month_usages", "list_sim_card_flow_per_day", "list_flow_by_sim_cards" },
+    -- ICCID arrays take 19-20 characters per item (notes quirk 4, L986, L4038).
+    item_len = { show_month_usages = { iccids = { 19, 20 } }, batch_set_tags = { iccids = { 19, 20 } } },
   },
   tibiot = { reads = {} },
 }
@@ -163,11 +169,15 @@ end
 
 function M.huawei(spec)
   local reads = set_of(OVERRIDES.huawei.reads)
+  local item_len = OVERRIDES.huawei.item_len
   local ops = {}
   for _, e in ipairs(spec.endpoints) do
     local params = {}
     for _, loc in ipairs({ "path_params", "query_params", "body_params" }) do
-      for _, p in ipairs(e[loc]) do params[#params + 1] = param(p) end
+      for _, p in ipairs(e[loc]) do
+        local len = item_len[e.op] and item_len[e.op][p.name]
+        params[#params + 1] = param(p, len and { item_min_length = len[1], item_max_length = len[2] })
+      end
     end
     ops[e.op] = {
       method = e.method, path = e.uri, summary = e.summary_en, params = params,

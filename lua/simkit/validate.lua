@@ -183,6 +183,9 @@ local function check_array(p, v)
   local out = json.array({})
   local itype = p.items_type
   for i, x in ipairs(v) do
+    if p.items_enum and not in_enum(p.items_enum, x) then
+      return fail(p, "item '" .. tostring(x) .. "' is not allowed")
+    end
     if itype and (itype:lower() == "string" or is_integer_type(itype) or itype:lower() == "boolean") then
       local s, err = check_scalar({ name = p.name .. "[" .. i .. "]", min_length = p.item_min_length,
         max_length = p.item_max_length }, x, itype)

@@ -17,46 +17,13 @@ local common = require "simkit.vendor.common"
 local ratelimit = require "simkit.ratelimit"
 local token = require "simkit.vendor.huawei_token"
 
-local GENERATED = require "simkit.vendor.huawei_ops"
-
 local M = {
   name = "huawei",
+  ops = require "simkit.vendor.huawei_ops",
   codes = require "simkit.vendor.huawei_errors",
 }
 
 local NAME = "huawei"
-
--- Run-time adjustments of the generated table (reported to the lead for
--- tools/gen_vendor.lua's OVERRIDES): validate.check applies `enum` to the
--- whole value, so an Array with an enum can never pass; ICCID arrays take
--- 19-20 characters per item.
-local ITEM_LEN = {
-  show_month_usages = { iccids = { 19, 20 } },
-  batch_set_tags = { iccids = { 19, 20 } },
-}
-
-local function prepare_ops()
-  local ops = {}
-  for name, op in pairs(GENERATED) do
-    local o = util.copy(op)
-    o.params = {}
-    for i, p in ipairs(op.params) do
-      local q = p
-      if (p.type == "Array" and p.enum) or (ITEM_LEN[name] and ITEM_LEN[name][p.name]) then
-        q = util.copy(p)
-        if q.type == "Array" and q.enum then
-          q.items_enum, q.enum = q.enum, nil
-        end
-        local l = ITEM_LEN[name] and ITEM_LEN[name][p.name]
-        if l then q.item_min_length, q.item_max_length = l[1], l[2] end
-      end
-      o.params[i] = q
-    end
-    ops[name] = o
-  end
-  return ops
-end
-M.ops = prepare_ops()
 
 local DEFAULT_ENDPOINT = "https://gsl.cn-north-4.myhuaweicloud.com"
 
@@ -354,18 +321,6 @@ local function extra_checks(ctx, args)
     local key = LOOKUP_KEY[ctx.op] or (has.iccid and "iccid")
     if key and args[key] == nil and (has.sim_card_id.loc == "path" or ctx.op == "list_sim_price_plans") then
       return input_error(ctx, "'sim_card_id' 0 means \"by " .. key .. "\": '" .. key .. "' is required", key)
-    end
-  end
-  for _, p in ipairs(op.params) do
-    local v = args[p.name]
-    if p.items_enum and type(v) == "table" then
-      for _, x in ipairs(v) do
-        local ok = false
-        for _, e in ipairs(p.items_enum) do if tostring(e) == tostring(x) then ok = true end end
-        if not ok then
-          return input_error(ctx, "'" .. p.name .. "' item '" .. tostring(x) .. "' is not allowed", p.name)
-        end
-      end
     end
   end
   return nil

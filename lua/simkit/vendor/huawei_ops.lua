@@ -134,6 +134,8 @@ return {
         type = "Array",
       },
       {
+        item_max_length = 20,
+        item_min_length = 19,
         items_type = "String",
         loc = "body",
         max_items = 500,
@@ -1064,7 +1066,7 @@ return {
         type = "Boolean",
       },
       {
-        enum = { 0, 1 },
+        items_enum = { 0, 1 },
         items_type = "Integer",
         loc = "query",
         max_items = 9,
@@ -1606,6 +1608,8 @@ return {
         type = "Array",
       },
       {
+        item_max_length = 20,
+        item_min_length = 19,
         items_type = "String",
         loc = "body",
         max_items = 500,
