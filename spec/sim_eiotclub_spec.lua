@@ -4,6 +4,7 @@
 -- spec/support/sha1.lua (pure Lua), never with simkit's or the sandbox's code.
 local sandbox = require "spec.support.sandbox"
 local sha1 = require "spec.support.sha1"
+local pushsink = require "spec.support.pushsink"
 local socket = require "socket"
 
 local json = sandbox.json -- the sandbox's decoder (keeps [] / {} apart)
@@ -92,18 +93,9 @@ local function control(method, path, body)
   return sb:control(method, path, body)
 end
 
--- the eiotclub control actions: /_sim/eiotclub/<name>, or the same action as
--- a /_sim/config knob when the router keeps /_sim/... to itself
+-- the eiotclub control actions: POST /_sim/eiotclub/<name>
 local function action(name, args)
-  local st, res = control("POST", "/_sim/eiotclub/" .. name, args)
-  if st == 404 and type(res) == "table" and tostring(res.error):find("control: no route", 1, true) then
-    local cst, cres = control("POST", "/_sim/config", { eiotclub = { [name] = args } })
-    local _, state = control("GET", "/_sim/state/eiotclub")
-    local last = state.last_control
-    if cst ~= 200 then return cst, cres end
-    return last.status, last.result
-  end
-  return st, res
+  return control("POST", "/_sim/eiotclub/" .. name, args)
 end
 
 local function state()
@@ -140,38 +132,12 @@ end
 ----------------------------------------------------------------------------
 -- notification receiver (LuaSocket, bounded)
 
-local function receiver()
-  local srv = assert(socket.bind("127.0.0.1", 0))
-  srv:settimeout(0.05)
-  local _, port = srv:getsockname()
-  return srv, "http://127.0.0.1:" .. port .. "/cb"
-end
+local function receiver() return pushsink.listen() end
 
--- accept until `want` requests arrived or `seconds` passed; `replies[i]` is
--- the body answered to the i-th one (default {"status":"SUCCESS"})
+-- `collect` with each payload decoded
 local function collect(srv, want, seconds, replies)
-  local got = {}
-  local deadline = socket.gettime() + seconds
-  while #got < want and socket.gettime() < deadline do
-    local c = srv:accept()
-    if c then
-      c:settimeout(2)
-      local line = c:receive("*l")
-      local headers = {}
-      while true do
-        local h = c:receive("*l")
-        if not h or h == "" then break end
-        local k, v = h:match("^([^:]+):%s*(.-)%s*$")
-        if k then headers[k:lower()] = v end
-      end
-      local body = c:receive(tonumber(headers["content-length"]) or 0) or ""
-      got[#got + 1] = { line = line, headers = headers, body = body, payload = json.json_decode(body) }
-      local reply = replies and replies[#got] or '{"status":"SUCCESS"}'
-      c:send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " .. #reply
-        .. "\r\nConnection: close\r\n\r\n" .. reply)
-      c:close()
-    end
-  end
+  local got = pushsink.collect(srv, want, seconds, replies)
+  for _, g in ipairs(got) do g.payload = json.json_decode(g.body) end
   return got
 end
 

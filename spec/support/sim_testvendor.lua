@@ -39,6 +39,8 @@ function V.handle(req, sandbox)
     return 200, util.json_encode({ queued = rec.url })
   elseif path == "/test/error" then
     error("boom")
+  elseif path == "/_sim/testvendor/ping" then -- a vendor control route
+    return 200, util.json_encode({ own = true, method = req.method, body = req.body })
   end
   return 404, util.json_encode({ code = 404, msg = "no such test path" })
 end

@@ -283,8 +283,10 @@ function M.handle()
   if not M.initialized then M.init() end
   local method = ngx.req.get_method()
   local path, raw_query = ngx.var.request_uri:match("^([^?]*)%??(.*)$")
+  local own -- /_sim/<vendor>/...: that vendor's own control routes (not logged, no faults)
   if path == "/_sim" or path:sub(1, 6) == "/_sim/" then
-    return control(method, path, raw_query)
+    own = M.vendors[path:match("^/_sim/([%w_%-]+)/") or ""]
+    if not own then return control(method, path, raw_query) end
   end
   local req = {
     method = method,
@@ -296,6 +298,9 @@ function M.handle()
     body = read_body(),
     now = util.now(),
   }
+  if own then
+    return send(nil, call_vendor(own, req))
+  end
   local vendor
   for _, v in ipairs(M.vendor_list) do
     local ok, yes = pcall(v.match, method, path)
