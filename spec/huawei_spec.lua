@@ -157,6 +157,46 @@ describe("huawei adapter (unit)", function()
       assert.is_nil(t.reqs[3].body)
     end)
 
+    it("writes 64-bit ids inside array items as JSON numbers (batch_set_attributes)", function()
+      local t = scripted({ ok("true") })
+      local c = aksk_client(t.fn)
+      assert.is_true(c:batch_set_attributes { attributes = {
+        { sim_card_id = BIG, customer_attribute1 = "north" },
+        { sim_card_id = 0, iccid = "89860321000000000001", customer_attribute6 = "x\"y" },
+        { sim_card_id = 12 },
+      } })
+      assert.equal('{"attributes":[{"customer_attribute1":"north","sim_card_id":' .. BIG .. '},'
+        .. '{"customer_attribute6":"x\\"y","iccid":"89860321000000000001","sim_card_id":0},{"sim_card_id":12}]}',
+        t.reqs[1].body)
+      if is54 then
+        assert(c:batch_set_attributes { attributes = { { sim_card_id = math.tointeger(BIG) } } })
+        assert.equal('{"attributes":[{"sim_card_id":' .. BIG .. '}]}', t.reqs[2].body)
+      end
+    end)
+
+    it("validates array items field by field, naming the item", function()
+      local t = scripted({ ok("true") })
+      local c = aksk_client(t.fn)
+      local long = string.rep("a", 101)
+      local bad = {
+        { { attributes = {} }, "attributes" },
+        { { attributes = { "x" } }, "attributes" },
+        { { attributes = { {} } }, "attributes%[1%]%.sim_card_id' is required" },
+        { { attributes = { { sim_card_id = 1 }, { sim_card_id = "12a" } } }, "attributes%[2%]%.sim_card_id" },
+        { { attributes = { { sim_card_id = 1, colour = "red" } } }, "unknown field 'colour'" },
+        { { attributes = { { sim_card_id = 1, iccid = "123" } } }, "attributes%[1%]%.iccid" },
+        { { attributes = { { sim_card_id = 1, customer_attribute3 = long } } }, "customer_attribute3" },
+        { { attributes = { { sim_card_id = 0 } } }, "by iccid" },
+      }
+      for _, b in ipairs(bad) do
+        local d, err = c:batch_set_attributes(b[1])
+        assert.is_nil(d)
+        assert.equal("input", err.kind)
+        assert.matches(b[2], err.message)
+      end
+      assert.equal(0, #t.reqs)
+    end)
+
     it("signs afresh on every attempt (5xx on a read is retried)", function()
       local t = scripted({ { status = 502, headers = {}, body = "bad gateway" }, ok('{"tags":[]}') })
       local c = aksk_client(t.fn)
@@ -628,6 +668,12 @@ describe("huawei adapter against the sandbox", function()
     end
     local card = assert(c:show_sim_card { sim_card_id = id })
     assert.equal("89860321000000000001", card.iccid)
+    -- nested inside an array item too (a JSON number, not a string)
+    assert.is_true(c:batch_set_attributes { attributes = { { sim_card_id = id, customer_attribute1 = "north" } } })
+    local last = sb:requests({ path = "/v1/sim-cards/attributes/batch-set" })
+    assert.matches('"sim_card_id":' .. BIG .. '}', last[#last].body)
+    card = assert(c:show_sim_card { sim_card_id = id })
+    assert.equal("north", card.customer_attribute1)
     local wo = assert(c:stop_sim_card { sim_card_id = id })
     assert.is_truthy(wo.work_order_id)
     local s = state()

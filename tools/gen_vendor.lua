@@ -68,7 +68,7 @@ end
 
 -- Keep only the parameter facts a client validates with.
 local PARAM_KEYS = { "type", "required", "enum", "min", "max", "min_length", "max_length",
-  "max_items", "items_type", "format", "default", "numeric_string", "deprecated", "required_when",
+  "min_items", "max_items", "items_type", "format", "default", "numeric_string", "deprecated", "required_when",
   "items_enum" }
 
 local function param(p, extra)
@@ -90,6 +90,14 @@ local function param(p, extra)
   end
   if p.list_format == "comma-separated" then out.list = "comma" end
   if p["in"] ~= nil and p["in"] ~= cjson.null then out.loc = p["in"] end -- path | query | body
+  if type(p.items_fields) == "table" then
+    -- an Array of objects: the fields of each item (Huawei batch_set_attributes)
+    out.fields = {}
+    for i, f in ipairs(p.items_fields) do
+      out.fields[i] = param(f)
+      out.fields[i].loc = nil
+    end
+  end
   for k, v in pairs(extra or {}) do out[k] = v end
   return out
 end

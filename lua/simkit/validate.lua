@@ -172,11 +172,48 @@ local function check_list(p, v)
   return table.concat(items, ",")
 end
 
+-- One object item of an Array whose items have `fields` (validated and
+-- normalised like top-level parameters; unknown fields refused).
+local function check_object(p, fields, v, name)
+  if type(v) ~= "table" or getmetatable(v) == json.array_mt then
+    return fail(p, "items must be tables (objects), item " .. name .. " is a " .. type(v))
+  end
+  local byname = {}
+  for _, f in ipairs(fields) do byname[f.name] = f end
+  local out = {}
+  for k in pairs(v) do
+    if type(k) ~= "string" or not byname[k] then
+      local names = {}
+      for _, f in ipairs(fields) do names[#names + 1] = f.name end
+      return nil, "'" .. name .. "' has an unknown field '" .. tostring(k) .. "' (accepted: "
+        .. table.concat(names, ", ") .. ")"
+    end
+  end
+  for _, f in ipairs(fields) do
+    local x = v[f.name]
+    if x == json.null or x == "" then x = nil end
+    local fname = name .. "." .. f.name
+    if x == nil then
+      if f.required then return nil, "'" .. fname .. "' is required" end
+    else
+      local fp = setmetatable({ name = fname }, { __index = f })
+      local nx, err = check_scalar(fp, x, f.type)
+      if nx == nil then return nil, err end
+      if f.enum and not in_enum(f.enum, nx) then return nil, "'" .. fname .. "' is not an allowed value" end
+      out[f.name] = nx
+    end
+  end
+  return out
+end
+
 local function check_array(p, v)
   if type(v) ~= "table" or not is_seq(v) then
     return fail(p, "must be an array (a Lua sequence)")
   end
-  if #v == 0 and p.required then return fail(p, "must not be empty") end
+  if #v == 0 and (p.required or (p.min_items or 0) > 0) then return fail(p, "must not be empty") end
+  if p.min_items and #v < p.min_items then
+    return fail(p, "has " .. #v .. " items, at least " .. p.min_items .. " required")
+  end
   if p.max_items and #v > p.max_items then
     return fail(p, "has " .. #v .. " items, at most " .. p.max_items .. " allowed")
   end
@@ -186,7 +223,11 @@ local function check_array(p, v)
     if p.items_enum and not in_enum(p.items_enum, x) then
       return fail(p, "item '" .. tostring(x) .. "' is not allowed")
     end
-    if itype and (itype:lower() == "string" or is_integer_type(itype) or itype:lower() == "boolean") then
+    if p.fields then
+      local item, err = check_object(p, p.fields, x, p.name .. "[" .. i .. "]")
+      if item == nil then return nil, err end
+      out[i] = item
+    elseif itype and (itype:lower() == "string" or is_integer_type(itype) or itype:lower() == "boolean") then
       local s, err = check_scalar({ name = p.name .. "[" .. i .. "]", min_length = p.item_min_length,
         max_length = p.item_max_length }, x, itype)
       if s == nil then return nil, err end

@@ -116,16 +116,43 @@ local function is_int_type(t)
   return t == "Long" or t == "Integer"
 end
 
--- JSON for one body value; 64-bit ids that arrive as digit strings (LuaJIT,
--- or beyond 2^53) are written as JSON numbers when the parameter is a Long.
-local function encode_value(p, v)
+-- JSON for one body value, typed by its catalog entry: 64-bit ids that
+-- arrive as digit strings (LuaJIT, or beyond 2^53) are written as JSON
+-- numbers wherever the catalog says Long: at the top, in arrays of Longs and
+-- in the fields of array items (batch_set_attributes' sim_card_id).
+local encode_value
+local function encode_items(item, list)
+  local parts = {}
+  for i, x in ipairs(list) do
+    local text, err = encode_value(item, x)
+    if not text then return nil, err end
+    parts[i] = text
+  end
+  return "[" .. table.concat(parts, ",") .. "]"
+end
+
+local function encode_object(fields, obj)
+  local byname, keys = {}, {}
+  for _, f in ipairs(fields) do byname[f.name] = f end
+  for k in pairs(obj) do keys[#keys + 1] = k end
+  table.sort(keys)
+  local parts = {}
+  for i, k in ipairs(keys) do
+    local f = byname[k]
+    local text, err
+    if f then text, err = encode_value(f, obj[k]) else text, err = json.encode(obj[k]) end
+    if not text then return nil, err end
+    parts[i] = json.encode(k) .. ":" .. text
+  end
+  return "{" .. table.concat(parts, ",") .. "}"
+end
+
+encode_value = function(p, v)
   if is_int_type(p.type) and type(v) == "string" and v:match("^%-?%d+$") then return v end
-  if p.type == "Array" and is_int_type(p.items_type or "") and type(v) == "table" then
-    local parts = {}
-    for i, x in ipairs(v) do
-      parts[i] = util.integer_text(x) or (json.encode(x))
-    end
-    return "[" .. table.concat(parts, ",") .. "]"
+  if type(v) == "table" then
+    if p.type == "Array" and p.fields then return encode_items({ fields = p.fields }, v) end
+    if p.type == "Array" and is_int_type(p.items_type or "") then return encode_items({ type = p.items_type }, v) end
+    if p.fields then return encode_object(p.fields, v) end
   end
   return json.encode(v)
 end
@@ -321,6 +348,18 @@ local function extra_checks(ctx, args)
     local key = LOOKUP_KEY[ctx.op] or (has.iccid and "iccid")
     if key and args[key] == nil and (has.sim_card_id.loc == "path" or ctx.op == "list_sim_price_plans") then
       return input_error(ctx, "'sim_card_id' 0 means \"by " .. key .. "\": '" .. key .. "' is required", key)
+    end
+  end
+  -- items (batch_set_attributes): sim_card_id 0 means "by iccid" there too
+  for _, p in ipairs(op.params) do
+    if p.fields and type(args[p.name]) == "table" then
+      for i, item in ipairs(args[p.name]) do
+        if tostring(item.sim_card_id) == "0" and item.iccid == nil then
+          local name = p.name .. "[" .. i .. "].iccid"
+          return input_error(ctx, "'" .. p.name .. "[" .. i .. "].sim_card_id' 0 means \"by iccid\": '" .. name
+            .. "' is required", p.name)
+        end
+      end
     end
   end
   return nil
