@@ -452,6 +452,71 @@ describe("huawei adapter (unit)", function()
       assert.equal(before, fc.slept)
     end)
 
+    it("keeps its windows in a rate_limit_store, so another process's calls count", function()
+      local ratelimit = require "simkit.ratelimit"
+      local fc = fake_clock()
+      local t = scripted({ ok('{"tags":[]}') })
+      local store = simkit.ratelimit.memory_store()
+      local opts = { rate_limit = "wait", clock = fc.clock, sleep = fc.sleep, rate_limit_store = store }
+      for _ = 1, 5 do assert(aksk_client(t.fn, opts):list_tags {}) end
+      assert.equal(0, fc.slept)
+      ratelimit.reset() -- what another worker sees: no in-process state
+      assert(aksk_client(t.fn, opts):list_tags {})
+      assert.is_true(fc.slept >= 1, tostring(fc.slept))
+      -- without the store the fresh process would not have waited
+      ratelimit.reset()
+      local before = fc.slept
+      local plain = aksk_client(t.fn, { rate_limit = "wait", clock = fc.clock, sleep = fc.sleep })
+      for _ = 1, 5 do assert(plain:list_tags {}) end
+      assert.equal(before, fc.slept)
+    end)
+
+    it("works over an nginx-style shared dict, breaks a stale lock and reports a busy one", function()
+      local fc = fake_clock()
+      -- ngx.shared.DICT's get / set / add / delete, expiring on the fake clock
+      local data = {}
+      local dict = {}
+      function dict.get(_, k)
+        local e = data[k]
+        if e and (not e.exp or e.exp > fc.t) then return e.v end
+        return nil
+      end
+      function dict.set(_, k, v, ttl) data[k] = { v = v, exp = ttl and ttl > 0 and fc.t + ttl or nil } end
+      function dict.add(self, k, v, ttl)
+        if self:get(k) ~= nil then return false, "exists" end
+        self:set(k, v, ttl)
+        return true
+      end
+      function dict.delete(_, k) data[k] = nil end
+      local store = simkit.ratelimit.shared_dict_store(dict)
+      local t = scripted({ ok('{"sim_cards":[]}') })
+      local c = aksk_client(t.fn, { rate_limit = "error", clock = fc.clock, sleep = fc.sleep,
+        rate_limit_store = store })
+      assert(c:list_sim_cards {})
+      local _, err = c:list_sim_cards {}
+      assert.equal("rate_limited", err.kind)
+      assert.is_true(err.retry_after > 0.9)
+      -- the account's window, as the store holds it
+      local account
+      for k in pairs(data) do
+        if k:match("^rl:") and (not account or #k < #account) then account = k end
+      end
+      assert.matches("^rl:https://gsl%.", account)
+      -- a holder crashed with the lock: broken after LOCK_TTL, the call goes through
+      fc.t = fc.t + 2
+      dict:add("lock:" .. account, true, 0.5)
+      assert(c:list_sim_cards {})
+      -- a lock that never frees: rate_limited after LOCK_WAIT, nothing sent
+      local sent = #t.reqs
+      fc.t = fc.t + 2
+      dict:add("lock:" .. account, true, 1000)
+      _, err = c:list_sim_cards {}
+      assert.equal("rate_limited", err.kind)
+      assert.matches("lock busy", err.message)
+      assert.equal(sent, #t.reqs)
+      assert.has_error(function() aksk_client(t.fn, { rate_limit_store = {} }) end)
+    end)
+
     it("returns rate_limited at once with rate_limit = 'error', nothing with false", function()
       local fc = fake_clock()
       local t = scripted({ ok('{"sim_cards":[]}') })

@@ -34,10 +34,10 @@ function M.client(vendor, opts)
   return client.new(require(modname), opts)
 end
 
--- Lazily loaded submodules: simkit.notify, simkit.cdr.
+-- Lazily loaded submodules: simkit.notify, simkit.cdr, simkit.ratelimit.
 setmetatable(M, {
   __index = function(t, k)
-    if k == "notify" or k == "cdr" then
+    if k == "notify" or k == "cdr" or k == "ratelimit" then
       local mod = require("simkit." .. k)
       rawset(t, k, mod)
       return mod

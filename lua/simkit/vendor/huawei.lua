@@ -80,6 +80,12 @@ function M.init(opts)
     common.config_error(NAME, "option 'rate_limit' must be \"wait\" (default), \"error\" or false")
   end
   cfg.rate_limit = rl
+  if opts.rate_limit_store ~= nil then
+    if not ratelimit.check_store(opts.rate_limit_store) then
+      common.config_error(NAME, "option 'rate_limit_store' must be a table with get, set, lock and unlock functions")
+    end
+    cfg.rate_limit_store = opts.rate_limit_store
+  end
   -- the limiter's key: the account (AK or IAM user) at this endpoint
   cfg.limit_key = cfg.endpoint .. "|" .. (cfg.ak or cfg.account_key)
   for _, k in ipairs({ "clock", "now" }) do
@@ -222,11 +228,12 @@ function M.build(ctx, args)
   local url = cfg.endpoint .. path .. (#query > 0 and ("?" .. table.concat(query, "&")) or "")
   local headers = { ["Content-Type"] = "application/json" }
   if cfg.rate_limit then
-    local waited, wait = ratelimit.acquire(limit_rules(ctx), cfg.clock, cfg.sleep, cfg.rate_limit)
+    local waited, wait, why = ratelimit.acquire(limit_rules(ctx), cfg.clock, cfg.sleep, cfg.rate_limit,
+      cfg.rate_limit_store)
     if not waited then
       return nil, errors.new { kind = "rate_limited", vendor = NAME, op = ctx.op, retryable = true,
         retry_after = math.ceil(wait * 1000) / 1000,
-        message = "client-side rate limit (5 calls/s per account" ..
+        message = (why and (why .. ": ") or "") .. "client-side rate limit (5 calls/s per account" ..
           (ctx.spec.rate_per_s and (", " .. ctx.spec.rate_per_s .. "/s for " .. ctx.op) or "") .. ")" }
     end
   end
