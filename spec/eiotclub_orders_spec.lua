@@ -202,14 +202,24 @@ describe("eiotclub orders", function()
     assert.equal(1, #f.requests)
   end)
 
-  it("cloudesim_purchase reconciles through the package records", function()
+  it("cloudesim_purchase: asks again with the same key (its records carry no outTradeNo)", function()
     local f = fake()
     f.faults["/api/v3/cloudesim/purchase"] = { kind = "reset", when = "after" }
-    local data, err = client(f):cloudesim_purchase{ eid = "E1", packageCode = "C1" }
+    local data, err = client(f):cloudesim_purchase{ eid = "E1", packageCode = "C1", outTradeNo = "c1" }
+    assert.is_nil(data)
+    assert.equal("exists", err.outcome)
+    assert.is_true(err.duplicate)
+    assert.equal("c1", err.key)
+    assert.equal(1, count(f.cloud))
+    assert.equal(0, f.count("/api/v3/cloudesim/pkg/record/list"))
+    f = fake()
+    f.faults["/api/v3/cloudesim/purchase"] = { kind = "5xx", when = "before" }
+    data, err = client(f):cloudesim_purchase{ eid = "E1", packageCode = "C1", outTradeNo = "c2" }
     assert.is_nil(err)
     assert.is_true(data._simkit.reconciled)
     assert.equal(1, count(f.cloud))
     assert.truthy(data.eshopOrderId)
+    assert.equal(2, f.count("/api/v3/cloudesim/purchase"))
   end)
 
   it("pool_sub uses out_trade_no and reconciles through pool_record_list", function()
@@ -228,23 +238,39 @@ describe("eiotclub orders", function()
     assert.equal(0, count(f.pool))
   end)
 
-  it("esim_purchase: success returns the key; ambiguous failure is 'unknown' (no lookup by key)", function()
+  it("esim_purchase: success returns the key; an ambiguous failure is settled by asking again", function()
     local f = fake()
     local c = client(f)
     local data = assert(c:esim_purchase{ eSIMGoodsCode = "G" })
     assert.truthy(data.outTradeNo)
     assert.equal("LPA:1$x", data.activationCode)
+    -- placed, answer lost: asking again is refused as a duplicate -> "exists"
     f.faults["/api/v3/esim/purchase"] = { kind = "timeout", when = "after" }
     local d2, err = c:esim_purchase{ eSIMGoodsCode = "G", outTradeNo = "e2" }
     assert.is_nil(d2)
-    assert.equal("unknown", err.outcome)
+    assert.equal("exists", err.outcome)
     assert.equal("e2", err.key)
     assert.is_false(err.retryable)
+    assert.equal(2, count(f.esim))
+    -- not placed: asking again places it, once
+    f.faults["/api/v3/esim/purchase"] = { kind = "reset", when = "before" }
+    local d3 = assert(c:esim_purchase{ eSIMGoodsCode = "G", outTradeNo = "e3" })
+    assert.is_true(d3._simkit.reconciled)
+    assert.equal("e3", d3.outTradeNo)
+    assert.equal(3, count(f.esim))
+    -- no answer to either: "unknown", never a third send
+    f.faults["/api/v3/esim/purchase"] = { kind = "timeout", when = "before", count = 2 }
+    local before = f.count("/api/v3/esim/purchase")
+    local d4, e4 = c:esim_purchase{ eSIMGoodsCode = "G", outTradeNo = "e4" }
+    assert.is_nil(d4)
+    assert.equal("unknown", e4.outcome)
+    assert.is_false(e4.retryable)
+    assert.equal(before + 2, f.count("/api/v3/esim/purchase"))
     -- a retry with the same key is refused as a duplicate, never charged twice
-    local d3, e3 = c:esim_purchase{ eSIMGoodsCode = "G", outTradeNo = "e2" }
-    assert.is_nil(d3)
-    assert.is_true(e3.duplicate)
-    assert.equal("exists", e3.outcome)
+    local d5, e5 = c:esim_purchase{ eSIMGoodsCode = "G", outTradeNo = "e2" }
+    assert.is_nil(d5)
+    assert.is_true(e5.duplicate)
+    assert.equal("exists", e5.outcome)
   end)
 
   it("refunds are sent exactly once, even on a retryable failure", function()

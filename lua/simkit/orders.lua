@@ -26,12 +26,23 @@
 -- the key under its own name and `_simkit = { key=, key_name=,
 -- reconciled=, duplicate= }`.
 --
--- `esim_purchase` cannot be looked up by its key (eSIM order status takes
--- the platform `orderId` only): after an ambiguous failure its outcome is
--- reported as unknown.
+-- `esim_purchase` and `cloudesim_purchase` cannot be looked up by their key
+-- (their order status takes the platform's order id only, and the Cloud
+-- eSIM package records carry no outTradeNo), but the vendor refuses a second
+-- purchase with the same key (503016 "duplicate order number", 42002
+-- "outTradeNo exists"). After an ambiguous
+-- failure simkit therefore asks once more WITH THE SAME KEY, after a pause
+-- (the request timeout after a timeout, else 0.5 s):
+--   - accepted: the first request was not placed and this one is; the
+--     order is returned with `data._simkit.reconciled = true` (one order);
+--   - 503016 / 42002: the first request was placed; an error with
+--     `outcome = "exists"`, `duplicate = true` (its details come with the
+--     order status op once the platform's order id is known);
+--   - anything else: `outcome = "unknown"` as above (a business error such
+--     as "balance insufficient" may be the first order's doing).
 --
 -- Refunds (`refund_package`, `esim_refund`, `cloudesim_refund`, `pool_unsub`)
--- are sent once and never retried.
+-- are sent once and retried only after a 501 (rejected unprocessed).
 -- @module simkit.orders
 local errors = require "simkit.errors"
 local json = require "simkit.json"
@@ -68,14 +79,6 @@ local function lookup_package(client, _, key)
   return "absent"
 end
 
-local function lookup_cloudesim(client, args, key)
-  for item, err in client:pages("cloudesim_pkg_record_list", { eid = args.eid, pageSize = 1000 }) do
-    if not item then return "unknown", err end
-    if match_key(item, key) then return "found", item end
-  end
-  return "absent"
-end
-
 local function lookup_pool(client, args, key)
   local data, err = client:call("pool_record_list",
     { pool_object_id = args.pool_object_id, out_trade_no_arr = key, page = 1, page_size = 10 })
@@ -86,15 +89,17 @@ local function lookup_pool(client, args, key)
   return "absent"
 end
 
---- The ordering ops: op -> `{ key = <param name>, lookup = function|nil }`.
+--- The ordering ops: op -> `{ key = <param name>, lookup = function|nil,
+-- probe = true when a resend with the same key is the only way to learn
+-- the outcome }`.
 M.ORDERS = {
   order_package = { key = "outTradeNo", lookup = lookup_package },
-  esim_purchase = { key = "outTradeNo", lookup = nil },
-  cloudesim_purchase = { key = "outTradeNo", lookup = lookup_cloudesim },
+  esim_purchase = { key = "outTradeNo", lookup = nil, probe = true },
+  cloudesim_purchase = { key = "outTradeNo", lookup = nil, probe = true },
   pool_sub = { key = "out_trade_no", lookup = lookup_pool },
 }
 
---- The refund ops (sent once, never retried).
+--- The refund ops (sent once; resent only after a 501).
 M.REFUNDS = { refund_package = true, esim_refund = true, cloudesim_refund = true, pool_unsub = true }
 
 local DUPLICATE = { ["42002"] = true, ["503016"] = true }
@@ -109,6 +114,14 @@ function M.ambiguous(err)
   if err.kind == "http" then return (tonumber(err.status) or 0) >= 500 end
   if err.kind == "vendor" then return AMBIGUOUS_CODES[tostring(err.code)] == true end
   return false
+end
+
+local function pause_before_asking(ctx, err)
+  if err.kind == "transport" and err.category == "timeout" then
+    -- the first request may still be in progress at the vendor
+    return math.min(10, math.max(0.5, ctx.cfg.timeout or 1))
+  end
+  return 0.5
 end
 
 local function with(err, fields)
@@ -135,7 +148,7 @@ local function reconcile(ctx, spec, args, key, attempts, slow)
   if slow then
     -- after a timeout the request may still be in progress at the vendor:
     -- space the lookups by the request timeout (at most 10 s)
-    local w = math.min(10, math.max(0.5, ctx.cfg.timeout or 1))
+    local w = pause_before_asking(ctx, { kind = "transport", category = "timeout" })
     waits = { w, w }
   end
   for i = 1, attempts do
@@ -183,11 +196,25 @@ function M.place(ctx, args, send)
     return nil, with(err, keyed)
   end
   if not spec.lookup then
+    local probe_note = ""
+    if spec.probe then
+      ctx.cfg.sleep(pause_before_asking(ctx, err))
+      local pdata, perr = send(args, { retries = 0 })
+      if not perr then return result(spec, key, pdata, { reconciled = true }) end
+      if perr.kind == "vendor" and DUPLICATE[tostring(perr.code)] then
+        return nil, with(perr, { key = key, key_name = spec.key, duplicate = true, outcome = "exists",
+          retryable = false, cause = tostring(err),
+          message = "the order was placed: the first request failed (" .. tostring(err.message) ..
+            ") but asking again with " .. spec.key .. " '" .. key .. "' is refused as a duplicate (" ..
+            tostring(perr.code) .. "); its details come with the order status op once its order id is known" })
+      end
+      probe_note = "; asking again with the same key did not settle it (" .. tostring(perr.message) .. ")"
+    end
     return nil, errors.new { kind = "transport", vendor = ctx.vendor, op = ctx.op, outcome = "unknown",
       key = key, key_name = spec.key, retryable = false, cause = tostring(err), status = err.status,
       code = err.code,
-      message = "the order may or may not have been placed (" .. tostring(err.message) .. "); " ..
-        ctx.op .. " cannot be looked up by " .. spec.key .. ". Retrying with the same " .. spec.key ..
+      message = "the order may or may not have been placed (" .. tostring(err.message) .. ")" .. probe_note ..
+        "; " .. ctx.op .. " cannot be looked up by " .. spec.key .. ". Retrying with the same " .. spec.key ..
         " '" .. key .. "' cannot charge twice (the vendor refuses a duplicate key)" }
   end
   local s, v = reconcile(ctx, spec, args, key, 3, err.kind == "transport" and err.category == "timeout")
@@ -206,12 +233,13 @@ function M.place(ctx, args, send)
       "' before ordering again (reuse the same key: the vendor refuses a duplicate)" }
 end
 
---- Send a refund once (never retried).
+--- Send a refund once: never retried, except when the vendor rejected it
+-- before doing anything (501 "too many requests", `err.not_processed`).
 -- @tparam table ctx
 -- @tparam table args
 -- @tparam function send
 function M.refund(_, args, send)
-  return send(args, { retries = 0 })
+  return send(args)
 end
 
 return M

@@ -1,0 +1,237 @@
+-- simkit's EIOTCLUB client against the sandbox (whose signer, envelopes and
+-- state are independent of src/ and lua/): every one of the 58 endpoints
+-- through the client, paging, the per-card guards, and the money-safe
+-- orders under every fault the sandbox injects (no duplicate; the outcome
+-- reported is what the sandbox's state shows).
+local simkit = require "simkit"
+local sandbox = require "spec.support.sandbox"
+local eiotclub_calls = require "spec.support.eiotclub_calls"
+local socket = require "socket"
+
+local APPKEY, SECRET = "sandbox-appkey", "sandbox-secret"
+local function ICCID(n) return string.format("8985201234567890%04d", n) end
+local function EID(n) return string.format("890440451167274948000000116037%02d", n) end
+local array_mt = getmetatable(simkit.json.array())
+local function is_array(t) return type(t) == "table" and getmetatable(t) == array_mt end
+local function is_object(t) return type(t) == "table" and getmetatable(t) ~= array_mt end
+
+local sb
+
+local function client(extra)
+  local o = { appkey = APPKEY, secret = SECRET, base_url = sb.url, timeout = 5 }
+  for k, v in pairs(extra or {}) do o[k] = v end
+  return simkit.client("eiotclub", o)
+end
+
+local function state()
+  local st, s = sb:control("GET", "/_sim/state/eiotclub")
+  assert.are.equal(200, st)
+  return s
+end
+
+describe("eiotclub client against the sandbox", function()
+  setup(function()
+    sb = sandbox.start()
+  end)
+  teardown(function()
+    if sb then sb:stop() end
+  end)
+
+  describe("every endpoint", function()
+    local c, ctx
+    setup(function()
+      sb:reset()
+      c = client()
+      ctx = {
+        order_number = function(otn, st)
+          local d = assert(c:get_order_package_details { outTradeNoArrStr = otn, state = st, page = 1, pageSize = 1 })
+          return d[1].orderNumber
+        end,
+      }
+    end)
+
+    local E = eiotclub_calls { ICCID = ICCID, EID = EID, is_array = is_array, is_object = is_object }
+
+    it("offers the 58 endpoints as methods", function()
+      local mine = {}
+      for _, e in ipairs(E) do mine[e[1]] = true end
+      local ops = client():operations()
+      assert.are.equal(58, #ops)
+      for _, op in ipairs(ops) do assert.is_true(mine[op], op) end
+    end)
+
+    for _, e in ipairs(E) do
+      it(e[1], function()
+        local params = e[3]
+        if type(params) == "function" then params = params(ctx) end
+        local data, err = c[e[1]](c, params)
+        assert.is_not_nil(data, e[1] .. ": " .. tostring(err))
+        if e.no_data then
+          assert.is_true(data)
+        elseif e.check and not e.root_total then
+          e.check({ data = data }, ctx)
+        end
+      end)
+    end
+  end)
+
+  describe("pages", function()
+    before_each(function() sb:reset() end)
+
+    it("walks get_all_card_info page by page (1-based, totalPage)", function()
+      local c = client()
+      local seen, n = {}, 0
+      for card, page in c:pages("get_all_card_info", { pageSize = 5 }) do
+        assert.is_truthy(card, tostring(page))
+        assert.is_nil(seen[card.iccid], "card listed twice")
+        seen[card.iccid] = true
+        n = n + 1
+      end
+      assert.are.equal(12, n)
+      local pages = sb:requests({ path = "/api/v3/card/getAllCardInfo" })
+      assert.are.equal(3, #pages)
+    end)
+
+    it("walks package_order_record with the root total", function()
+      local n = 0
+      for rec, page in client():pages("package_order_record", { iccid = ICCID(2), pageSize = 2 }) do
+        assert.is_truthy(rec, tostring(page))
+        assert.truthy(rec.outTradeNo)
+        n = n + 1
+      end
+      assert.are.equal(3, n)
+    end)
+  end)
+
+  describe("guards and limits", function()
+    before_each(function() sb:reset() end)
+
+    it("sends refresh_usage once per card per 5 minutes; the second call never leaves", function()
+      local c = client()
+      assert.is_true(c:refresh_usage { iccid = ICCID(1) })
+      local d, err = c:refresh_usage { iccid = ICCID(1) }
+      assert.is_nil(d)
+      assert.are.equal("rate_limited", err.kind)
+      assert.is_true(err.retry_after > 290)
+      assert.are.equal(1, #sb:requests({ path = "/api/v3/card/refreshUsage" }))
+    end)
+
+    it("reports the vendor's 44001 from another process as rate_limited with the wait", function()
+      assert.is_true(client():cancel_location { iccid = ICCID(3) })
+      local d, err = client():cancel_location { iccid = ICCID(3) } -- a fresh client: no local guard
+      assert.is_nil(d)
+      assert.are.equal("rate_limited", err.kind)
+      assert.are.equal("44001", tostring(err.code))
+      assert.is_truthy(err.retry_after)
+    end)
+
+    it("refuses bad input before sending anything", function()
+      local c = client()
+      local cases = {
+        { "get_cards_info", {} },
+        { "sms_send_sms", { iccid = ICCID(1), message = string.rep("x", 301) } },
+        { "order_package", { iccid = ICCID(1), packageCode = "P", outTradeNo = string.rep("k", 33) } },
+        { "reset", { iccids = {} } },
+        { "switch_operator", { network = "ATT" } },
+        { "get_all_card_info", { pageNum = 1, bogus = true } },
+      }
+      for _, case in ipairs(cases) do
+        local d, err = c[case[1]](c, case[2])
+        assert.is_nil(d, case[1])
+        assert.are.equal("input", err.kind, case[1])
+      end
+      assert.are.same({}, sb:requests({ vendor = "eiotclub" }))
+    end)
+  end)
+
+  describe("orders under every fault the sandbox injects", function()
+    -- op -> path, arguments, and how to find its orders in the sandbox state
+    local ORDERS = {
+      order_package = { path = "/api/v3/package/orderPackage", key = "outTradeNo",
+        args = { iccid = ICCID(11), packageCode = "GJ-LLB-100M-7-GLB120" },
+        count = function(s, k)
+          local n = 0
+          for _, o in ipairs(s.orders) do if o.outTradeNo == k then n = n + 1 end end
+          return n
+        end },
+      esim_purchase = { path = "/api/v3/esim/purchase", key = "outTradeNo",
+        args = { eSIMGoodsCode = "ESIM-NA-3G-30D" },
+        count = function(s, k)
+          local n = 0
+          for _, o in ipairs(s.esim_orders) do if o.outTradeNo == k then n = n + 1 end end
+          return n
+        end },
+      cloudesim_purchase = { path = "/api/v3/cloudesim/purchase", key = "outTradeNo",
+        args = { eid = EID(2), packageCode = "CE-GLB-1G-7D" },
+        count = function(s, k)
+          local n = 0
+          for _, o in ipairs(s.cloud_orders) do if o.outTradeNo == k then n = n + 1 end end
+          return n
+        end },
+      pool_sub = { path = "/api/v3/pool/sub", key = "out_trade_no",
+        args = { pool_object_id = 380, pool_type_code = "POOL-10L-10G-30D" },
+        count = function(s, k)
+          local n = 0
+          for _, r in ipairs(s.pool_records) do if r.out_trade_no == k then n = n + 1 end end
+          return n
+        end },
+    }
+    local FAULTS = {
+      { kind = "5xx" }, { kind = "html" }, { kind = "truncate" }, { kind = "truncate", length = "full" },
+      { kind = "reset" }, { kind = "delay", delay = 0.5 },
+    }
+    local seq = 0
+
+    before_each(function() sb:reset() end)
+
+    for _, op in ipairs({ "order_package", "esim_purchase", "cloudesim_purchase", "pool_sub" }) do
+      local o = ORDERS[op]
+      for _, f in ipairs(FAULTS) do
+        for _, when in ipairs({ "before", "after" }) do
+          local name = op .. ": " .. f.kind .. (f.length and "/full" or "") .. " " .. when
+          it(name, function()
+            seq = seq + 1
+            local key = "F" .. seq .. "-" .. op:gsub("_", "")
+            local fault = { path = o.path, kind = f.kind, when = when, count = 1 }
+            fault.delay, fault.length = f.delay, f.length
+            sb:fault(fault)
+            -- a short timeout for the delay fault; sleeps shortened except
+            -- where the vendor may still be processing (timeouts)
+            local c = client { timeout = 0.2, retries = 2,
+              sleep = function(s) socket.sleep(f.kind == "delay" and s or s / 20) end }
+            local args = { [o.key] = key }
+            for k, v in pairs(o.args) do args[k] = v end
+            local data, err = c[op](c, args)
+            if f.kind == "delay" then socket.sleep(0.4) end -- let a delayed request land
+            local placed = o.count(state(), key)
+            assert.is_true(placed <= 1, name .. ": " .. placed .. " orders with one key")
+            if data then
+              assert.are.equal(1, placed, name .. ": reported placed, the sandbox has none")
+              assert.are.equal(key, data._simkit.key)
+              assert.are.equal(key, data[o.key])
+            else
+              assert.are.equal(key, err.key, name)
+              assert.are_not.equal("unknown", err.outcome, name .. ": " .. tostring(err))
+              if err.outcome == "not_placed" then
+                assert.are.equal(0, placed, name .. ": reported not placed, the sandbox has it")
+                assert.is_true(err.retryable)
+              else
+                assert.are.equal("exists", err.outcome, name .. ": " .. tostring(err))
+                assert.are.equal(1, placed, name)
+              end
+            end
+            if when == "after" or f.kind == "delay" then
+              -- the vendor did it: simkit must say so
+              assert.are.equal(1, placed, name)
+              assert.is_true(data ~= nil or err.outcome == "exists", name .. ": " .. tostring(err))
+            end
+            -- the same call again with the same key never buys twice
+            local again, aerr = client():call(op, args)
+            assert.is_true(o.count(state(), key) == 1, name .. ": second call")
+            assert.is_true(again ~= nil or aerr.outcome == "exists", name .. ": " .. tostring(aerr))
+          end)
+        end
+      end
+    end
+  end)
+end)
