@@ -181,6 +181,47 @@ describe("simkit.notify.eiotclub", function()
     assert.equal(1, ev.data.a)
   end)
 
+  it("refuses a signed body re-shaped so that the signed text is unchanged", function()
+    local t = flow_alert()
+    local good = body_of(t)
+    local calls = 0
+    local r = notify.receiver { secret = SECRET, handlers = { FlowAlert = function() calls = calls + 1 end } }
+    assert.equal(200, select(2, r:handle(good)))
+    assert.equal(200, select(2, r:handle(good)))
+    assert.equal(1, calls)
+    local raw = json.decode(good)
+    local reshaped = {
+      -- a new id: the nonce moved into it, nonce left empty (skipped by the signer)
+      function(x) x.id = x.id .. "&nonce=" .. tostring(x.nonce); x.nonce = "" end,
+      -- a field merged into its neighbour
+      function(x) x.alert_type = tostring(x.alert_type) .. "&alert_value=" .. x.alert_value; x.alert_value = "" end,
+      function(x) x.alert_type = tostring(x.alert_type) .. "&alert_value=" .. x.alert_value; x.alert_value = nil end,
+      -- a field moved into a key name
+      function(x) x["alert_type=" .. x.alert_type .. "&alert_value"] = x.alert_value; x.alert_type = nil
+        x.alert_value = nil end,
+    }
+    for i, change in ipairs(reshaped) do
+      local x = {}
+      for k, v in pairs(raw) do x[k] = v end
+      change(x)
+      local text = json.encode(x)
+      assert.equal(raw.sign, json.decode(text).sign)
+      local reply, status, err = r:handle(text)
+      assert.equal(401, status, "case " .. i .. ": " .. tostring(reply))
+      assert.equal("auth", err.kind, "case " .. i)
+    end
+    assert.equal(1, calls)
+    -- data with its neighbour in the signed text ("dataz" sorts right after "data=") appended
+    local d = { id = "d1", event = "NewThing", timestamp = 1776133394, nonce = 37722, data = '{"a":1}', dataz = "1" }
+    local dx = json.decode(body_of(d))
+    dx.data, dx.dataz = dx.data .. "&dataz=1", nil
+    assert.equal(sign.eiotclub({ id = "d1", event = "NewThing", timestamp = 1776133394, nonce = 37722,
+      data = dx.data }, SECRET), dx.sign)
+    local ev, err = notify.eiotclub(json.encode(dx), SECRET)
+    assert.is_nil(ev)
+    assert.equal("decode", err.kind)
+  end)
+
   it("max_age rejects stale and future timestamps", function()
     local b = body_of(flow_alert())
     assert.truthy(notify.eiotclub(b, SECRET, { max_age = 300, now = 1703142059 + 299 }))

@@ -119,6 +119,20 @@ function M.eiotclub(body, secret, opts)
   if not M.equal_hex(expected, given) then
     return fail("auth", "notification signature does not match (forged, tampered or wrong secret)")
   end
+  -- The signed text is "k=v&" entries joined, empty values left out: moving
+  -- one field into its neighbour ({a="1&b=2"} for {a="1", b="2"}) or into a
+  -- key keeps the signature. Such bodies are refused, so a valid
+  -- notification cannot be re-shaped into another (e.g. a new id).
+  for k, v in pairs(params) do
+    if type(k) ~= "string" or k:find("[&=]") then
+      return fail("auth", "notification field name '" .. tostring(k) .. "' contains '&' or '=': refused " ..
+        "(it could carry another signed field)")
+    end
+    if type(v) == "string" and k ~= "data" and v:find("&[^&=]*=") then
+      return fail("auth", "notification field '" .. k .. "' contains '&name=': refused (it could carry " ..
+        "another signed field)", { param = k })
+    end
+  end
 
   -- Signed: now check the content.
   local event, id = raw.event, raw.id
@@ -129,7 +143,9 @@ function M.eiotclub(body, secret, opts)
   if type(id) ~= "string" or id == "" then return fail("input", "notification has no 'id'", { param = "id" }) end
   local ts = integer_of(raw.timestamp)
   if not ts then return fail("input", "notification 'timestamp' is not an integer", { param = "timestamp" }) end
-  if not present(raw.nonce) then return fail("input", "notification has no 'nonce'", { param = "nonce" }) end
+  if not present(raw.nonce) or raw.nonce == "" then
+    return fail("input", "notification has no 'nonce'", { param = "nonce" })
+  end
   if opts.max_age then
     local now = opts.now
     if type(now) == "function" then now = now() end
@@ -149,12 +165,12 @@ function M.eiotclub(body, secret, opts)
   end
   local data = raw.data
   if present(data) and data ~= "" then
-    local decoded, derr = json.decode(data)
+    -- always JSON (the vendor encodes it): text after the JSON value, such
+    -- as a neighbouring field moved into it, is refused
+    local decoded, derr = type(data) == "string" and json.decode(data) or nil
     if decoded == nil then
-      if def and def.data then
-        return fail("decode", "notification 'data' is not valid JSON: " .. tostring(derr), { param = "data" })
-      end
-      decoded = data -- unknown event: keep the text
+      return fail("decode", "notification 'data' is not a JSON text: " .. tostring(derr or type(data)),
+        { param = "data" })
     end
     ev.data = decoded
   end
