@@ -67,6 +67,33 @@ local function check_common(opts)
   end
 end
 
+local function norm(name) return (name:lower():gsub("_", "")) end
+
+-- An unknown option is a programming error: silently ignoring `base_url`
+-- for a vendor that calls it `endpoint` would send requests to production.
+local function check_known(vendor, opts)
+  local known = {}
+  for k in pairs(COMMON) do known[k] = true end
+  for _, k in ipairs(vendor.OPTIONS or {}) do known[k] = true end
+  for k in pairs(opts) do
+    if type(k) ~= "string" then error("simkit.client: option names must be strings", 4) end
+    if not known[k] then
+      local hint
+      for name in pairs(known) do
+        if norm(name) == norm(k) then hint = name end
+      end
+      if not hint and (k == "base_url" or k == "endpoint" or k == "url") then
+        hint = known.base_url and "base_url" or (known.endpoint and "endpoint") or nil
+      end
+      local names = {}
+      for _, n in ipairs(vendor.OPTIONS or {}) do names[#names + 1] = n end
+      error("simkit.client: unknown option '" .. k .. "' for " .. vendor.name ..
+        (hint and (" (did you mean '" .. hint .. "'?)") or "") .. "; its options: " ..
+        table.concat(names, ", ") .. " and the common ones", 4)
+    end
+  end
+end
+
 --- Create a client (use `simkit.client(vendor, opts)`).
 -- @tparam table vendor the vendor module
 -- @tparam table opts options (common ones: `timeout`, `connect_timeout`,
@@ -74,6 +101,7 @@ end
 -- @treturn simkit.client
 function M.new(vendor, opts)
   if type(opts) ~= "table" then error("simkit.client: opts must be a table", 3) end
+  check_known(vendor, opts)
   check_common(opts)
   local cfg, secrets = vendor.init(opts)
   cfg.timeout = opts.timeout or 10

@@ -44,6 +44,9 @@ end
 local DEFAULT_BASE = "https://oapi.eiotclub.com"
 
 --- Check options; returns the public config and the secrets.
+--- The vendor's own client options (besides the common ones).
+M.OPTIONS = { "appkey", "secret", "base_url", "clock_offset" }
+
 function M.init(opts)
   local cfg = {
     appkey = common.need_string("eiotclub", opts, "appkey"),

@@ -31,6 +31,10 @@ local DEFAULT_ENDPOINT = "https://gsl.cn-north-4.myhuaweicloud.com"
 M.WORK_ORDER_DONE, M.WORK_ORDER_FAILED, M.WORK_ORDER_REJECTED = 4, 6, 7
 
 --- Check options; returns the public config and the secrets.
+--- The vendor's own client options (besides the common ones).
+M.OPTIONS = { "ak", "sk", "project_id", "username", "password", "domain", "project", "iam_endpoint",
+  "endpoint", "region", "rate_limit", "rate_limit_store", "token_cache", "clock", "now" }
+
 function M.init(opts)
   local region = opts.region
   if region ~= nil and (type(region) ~= "string" or not region:match("^[%w%-]+$")) then

@@ -38,6 +38,9 @@ local SIGNER_HELP = "option 'signer' is required: TIBIOT publishes its signing s
   "(\"hmac-sha256\" as verified by the simkit sandbox, or \"none\")"
 
 --- Check options; returns the public config and the secrets.
+--- The vendor's own client options (besides the common ones).
+M.OPTIONS = { "app_key", "secret", "base_url", "signer", "signer_options", "clock_offset", "check_dates" }
+
 function M.init(opts)
   if opts.base_url == nil then
     common.config_error(VENDOR, "option 'base_url' is required (the TIBIOT document gives no address)")
