@@ -67,7 +67,7 @@ local function check_common(opts)
   end
 end
 
-local function norm(name) return (name:lower():gsub("_", "")) end
+local function loose(name) return (name:lower():gsub("_", "")) end
 
 -- An unknown option is a programming error: silently ignoring `base_url`
 -- for a vendor that calls it `endpoint` would send requests to production.
@@ -80,7 +80,7 @@ local function check_known(vendor, opts)
     if not known[k] then
       local hint
       for name in pairs(known) do
-        if norm(name) == norm(k) then hint = name end
+        if loose(name) == loose(k) then hint = name end
       end
       if not hint and (k == "base_url" or k == "endpoint" or k == "url") then
         hint = known.base_url and "base_url" or (known.endpoint and "endpoint") or nil

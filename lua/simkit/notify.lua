@@ -167,7 +167,8 @@ function M.eiotclub(body, secret, opts)
   if present(data) and data ~= "" then
     -- always JSON (the vendor encodes it): text after the JSON value, such
     -- as a neighbouring field moved into it, is refused
-    local decoded, derr = type(data) == "string" and json.decode(data) or nil
+    local decoded, derr
+    if type(data) == "string" then decoded, derr = json.decode(data) end
     if decoded == nil then
       return fail("decode", "notification 'data' is not a JSON text: " .. tostring(derr or type(data)),
         { param = "data" })
