@@ -63,13 +63,26 @@ function M.describe(cfg)
   return "appkey=" .. cfg.appkey .. ", " .. cfg.base_url
 end
 
+-- The vendor's nonce is 5 digits, and a request repeating (timestamp,
+-- nonce, sign) is refused as a replay. Random nonces collide within a second
+-- at high rates (birthday bound), so the process walks the 90000 values from
+-- a random start: no repeat in the process for 90000 requests.
+local nonce_seq
+
+--- The next request nonce (10000..99999, no repeat in 90000 calls).
+function M.next_nonce()
+  if not nonce_seq then nonce_seq = util.random_int(0, 89999) end
+  nonce_seq = (nonce_seq + 1) % 90000
+  return 10000 + nonce_seq
+end
+
 --- Build and sign one attempt (fresh timestamp and nonce every time).
 function M.build(ctx, args)
   local op = ctx.spec
   local params = util.copy(args)
   params.appkey = ctx.cfg.appkey
   params.timestamp = math.floor(util.now() + ctx.cfg.clock_offset)
-  local nonce = util.random_int(10000, 99999)
+  local nonce = M.next_nonce()
   params.nonce = op.nonce_string and tostring(nonce) or nonce
   params.sign = sign.eiotclub(params, ctx.secrets.secret)
   local body, err = json.encode(params)
