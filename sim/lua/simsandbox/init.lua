@@ -261,7 +261,12 @@ end
 local function append_log(entry)
   local log = M.log
   log[#log + 1] = entry
-  if #log > LOG_MAX then table.remove(log, 1) end
+  if #log > LOG_MAX then
+    -- drop the oldest quarter at once (one shift per LOG_MAX/4 requests, not one per request)
+    local keep = {}
+    for i = floor(LOG_MAX / 4) + 1, #log do keep[#keep + 1] = log[i] end
+    M.log = keep
+  end
 end
 
 local function call_vendor(vendor, req)
