@@ -145,36 +145,24 @@ describe("eiotclub client against the sandbox", function()
   end)
 
   describe("orders under every fault the sandbox injects", function()
-    -- op -> path, arguments, and how to find its orders in the sandbox state
+    -- op -> path, arguments, and where its orders are in the sandbox state
+    local function counter(list, field)
+      return function(s, k)
+        local n = 0
+        for _, o in ipairs(s[list]) do if o[field] == k then n = n + 1 end end
+        return n
+      end
+    end
     local ORDERS = {
       order_package = { path = "/api/v3/package/orderPackage", key = "outTradeNo",
-        args = { iccid = ICCID(11), packageCode = "GJ-LLB-100M-7-GLB120" },
-        count = function(s, k)
-          local n = 0
-          for _, o in ipairs(s.orders) do if o.outTradeNo == k then n = n + 1 end end
-          return n
-        end },
+        args = { iccid = ICCID(11), packageCode = "GJ-LLB-100M-7-GLB120" }, count = counter("orders", "outTradeNo") },
       esim_purchase = { path = "/api/v3/esim/purchase", key = "outTradeNo",
-        args = { eSIMGoodsCode = "ESIM-NA-3G-30D" },
-        count = function(s, k)
-          local n = 0
-          for _, o in ipairs(s.esim_orders) do if o.outTradeNo == k then n = n + 1 end end
-          return n
-        end },
+        args = { eSIMGoodsCode = "ESIM-NA-3G-30D" }, count = counter("esim_orders", "outTradeNo") },
       cloudesim_purchase = { path = "/api/v3/cloudesim/purchase", key = "outTradeNo",
-        args = { eid = EID(2), packageCode = "CE-GLB-1G-7D" },
-        count = function(s, k)
-          local n = 0
-          for _, o in ipairs(s.cloud_orders) do if o.outTradeNo == k then n = n + 1 end end
-          return n
-        end },
+        args = { eid = EID(2), packageCode = "CE-GLB-1G-7D" }, count = counter("cloud_orders", "outTradeNo") },
       pool_sub = { path = "/api/v3/pool/sub", key = "out_trade_no",
         args = { pool_object_id = 380, pool_type_code = "POOL-10L-10G-30D" },
-        count = function(s, k)
-          local n = 0
-          for _, r in ipairs(s.pool_records) do if r.out_trade_no == k then n = n + 1 end end
-          return n
-        end },
+        count = counter("pool_records", "out_trade_no") },
     }
     local FAULTS = {
       { kind = "5xx" }, { kind = "html" }, { kind = "truncate" }, { kind = "truncate", length = "full" },
