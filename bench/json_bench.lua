@@ -3,6 +3,7 @@
 --   LUA_CPATH='build/luajit/?.so;;' luajit bench/json_bench.lua
 -- Prints ratios; there is no pass/fail.
 local core = require "simkit.core"
+local rate = require("bench.support").rate
 
 local budget = tonumber(arg and arg[1]) or tonumber(os.getenv("SIMKIT_BENCH_SECONDS")) or 0.5
 
@@ -31,28 +32,14 @@ local function card_page(n)
     ',"cardInfoList":[' .. table.concat(cards, ",") .. "]}}"
 end
 
--- calls per second of f, measured for about `budget` seconds of CPU time
-local function rate(f)
-  f() -- warm up
-  local iters, batch = 0, 1
-  local t0 = os.clock()
-  local elapsed = 0
-  while elapsed < budget do
-    for _ = 1, batch do f() end
-    iters = iters + batch
-    elapsed = os.clock() - t0
-    if elapsed < budget / 10 then batch = batch * 2 end
-  end
-  return iters / elapsed
-end
 
 local function compare(what, simkit_f, cjson_f)
-  local a = rate(simkit_f)
+  local a = rate(simkit_f, budget)
   if not cjson_f then
     print(string.format("%s: simkit %.1f/s  cjson n/a", what, a))
     return
   end
-  local b = rate(cjson_f)
+  local b = rate(cjson_f, budget)
   print(string.format("%s: simkit %.1f/s  cjson %.1f/s  ratio %.2fx", what, a, b, a / b))
 end
 

@@ -14,21 +14,8 @@ local sha1 = require "spec.support.sha1"
 
 local EVENTS = simkit.notify.EVENTS
 local SECRET = "a1b1c1d1"
-local clock = os.clock
+local rate = require("bench.support").rate
 
-local function rate(f, min_time)
-  min_time = min_time or 0.5
-  f() -- warm up
-  local n, t0 = 0, clock()
-  local batch = 10
-  while true do
-    for _ = 1, batch do f() end
-    n = n + batch
-    local dt = clock() - t0
-    if dt >= min_time then return n / dt end
-    batch = batch * 2
-  end
-end
 
 local function report(name, s_rate, l_rate)
   print(string.format("%-38s simkit %9.0f/s   pure Lua %8.0f/s   ratio %6.1fx", name, s_rate, l_rate,

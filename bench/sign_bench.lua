@@ -5,20 +5,8 @@ local simkit = require "simkit"
 local sha1 = require "spec.support.sha1"
 local sha256 = require "spec.support.sha256"
 
-local clock = os.clock
+local rate = require("bench.support").rate
 
-local function rate(f, min_time)
-  min_time = min_time or 0.5
-  local n, t0 = 0, clock()
-  local batch = 10
-  while true do
-    for _ = 1, batch do f() end
-    n = n + batch
-    local dt = clock() - t0
-    if dt >= min_time then return n / dt end
-    batch = batch * 2
-  end
-end
 
 local function report(name, c_rate, lua_rate)
   print(string.format("%-34s simkit %10.0f/s   pure Lua %9.0f/s   ratio %6.1fx", name, c_rate, lua_rate,
