@@ -119,6 +119,7 @@ end
 --- Start a sandbox on a free port in a fresh temp dir.
 -- opts.test_vendor: also load spec/support/sim_testvendor.lua (paths /test/...)
 -- opts.vendors / opts.lua_path: extra vendor module names / lua_package_path entries
+-- opts.lua_cpath: lua_package_cpath entries put before nginx's default ones
 -- opts.keep_dir: do not remove the directory on stop (its logs help debugging)
 function M.start(opts)
   opts = opts or {}
@@ -132,6 +133,9 @@ function M.start(opts)
   end
   if #paths > 0 then
     args[#args + 1] = "--lua-path " .. shell_quote(table.concat(paths))
+  end
+  if opts.lua_cpath then
+    args[#args + 1] = "--lua-cpath " .. shell_quote(opts.lua_cpath)
   end
   for _, v in ipairs(vendors) do args[#args + 1] = "--vendor " .. shell_quote(v) end
   local ok, out = run(table.concat(args, " "))
