@@ -32,6 +32,7 @@ build = {
     ["simkit.ratelimit"] = "lua/simkit/ratelimit.lua",
     ["simkit.receiver"] = "lua/simkit/receiver.lua",
     ["simkit.sign"] = "lua/simkit/sign.lua",
+    ["simkit.transport.auto"] = "lua/simkit/transport/auto.lua",
     ["simkit.transport.curl"] = "lua/simkit/transport/curl.lua",
     ["simkit.transport.ngx"] = "lua/simkit/transport/ngx.lua",
     ["simkit.util"] = "lua/simkit/util.lua",

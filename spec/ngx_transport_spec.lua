@@ -436,6 +436,25 @@ describe("simkit.transport.ngx inside nginx", function()
       end
     end)
 
+    it("picks the cosocket transport by itself inside nginx (no transport option)", function()
+      -- libcurl here would block the only worker, which also serves this answer
+      sb:fault({ path = "/api/v3/agent/balance", kind = "delay", delay = 0.3 })
+      local st, out = sb:control("POST", "/ngxtest/client", { vendor = "eiotclub", opts = eiot(),
+        default_transport = true, calls = { { op = "agent_balance" } } })
+      assert(st == 200, "ngxtest/client: " .. errmsg(out))
+      assert.is_true(out.results[1].ok, out.results[1].err and out.results[1].err.message)
+      assert.is_true(out.max_gap < 0.15, "the worker was busy for " .. out.max_gap .. " s")
+      local log = sb:requests({ path = "/api/v3/agent/balance" })
+      assert.equal("simkit", log[#log].headers["user-agent"]) -- the cosocket transport's
+      -- a proxy cannot be honoured there: a clear error, nothing sent
+      st, out = sb:control("POST", "/ngxtest/client", { vendor = "eiotclub", default_transport = true,
+        opts = eiot { proxy = "http://127.0.0.1:1", retries = 0 }, calls = { { op = "agent_balance" } } })
+      assert.equal(200, st)
+      assert.is_false(out.results[1].ok)
+      assert.matches("proxy", out.results[1].err.message)
+      assert.equal(#log, #sb:requests({ path = "/api/v3/agent/balance" }))
+    end)
+
     it("reports transport failures with their category", function()
       sb:fault({ path = "/api/v3/agent/balance", kind = "truncate", length = "full" })
       sb:fault({ path = "/api/v3/agent/balance", kind = "delay", delay = 0.6 })

@@ -112,12 +112,8 @@ function M.new(vendor, opts)
   cfg.logger = opts.logger
   cfg.sleep = opts.sleep or util.sleep
   local self = setmetatable({ _vendor = vendor, _cfg = cfg, _state = {} }, Client)
-  if opts.transport then
-    cfg.transport = opts.transport
-  else
-    local curl = require "simkit.transport.curl"
-    cfg.transport = curl.new(opts)
-  end
+  -- default: cosockets inside nginx handlers, libcurl elsewhere
+  cfg.transport = opts.transport or require("simkit.transport.auto").new(opts)
   SECRETS[self] = secrets
   return self
 end

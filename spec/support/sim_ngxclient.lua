@@ -13,7 +13,7 @@
 --        (drain: first empty the keepalive pool of the sandbox's address)
 --        -> {results = [{ok, status, headers, body, body_len, body_same,
 --                        elapsed, reused, message, category, took}]}
---   POST /ngxtest/client     {vendor, opts, transport_opts, calls = [{op, args}]}
+--   POST /ngxtest/client     {vendor, opts, transport_opts, default_transport, calls = [{op, args}]}
 --        -> {results = [{ok, data_json | err = {...}}], ngx_sleeps = [s...],
 --            blocking_sleeps = [s...], max_gap, took, logs = [...]}
 --   GET  /ngxtest/raw/<name> a misbehaving HTTP server (see RAW below)
@@ -152,7 +152,8 @@ local function run_client(body)
   local ngxt = require "simkit.transport.ngx"
   local opts = plain(body.opts) or {}
   local logs = util.array()
-  opts.transport = ngxt.new(plain(body.transport_opts))
+  -- default_transport: leave it to simkit (it must pick cosockets here)
+  if not body.default_transport then opts.transport = ngxt.new(plain(body.transport_opts)) end
   opts.logger = function(level, msg) logs[#logs + 1] = level .. " " .. msg end
   local c = simkit.client(body.vendor, opts)
 
