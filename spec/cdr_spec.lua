@@ -172,3 +172,31 @@ describe("simkit.cdr", function()
     assert.is_nil(cdr.parse_filename("x.csv"))
   end)
 end)
+
+describe("calendar helpers (simkit.util)", function()
+  local util = require "simkit.util"
+  local validate = require "simkit.validate"
+
+  it("round-trips day numbers and knows month lengths", function()
+    for d = -800000, 800000, 97 do
+      local y, m, dd = util.civil_from_days(d)
+      assert(util.days_from_civil(y, m, dd) == d, "day " .. d)
+      assert(dd >= 1 and dd <= util.days_in_month(y, m), "day " .. d)
+    end
+    assert.equal(0, util.days_from_civil(1970, 1, 1))
+    assert.equal(11017, util.days_from_civil(2000, 3, 1))
+    assert.same({ 29, 28, 29, 30 }, { util.days_in_month(2024, 2), util.days_in_month(1900, 2),
+      util.days_in_month(2000, 2), util.days_in_month(2026, 11) })
+    assert.is_nil(util.days_in_month(2026, 13))
+  end)
+
+  it("validates dates for real: no 29 February outside leap years, no 31 April", function()
+    local op = { params = { { name = "d", type = "String", format = "yyyy-MM-dd" } } }
+    assert.truthy(validate.check(op, { d = "2024-02-29" }))
+    for _, bad in ipairs({ "2026-02-29", "2026-04-31", "2026-13-01", "2026-00-10", "2026-01-32" }) do
+      local ok, msg = validate.check(op, { d = bad })
+      assert.is_nil(ok, bad)
+      assert.matches("format", msg)
+    end
+  end)
+end)

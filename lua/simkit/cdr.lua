@@ -21,6 +21,7 @@
 --   number, `rows` yields `false, err` for it (see `rows`).
 -- @module simkit.cdr
 local errors = require "simkit.errors"
+local util = require "simkit.util"
 
 local M = {}
 
@@ -28,31 +29,18 @@ local HAS_INT = math.type ~= nil
 local MAXI = "9223372036854775807"
 local MAX53 = "9007199254740992"
 
---- Days since 1970-01-01 of a proleptic Gregorian date.
+--- Days since 1970-01-01 of a proleptic Gregorian date (`simkit.util`'s).
+-- @function days_from_civil
 -- @tparam number y year
 -- @tparam number m month 1-12
 -- @tparam number d day 1-31
 -- @treturn number days (may be negative)
-function M.days_from_civil(y, m, d)
-  if m <= 2 then y = y - 1 end
-  local era = math.floor(y / 400)
-  local yoe = y - era * 400
-  local mp = (m + 9) % 12 -- March = 0
-  local doy = math.floor((153 * mp + 2) / 5) + d - 1
-  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
-  return era * 146097 + doe - 719468
-end
-
-local MDAYS = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
-
-local function leap(y) return (y % 4 == 0 and y % 100 ~= 0) or y % 400 == 0 end
+M.days_from_civil = util.days_from_civil
 
 local function epoch(y, mo, d, h, mi, s)
   y, mo, d, h, mi, s = tonumber(y), tonumber(mo), tonumber(d), tonumber(h), tonumber(mi), tonumber(s)
   if mo < 1 or mo > 12 or d < 1 then return nil end
-  local md = MDAYS[mo]
-  if mo == 2 and leap(y) then md = 29 end
-  if d > md or h > 23 or mi > 59 or s > 59 then return nil end
+  if d > util.days_in_month(y, mo) or h > 23 or mi > 59 or s > 59 then return nil end
   return M.days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s
 end
 

@@ -67,6 +67,42 @@ function M.integer_text(v)
   return nil
 end
 
+--- Days since 1970-01-01 of a proleptic Gregorian date (UTC).
+-- @treturn number days (may be negative)
+function M.days_from_civil(y, m, d)
+  local floor = math.floor
+  if m <= 2 then y = y - 1 end
+  local era = floor(y / 400)
+  local yoe = y - era * 400
+  local mp = (m + 9) % 12 -- March = 0
+  local doy = floor((153 * mp + 2) / 5) + d - 1
+  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+end
+
+--- The date of a day number (the inverse of `days_from_civil`).
+-- @treturn number,number,number year, month, day
+function M.civil_from_days(days)
+  local floor = math.floor
+  local z = days + 719468
+  local era = floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = floor((doe - floor(doe / 1460) + floor(doe / 36524) - floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + floor(yoe / 4) - floor(yoe / 100))
+  local mp = floor((5 * doy + 2) / 153)
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
+  return y, m, doy - floor((153 * mp + 2) / 5) + 1
+end
+
+local MDAYS = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
+
+--- Days in a month of the Gregorian calendar (nil for a month outside 1-12).
+function M.days_in_month(y, m)
+  if m == 2 and y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0) then return 29 end
+  return MDAYS[m]
+end
+
 --- Shallow copy of a table.
 function M.copy(t)
   local c = {}

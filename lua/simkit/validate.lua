@@ -32,7 +32,7 @@ local function date_ok(fmt, s)
   if mo < 1 or mo > 12 then return false end
   if #digits >= 8 then
     local d = tonumber(digits:sub(7, 8))
-    if d < 1 or d > 31 then return false end
+    if d < 1 or d > util.days_in_month(tonumber(digits:sub(1, 4)), mo) then return false end
   end
   if #digits >= 14 then
     local h, mi, se = tonumber(digits:sub(9, 10)), tonumber(digits:sub(11, 12)), tonumber(digits:sub(13, 14))

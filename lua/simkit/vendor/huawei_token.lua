@@ -91,18 +91,6 @@ function M.check_cache(c)
   return true
 end
 
--- Days since 1970-01-01 of a civil date (proleptic Gregorian).
-local function days_from_civil(y, m, d)
-  local floor = math.floor
-  if m <= 2 then y = y - 1 end
-  local era = floor(y / 400)
-  local yoe = y - era * 400
-  local mp = (m + 9) % 12
-  local doy = floor((153 * mp + 2) / 5) + d - 1
-  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
-  return era * 146097 + doe - 719468
-end
-
 --- Parse an ISO-8601 time ("2026-11-24T05:54:20.123000Z", "...+08:00") to Unix seconds.
 -- @treturn number|nil
 function M.parse_time(s)
@@ -117,7 +105,7 @@ function M.parse_time(s)
     if not sign then return nil end
     offset = (tonumber(oh) * 3600 + tonumber(om) * 60) * (sign == "-" and -1 or 1)
   end
-  local days = days_from_civil(tonumber(y), tonumber(mo), tonumber(d))
+  local days = util.days_from_civil(tonumber(y), tonumber(mo), tonumber(d))
   local t = days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(se) - offset
   if frac ~= "" then t = t + tonumber("0." .. frac) end
   return t

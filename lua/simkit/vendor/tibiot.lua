@@ -106,37 +106,11 @@ local function iccid_error(v)
   end
 end
 
--- Days since 1970-01-01 of a civil date (proleptic Gregorian).
-local function days_from_civil(y, m, d)
-  if m <= 2 then y = y - 1 end
-  local era = math.floor(y / 400)
-  local yoe = y - era * 400
-  local mp = (m + 9) % 12
-  local doy = math.floor((153 * mp + 2) / 5) + d - 1
-  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
-  return era * 146097 + doe - 719468
-end
-
-local function days_in_month(y, m)
-  local dm = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
-  if m == 2 and (y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0)) then return 29 end
-  return dm[m]
-end
-
 -- "Today" in Beijing time (UTC+8): the vendor's dates are China dates.
 local function beijing_today(cfg)
   local t = util.now() + cfg.clock_offset + 8 * 3600
   local days = math.floor(t / 86400)
-  -- civil from days
-  local z = days + 719468
-  local era = math.floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
-  local y = yoe + era * 400
-  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
-  local mp = math.floor((5 * doy + 2) / 153)
-  local m = mp < 10 and mp + 3 or mp - 9
-  if m <= 2 then y = y + 1 end
+  local y, m = util.civil_from_days(days)
   return days, y, m
 end
 M._beijing_today = beijing_today
@@ -144,12 +118,12 @@ M._beijing_today = beijing_today
 local function check_day(ctx, v)
   local y, m, d = v:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)$")
   y, m, d = tonumber(y), tonumber(m), tonumber(d)
-  if not y or m < 1 or m > 12 or d < 1 or d > days_in_month(y, m) then
+  if not y or m < 1 or m > 12 or d < 1 or d > util.days_in_month(y, m) then
     return "'queryDay' must be a real date written yyyy-MM-dd"
   end
   if ctx.cfg.check_dates then
     local today = beijing_today(ctx.cfg)
-    local n = days_from_civil(y, m, d)
+    local n = util.days_from_civil(y, m, d)
     if n > today or n < today - 29 then
       return "'queryDay' must be one of the last 30 days (today and the 29 before, Beijing time)"
     end
