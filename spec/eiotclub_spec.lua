@@ -166,7 +166,7 @@ describe("eiotclub client against the sandbox", function()
     }
     local FAULTS = {
       { kind = "5xx" }, { kind = "html" }, { kind = "truncate" }, { kind = "truncate", length = "full" },
-      { kind = "reset" }, { kind = "delay", delay = 0.5 },
+      { kind = "reset" }, { kind = "delay", delay = 0.5 }, { kind = "vendor", vendor_code = "43331" },
     }
     local seq = 0
 
@@ -181,7 +181,7 @@ describe("eiotclub client against the sandbox", function()
             seq = seq + 1
             local key = "F" .. seq .. "-" .. op:gsub("_", "")
             local fault = { path = o.path, kind = f.kind, when = when, count = 1 }
-            fault.delay, fault.length = f.delay, f.length
+            fault.delay, fault.length, fault.vendor_code = f.delay, f.length, f.vendor_code
             sb:fault(fault)
             -- a short timeout for the delay fault; sleeps shortened except
             -- where the vendor may still be processing (timeouts)
@@ -213,10 +213,24 @@ describe("eiotclub client against the sandbox", function()
               assert.are.equal(1, placed, name)
               assert.is_true(data ~= nil or err.outcome == "exists", name .. ": " .. tostring(err))
             end
-            -- the same call again with the same key never buys twice
+            -- the same call again with the same key never buys twice: it places
+            -- the order if it was not, else returns it flagged duplicate (or, for
+            -- the purchases that cannot be looked up, says it exists)
+            local was_placed = placed == 1
             local again, aerr = client():call(op, args)
-            assert.is_true(o.count(state(), key) == 1, name .. ": second call")
-            assert.is_true(again ~= nil or aerr.outcome == "exists", name .. ": " .. tostring(aerr))
+            assert.are.equal(1, o.count(state(), key), name .. ": second call")
+            if not was_placed then
+              assert.is_truthy(again, name .. ": " .. tostring(aerr))
+              assert.is_false(again._simkit.duplicate)
+            elseif again then
+              assert.is_true(again._simkit.duplicate, name)
+            else
+              assert.are.equal("exists", aerr.outcome, name .. ": " .. tostring(aerr))
+              assert.is_true(op == "esim_purchase" or op == "cloudesim_purchase", name)
+            end
+            if data and when == "after" and op ~= "esim_purchase" and op ~= "cloudesim_purchase" then
+              assert.is_true(data._simkit.reconciled, name)
+            end
           end)
         end
       end

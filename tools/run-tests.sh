@@ -18,9 +18,12 @@ step() { # name, command...
 }
 
 step luacheck luacheck --quiet --no-color lua spec sim bench examples tools
+# the catalogs: ../shared/spec when present (and then the in-repo copies must
+# match it), else the copies in spec/catalog
 if [ -d ../shared/spec ]; then
-  step vendor-tables lua5.4 tools/gen_vendor.lua --check ../shared/spec lua/simkit/vendor
+  step catalog-copies sh -c 'for f in spec/catalog/*.json; do cmp "$f" "../shared/spec/${f##*/}" || exit 1; done'
 fi
+step vendor-tables lua5.4 tools/gen_vendor.lua --check spec/catalog lua/simkit/vendor
 if [ -x spec/c/run.sh ]; then
   step c-tests spec/c/run.sh
 fi
