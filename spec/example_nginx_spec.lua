@@ -5,26 +5,11 @@
 local sandbox = require "spec.support.sandbox"
 local socket = require "socket"
 
+local nginx = require "spec.support.nginx"
+
 local ROOT = sandbox.root
 local SECRET = "sandbox-secret"
-
-local function sh(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1"))
-  local out = p:read("*a")
-  local ok, _, code = p:close()
-  if type(ok) == "number" then ok = ok == 0 end
-  return ok == true, out, code
-end
-
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = nginx.read
 
 local function count(haystack, needle)
   local n, i = 0, 1
@@ -36,53 +21,26 @@ local function count(haystack, needle)
 end
 
 describe("examples/nginx/eiotclub_notify.conf in a real nginx", function()
-  local sb, prefix, port, url
+  local sb, ng, prefix, port, url
 
   setup(function()
-    local f = io.open(ROOT .. "/build/luajit/simkit/core.so")
-    assert(f, "build/luajit/simkit/core.so is missing: run `make LUA=luajit` (make test does)")
-    f:close()
-    local ok, out = sh("mktemp -d " .. q((os.getenv("TMPDIR") or "/tmp") .. "/simkit-example.XXXXXX"))
-    assert(ok, out)
-    prefix = out:gsub("%s+$", "")
-    for _, d in ipairs({ "lua", "build", "examples" }) do
-      assert(sh("ln -s " .. q(ROOT .. "/" .. d) .. " " .. q(prefix .. "/" .. d)))
-    end
-    assert(sh("mkdir -p " .. q(prefix .. "/logs") .. " " .. q(prefix .. "/temp")))
-    -- the example as shipped; only its port changes (and, as root, the workers' user)
-    port = sandbox.closed_port()
+    -- the example as shipped, but for its port (and, as root, the workers'
+    -- user); its $prefix paths point at the repository, as when it is run
+    -- from the repository root (`nginx -p "$PWD"`), while logs go to a temp prefix
     local conf = read(ROOT .. "/examples/nginx/eiotclub_notify.conf")
     local n
-    conf, n = conf:gsub("listen 127%.0%.0%.1:8089;", "listen 127.0.0.1:" .. port .. ";")
+    conf, n = conf:gsub("listen 127%.0%.0%.1:8089;", "listen 127.0.0.1:@PORT@;")
     assert.are.equal(1, n, "the example's listen line changed")
-    if sh("test \"$(id -u)\" = 0") then conf = "user root root;\n" .. conf end
-    local out_f = assert(io.open(prefix .. "/nginx.conf", "w"))
-    out_f:write(conf)
-    out_f:close()
-    ok, out = sh("EIOTCLUB_SECRET=" .. SECRET .. " nginx -p " .. q(prefix) .. " -c " .. q(prefix .. "/nginx.conf"))
-    assert(ok, "nginx did not start: " .. out .. read(prefix .. "/logs/error.log"))
+    conf = "@USER@\n" .. conf:gsub("%$prefix/", "@REPO@/")
+    ng = nginx.start { conf = conf, env = { EIOTCLUB_SECRET = SECRET } }
+    prefix, port = ng.prefix, ng.port
     url = "http://127.0.0.1:" .. port .. "/eiotclub/notify"
-    for _ = 1, 100 do
-      local c = socket.connect("127.0.0.1", port)
-      if c then c:close(); break end
-      socket.sleep(0.02)
-    end
     sb = sandbox.start()
   end)
 
   teardown(function()
     if sb then sb:stop() end
-    if prefix then
-      local pid = read(prefix .. "/logs/nginx.pid"):match("%d+")
-      if pid then
-        sh("kill -QUIT " .. pid)
-        for _ = 1, 100 do
-          if not sh("kill -0 " .. pid) then break end
-          socket.sleep(0.02)
-        end
-      end
-      sh("rm -rf " .. q(prefix))
-    end
+    if ng then ng:stop() end
   end)
 
   -- a raw POST to the example (HTTP/1.0: the answer is not chunked)

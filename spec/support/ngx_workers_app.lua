@@ -1,0 +1,35 @@
+--- Inside nginx workers, for spec/nginx_workers_spec.lua: one Huawei client
+-- per worker (IAM token mode, against the sandbox), created at first use
+-- and kept, as an application would. GET /call?op=&base=&shared=1|0&rl=1|0
+-- answers {worker, pid, ok, err}.
+--   shared=1: token_cache and rate_limit_store over lua_shared_dict "simkit"
+--   shared=0: the defaults (per-worker memory)
+-- luacheck: globals ngx
+local simkit = require "simkit"
+local htoken = require "simkit.vendor.huawei_token"
+
+local M = {}
+local clients = {}
+
+local function client(args)
+  local key = table.concat({ args.base, args.shared, args.rl }, "|")
+  if clients[key] then return clients[key] end
+  local opts = { username = "sandbox-user", password = "sandbox-password", domain = "sandbox-domain",
+    project = "cn-north-4", endpoint = args.base, iam_endpoint = args.base, rate_limit = args.rl == "1" }
+  if args.shared == "1" then
+    opts.token_cache = htoken.shared_dict_cache(ngx.shared.simkit)
+    opts.rate_limit_store = simkit.ratelimit.shared_dict_store(ngx.shared.simkit)
+  end
+  clients[key] = simkit.client("huawei", opts)
+  return clients[key]
+end
+
+function M.run()
+  local args = ngx.req.get_uri_args()
+  local data, err = client(args):call(args.op, {})
+  ngx.header["Content-Type"] = "application/json"
+  ngx.print(simkit.json.encode({ worker = ngx.worker.id(), pid = ngx.worker.pid(), ok = data ~= nil,
+    err = err and tostring(err) or simkit.json.null }))
+end
+
+return M
