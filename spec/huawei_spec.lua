@@ -174,6 +174,18 @@ describe("huawei adapter (unit)", function()
       end
     end)
 
+    it("accepts the SDK's 'iccids' for list_flow_by_sim_cards and sends the document's 'iccid'", function()
+      local t = scripted({ ok("[]") })
+      local c = aksk_client(t.fn)
+      assert(c:list_flow_by_sim_cards { iccids = { "89860321000000000001" } })
+      assert.equal('{"iccid":["89860321000000000001"]}', t.reqs[1].body)
+      local d, err = c:list_flow_by_sim_cards { iccids = { "89860321000000000001" }, iccid = { "89860321000000000002" } }
+      assert.is_nil(d)
+      assert.equal("input", err.kind)
+      assert.matches("not both", err.message)
+      assert.equal(1, #t.reqs)
+    end)
+
     it("validates array items field by field, naming the item", function()
       local t = scripted({ ok("true") })
       local c = aksk_client(t.fn)

@@ -126,6 +126,9 @@ local OVERRIDES = {
     reads = { "show_month_usages", "list_sim_card_flow_per_day", "list_flow_by_sim_cards" },
     -- ICCID arrays take 19-20 characters per item (notes quirk 4, L986, L4038).
     item_len = { show_month_usages = { iccids = { 19, 20 } }, batch_set_tags = { iccids = { 19, 20 } } },
+    -- The SDK's name for a parameter the document names otherwise (notes quirk
+    -- 12): accepted from the caller, sent under the document's name.
+    aliases = { list_flow_by_sim_cards = { iccids = "iccid" } },
   },
   tibiot = { reads = {} },
 }
@@ -194,6 +197,7 @@ function M.huawei(spec)
       rate_per_s = null_to_nil(e.rate_limit_per_s),
       response = { shape = e.response.body_shape, status = e.response.success_status },
       sdk_query = e.sdk and e.sdk.query_params or nil,
+      aliases = OVERRIDES.huawei.aliases[e.op],
     }
   end
   return ops

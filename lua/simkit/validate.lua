@@ -247,6 +247,20 @@ end
 function M.check(op, args)
   if args == nil then args = {} end
   if type(args) ~= "table" then return nil, "arguments must be a table", nil end
+  if op.aliases then
+    -- another name for a parameter (e.g. the official SDK's): moved to the vendor's name
+    local moved
+    for alias, name in pairs(op.aliases) do
+      if args[alias] ~= nil then
+        if args[name] ~= nil then
+          return nil, "give '" .. name .. "' or '" .. alias .. "' (the same parameter), not both", name
+        end
+        moved = moved or util.copy(args)
+        moved[name], moved[alias] = args[alias], nil
+      end
+    end
+    args = moved or args
+  end
   local byname = {}
   for _, p in ipairs(op.params) do byname[p.name] = p end
   for k in pairs(args) do

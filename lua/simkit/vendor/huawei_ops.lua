@@ -519,6 +519,9 @@ return {
     summary = "List backward traffic pools",
   },
   list_flow_by_sim_cards = {
+    aliases = {
+      iccids = "iccid",
+    },
     method = "POST",
     params = {
       {
