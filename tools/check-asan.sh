@@ -10,6 +10,9 @@ ASAN_LIB=$(gcc -print-file-name=libasan.so)
 UBSAN_LIB=$(gcc -print-file-name=libubsan.so)
 make -s LUA=lua5.4 BUILD_TAG=asan EXTRA_CFLAGS="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
   EXTRA_LDFLAGS="-fsanitize=address,undefined" asan || exit 1
+# A decimal-comma locale for the JSON spec's LC_NUMERIC check.
+LOCPATH=$(tools/locale.sh)
+export LOCPATH
 # Specs that need no child processes (nginx must not inherit the preload).
 PURE="spec/json_spec.lua spec/sign_spec.lua spec/crypto_spec.lua spec/client_spec.lua"
 for f in spec/cdr_spec.lua spec/notify_spec.lua; do [ -f "$f" ] && PURE="$PURE $f"; done

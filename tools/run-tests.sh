@@ -29,10 +29,8 @@ if [ -x spec/c/run.sh ]; then
 fi
 
 # A decimal-comma locale for the JSON spec's LC_NUMERIC check.
-if [ ! -d build/locale/de_DE.UTF-8 ]; then
-  mkdir -p build/locale && localedef -i de_DE -f UTF-8 build/locale/de_DE.UTF-8 >/dev/null 2>&1
-fi
-export LOCPATH="$PWD/build/locale"
+LOCPATH=$(tools/locale.sh)
+export LOCPATH
 
 # busted: count individual tests from its summary line.
 run_busted() { # lua, cpath
