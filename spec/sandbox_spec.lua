@@ -350,29 +350,16 @@ describe("sandbox", function()
 
   describe("pushes", function()
     it("POSTs to a callback URL from a timer and records the answer", function()
-      local srv = assert(socket.bind("127.0.0.1", 0))
-      local _, port = srv:getsockname()
-      local url = "http://127.0.0.1:" .. port .. "/cb"
+      local pushsink = require "spec.support.pushsink"
+      local srv, url = pushsink.listen()
       local st = sb:request("POST", "/test/push?url=" .. util.urlencode(url), '{"event":"x"}')
       assert.equal(200, st)
-      srv:settimeout(3)
-      local c = assert(srv:accept())
-      c:settimeout(3)
-      local first = c:receive("*l")
-      local headers = {}
-      while true do
-        local line = c:receive("*l")
-        if not line or line == "" then break end
-        local k, v = line:match("^([^:]+):%s*(.*)$")
-        headers[k:lower()] = v
-      end
-      local body = c:receive(tonumber(headers["content-length"]))
-      c:send("HTTP/1.1 200 OK\r\nContent-Length: 7\r\nConnection: close\r\n\r\nsuccess")
-      c:close()
+      local got = pushsink.collect(srv, 1, 3, { "success" })
       srv:close()
-      assert.equal("POST /cb HTTP/1.1", first)
-      assert.equal("1", headers["x-push"])
-      assert.equal('{"event":"x"}', body)
+      assert.equal(1, #got)
+      assert.equal("POST /cb HTTP/1.1", got[1].line)
+      assert.equal("1", got[1].headers["x-push"])
+      assert.equal('{"event":"x"}', got[1].body)
       local rec
       for _ = 1, 50 do
         local _, res = sb:control("GET", "/_sim/pushes")
