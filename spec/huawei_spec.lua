@@ -218,6 +218,57 @@ describe("huawei adapter (unit)", function()
       for _, r in ipairs(t.reqs) do assert.matches("^SDK%-HMAC%-SHA256 Access=" .. AK, r.headers.Authorization) end
     end)
 
+    it("applies the seed's cross-parameter rules and per-item limits before sending", function()
+      local t = scripted({ ok("[]") })
+      local c = aksk_client(t.fn)
+      local ICC = "89860321000000000001"
+      local bad = {
+        { "show_month_usages", { billing_cycles = { "2024-01" } }, "one of sim_card_ids or iccids" },
+        { "batch_set_tags", { tag_ids = { 1 } }, "one of sim_card_ids or iccids" },
+        { "list_flow_by_sim_cards", { sim_card_ids = { 1 }, iccid = { ICC } }, "only one of" },
+        { "list_flow_by_sim_cards", {}, "one of sim_card_ids or iccid" },
+        { "list_sim_card_flow_per_day", { sim_card_ids = { 1 }, iccids = { ICC } }, "only one of" },
+        { "list_sim_card_flow_per_day", { sim_card_ids = { 1 }, month = "202611", date = "20261101" }, "only one of" },
+        { "list_sim_card_flow_per_day", { month = "202611" }, "one of sim_card_ids or iccids" },
+        { "show_month_usages", { sim_card_ids = { 1 }, billing_cycles = { "2024-011" } }, "billing_cycles%[1%]" },
+        { "list_flow_by_sim_cards", { iccid = { string.rep("8", 65) } }, "iccid%[1%]" },
+        { "batch_set_tags", { sim_card_ids = { -1 }, tag_ids = { 1 } }, "sim_card_ids%[1%]" },
+        { "batch_set_tags", { sim_card_ids = { "-9007199254740993" }, tag_ids = { 1 } }, "sim_card_ids%[1%]" },
+        { "list_sim_cards", { price_plan_id = (function()
+          local ids = {}
+          for i = 1, 31 do ids[i] = tostring(100000 + i) end
+          return ids
+        end)() }, "at most 30" },
+        { "show_sim_card", { sim_card_id = "9223372036854775808" }, "64%-bit" },
+        { "stop_sim_card", { sim_card_id = "00" }, "iccid" },
+      }
+      for _, b in ipairs(bad) do
+        local d, err = c:call(b[1], b[2])
+        assert.is_nil(d, b[1])
+        assert.equal("input", err.kind, b[1])
+        assert.matches(b[3], err.message)
+      end
+      assert.equal(0, #t.reqs)
+      -- both id lists are allowed where the seed says sim_card_ids wins; leading zeros are dropped
+      assert(c:show_month_usages { sim_card_ids = { "007" }, iccids = { ICC }, billing_cycles = { "2024-01" } })
+      assert.equal('{"billing_cycles":["2024-01"],"iccids":["' .. ICC .. '"],"sim_card_ids":[7]}', t.reqs[1].body)
+      assert(c:list_sim_card_flow_per_day { iccids = { ICC }, date = "20261101" })
+      assert(c:show_sim_card { sim_card_id = "9223372036854775807" })
+      assert.matches("/v1/sim%-cards/9223372036854775807$", t.reqs[3].url)
+    end)
+
+    it("does not retry the 5xx codes whose remedy is to fix the request", function()
+      local t = scripted({ { status = 500, headers = {}, body = '{"error_code":"GSL.00016005","error_msg":"x"}' } })
+      local _, err = aksk_client(t.fn):list_work_orders {}
+      assert.equal("GSL.00016005", err.code)
+      assert.is_false(err.retryable)
+      assert.equal(1, #t.reqs)
+      t = scripted({ { status = 500, headers = {}, body = '{"error_code":"GSL.00010003","error_msg":"busy"}' },
+        ok('{"work_orders":[],"count":0}') })
+      assert(aksk_client(t.fn):list_work_orders {})
+      assert.equal(2, #t.reqs)
+    end)
+
     it("rejects bad inputs before sending", function()
       local t = scripted({ ok("{}") })
       local c = aksk_client(t.fn)
@@ -619,6 +670,13 @@ describe("huawei adapter (unit)", function()
       c = aksk_client(wo_transport({ 7 }).fn, { clock = fc.clock, sleep = fc.sleep })
       _, err = c:wait(BIG, { interval = 1 })
       assert.equal("work_order_rejected", err.code)
+      -- 5 "cancelled" ends it too (not polled until the timeout)
+      local t5 = wo_transport({ 3, 5 })
+      c = aksk_client(t5.fn, { clock = fc.clock, sleep = fc.sleep })
+      _, err = c:wait(BIG, { interval = 1, timeout = 600 })
+      assert.equal("work_order_cancelled", err.code)
+      assert.equal(5, err.work_order_status)
+      assert.equal(2, #t5.reqs)
       c = aksk_client(wo_transport({ 2 }).fn, { clock = fc.clock, sleep = fc.sleep })
       local t0 = fc.t
       _, err = c:wait(BIG, { interval = 10, timeout = 35 })

@@ -88,6 +88,12 @@ local function param(p, extra)
   if type(out.type) == "string" and out.type:lower() == "array" and out.enum then
     out.items_enum, out.enum = out.enum, nil
   end
+  -- per-item limits of an Array
+  for from, to in pairs({ items_min_length = "item_min_length", items_max_length = "item_max_length",
+    items_min = "item_min", items_max = "item_max" }) do
+    local v = null_to_nil(p[from])
+    if v ~= nil then out[to] = v end
+  end
   if p.list_format == "comma-separated" then out.list = "comma" end
   if p["in"] ~= nil and p["in"] ~= cjson.null then out.loc = p["in"] end -- path | query | body
   if type(p.items_fields) == "table" then
@@ -124,8 +130,21 @@ local OVERRIDES = {
   huawei = {
     -- POSTs that only query (the SDK's "show"/"list" names).
     reads = { "show_month_usages", "list_sim_card_flow_per_day", "list_flow_by_sim_cards" },
-    -- ICCID arrays take 19-20 characters per item (notes quirk 4, L986, L4038).
-    item_len = { show_month_usages = { iccids = { 19, 20 } }, batch_set_tags = { iccids = { 19, 20 } } },
+    -- Limits the seed states and the catalog leaves out: at most 30 price
+    -- plan ids (L441, notes quirk 13).
+    max_items = { list_sim_cards = { price_plan_id = 30 } },
+    -- Cross-parameter rules of the seed: at least one of (L985-986, L4034/4038,
+    -- L2779/2783, L136), and not both (L2266-2272, L2779/2783, L136).
+    one_of = {
+      show_month_usages = { { "sim_card_ids", "iccids" } },
+      batch_set_tags = { { "sim_card_ids", "iccids" } },
+      list_flow_by_sim_cards = { { "sim_card_ids", "iccid" } },
+      list_sim_card_flow_per_day = { { "sim_card_ids", "iccids" } },
+    },
+    exclusive = {
+      list_flow_by_sim_cards = { { "sim_card_ids", "iccid" } },
+      list_sim_card_flow_per_day = { { "sim_card_ids", "iccids" }, { "month", "date" } },
+    },
     -- The SDK's name for a parameter the document names otherwise (notes quirk
     -- 12): accepted from the caller, sent under the document's name.
     aliases = { list_flow_by_sim_cards = { iccids = "iccid" } },
@@ -179,15 +198,15 @@ function M.eiotclub(spec)
 end
 
 function M.huawei(spec)
-  local reads = set_of(OVERRIDES.huawei.reads)
-  local item_len = OVERRIDES.huawei.item_len
+  local O = OVERRIDES.huawei
+  local reads = set_of(O.reads)
   local ops = {}
   for _, e in ipairs(spec.endpoints) do
     local params = {}
     for _, loc in ipairs({ "path_params", "query_params", "body_params" }) do
       for _, p in ipairs(e[loc]) do
-        local len = item_len[e.op] and item_len[e.op][p.name]
-        params[#params + 1] = param(p, len and { item_min_length = len[1], item_max_length = len[2] })
+        local cap = O.max_items[e.op] and O.max_items[e.op][p.name]
+        params[#params + 1] = param(p, cap and { max_items = cap })
       end
     end
     ops[e.op] = {
@@ -197,7 +216,9 @@ function M.huawei(spec)
       rate_per_s = null_to_nil(e.rate_limit_per_s),
       response = { shape = e.response.body_shape, status = e.response.success_status },
       sdk_query = e.sdk and e.sdk.query_params or nil,
-      aliases = OVERRIDES.huawei.aliases[e.op],
+      aliases = O.aliases[e.op],
+      one_of = O.one_of[e.op],
+      exclusive = O.exclusive[e.op],
     }
   end
   return ops

@@ -48,9 +48,18 @@ end
 
 -- Normalise an integer-typed value: Lua integer, integral float, or a
 -- string of digits (64-bit ids decoded on LuaJIT come as strings).
+local INT64_MAX, INT64_MIN_ABS = "9223372036854775807", "9223372036854775808"
+
 local function to_integer(v)
   local text = util.integer_text(v)
   if not text then return nil end
+  -- canonical digits: no leading zeros ("007" would be invalid JSON), "-0" is 0
+  local sign, digits = text:match("^(%-?)0*(%d-)$")
+  if digits == "" then digits = "0" end
+  if digits == "0" then sign = "" end
+  local limit = sign == "-" and INT64_MIN_ABS or INT64_MAX
+  if #digits > #limit or (#digits == #limit and digits > limit) then return nil end -- beyond int64
+  text = sign .. digits
   if math.type then
     local n = math.tointeger(tonumber(text))
     if n and string.format("%d", n) == text then return n end
@@ -102,12 +111,13 @@ local function check_scalar(p, v, ptype)
     return v
   elseif is_integer_type(ptype) then
     local n = to_integer(v)
-    if n == nil then return fail(p, "must be an integer, got " .. tostring(v)) end
+    if n == nil then return fail(p, "must be a 64-bit integer, got " .. tostring(v)) end
     if type(n) == "number" then
       if p.min and n < p.min then return fail(p, "must be >= " .. p.min) end
       if p.max and n > p.max then return fail(p, "must be <= " .. p.max) end
-    elseif p.max and #n > 0 then
-      return fail(p, "is out of range")
+    else -- beyond 2^53 on LuaJIT: the exact text
+      if p.max and n:sub(1, 1) ~= "-" then return fail(p, "must be <= " .. p.max) end
+      if p.min and n:sub(1, 1) == "-" then return fail(p, "must be >= " .. p.min) end
     end
     return n
   elseif ptype == "number" or ptype == "double" or ptype == "float" then
@@ -229,7 +239,7 @@ local function check_array(p, v)
       out[i] = item
     elseif itype and (itype:lower() == "string" or is_integer_type(itype) or itype:lower() == "boolean") then
       local s, err = check_scalar({ name = p.name .. "[" .. i .. "]", min_length = p.item_min_length,
-        max_length = p.item_max_length }, x, itype)
+        max_length = p.item_max_length, min = p.item_min, max = p.item_max }, x, itype)
       if s == nil then return nil, err end
       out[i] = s
     else
@@ -305,6 +315,13 @@ function M.check(op, args)
         return nil, "'" .. p.name .. "' must be one of: " .. table.concat(allowed, ", "), p.name
       end
       out[p.name] = nv
+    end
+  end
+  for _, group in ipairs(op.exclusive or {}) do
+    local given = {}
+    for _, name in ipairs(group) do if out[name] ~= nil then given[#given + 1] = name end end
+    if #given > 1 then
+      return nil, "give only one of " .. table.concat(group, " or ") .. " (not both)", given[2]
     end
   end
   for _, group in ipairs(op.one_of or {}) do

@@ -27,8 +27,19 @@ local NAME = "huawei"
 
 local DEFAULT_ENDPOINT = "https://gsl.cn-north-4.myhuaweicloud.com"
 
---- Work order status values (list_work_orders).
-M.WORK_ORDER_DONE, M.WORK_ORDER_FAILED, M.WORK_ORDER_REJECTED = 4, 6, 7
+--- Work order status values (list_work_orders): 1 under review, 2 reviewed,
+-- 3 processing, 4 completed, 5 cancelled, 6 failed, 7 rejected (L5174).
+M.WORK_ORDER_DONE, M.WORK_ORDER_CANCELLED, M.WORK_ORDER_FAILED, M.WORK_ORDER_REJECTED = 4, 5, 6, 7
+
+-- how wait() reports the statuses that end a work order without success
+local WORK_ORDER_END = {
+  [5] = { "work_order_cancelled", " was cancelled" },
+  [6] = { "work_order_failed", " failed" },
+  [7] = { "work_order_rejected", " was rejected" },
+}
+
+-- 5xx codes whose remedy is to change the request, not to try again (L6308-6309)
+local NOT_RETRYABLE_5XX = { ["GSL.00011009"] = true, ["GSL.00016005"] = true }
 
 --- Check options; returns the public config and the secrets.
 --- The vendor's own client options (besides the common ones).
@@ -306,7 +317,7 @@ local function vendor_error(ctx, res, code, msg, trace)
     f.retry_after = 300 -- "no repeated operation within 5 minutes": not retried automatically
   elseif PENDING[code or ""] then
     f.pending_work_order = true
-  elseif status >= 500 then
+  elseif status >= 500 and not NOT_RETRYABLE_5XX[code or ""] then
     f.retryable, f.retry_after = true, retry_after
   end
   if not code and f.kind == "vendor" then f.kind = "http" end
@@ -433,7 +444,8 @@ M.methods = {}
 -- @tparam[opt] table opts `timeout` (seconds, default 1800), `interval`
 --   (seconds between polls, default 10)
 -- @return the work order (status 4), or nil and an error: kind "vendor"
---   with code "work_order_failed" (6) / "work_order_rejected" (7) and
+--   with code "work_order_cancelled" (5) / "work_order_failed" (6) /
+--   "work_order_rejected" (7) and
 --   `work_order_status`, or code "timeout" (retryable) when it is still
 --   pending at the deadline; errors of list_work_orders as they come.
 function M.methods.wait(client, id, opts)
@@ -461,11 +473,11 @@ function M.methods.wait(client, id, opts)
           local st = tonumber(wo.status)
           last_status = st
           if st == M.WORK_ORDER_DONE then return wo end
-          if st == M.WORK_ORDER_FAILED or st == M.WORK_ORDER_REJECTED then
+          local ended = WORK_ORDER_END[st]
+          if ended then
             return nil, errors.new { kind = "vendor", vendor = NAME, op = "wait", work_order_id = text,
-              code = st == M.WORK_ORDER_FAILED and "work_order_failed" or "work_order_rejected",
-              work_order_status = st, work_order = wo,
-              message = "work order " .. text .. (st == M.WORK_ORDER_FAILED and " failed" or " was rejected") }
+              code = ended[1], work_order_status = st, work_order = wo,
+              message = "work order " .. text .. ended[2] }
           end
         end
       end

@@ -169,6 +169,9 @@ return {
   },
   batch_set_tags = {
     method = "POST",
+    one_of = {
+      { "sim_card_ids", "iccids" },
+    },
     params = {
       {
         loc = "body",
@@ -177,6 +180,7 @@ return {
         type = "Long",
       },
       {
+        item_min = 0,
         items_type = "Long",
         loc = "body",
         max_items = 500,
@@ -197,6 +201,7 @@ return {
         type = "Array",
       },
       {
+        item_min = 0,
         items_type = "Long",
         loc = "body",
         max_items = 10,
@@ -522,9 +527,16 @@ return {
     aliases = {
       iccids = "iccid",
     },
+    exclusive = {
+      { "sim_card_ids", "iccid" },
+    },
     method = "POST",
+    one_of = {
+      { "sim_card_ids", "iccid" },
+    },
     params = {
       {
+        item_max_length = 64,
         items_type = "String",
         loc = "body",
         max_items = 50,
@@ -534,6 +546,7 @@ return {
         type = "Array",
       },
       {
+        item_min = 0,
         items_type = "Long",
         loc = "body",
         max_items = 50,
@@ -677,7 +690,14 @@ return {
     summary = "List price plans offered by the service",
   },
   list_sim_card_flow_per_day = {
+    exclusive = {
+      { "sim_card_ids", "iccids" },
+      { "month", "date" },
+    },
     method = "POST",
+    one_of = {
+      { "sim_card_ids", "iccids" },
+    },
     params = {
       {
         items_type = "Long",
@@ -929,6 +949,7 @@ return {
       {
         items_type = "String",
         loc = "query",
+        max_items = 30,
         name = "price_plan_id",
         required = false,
         type = "Array",
@@ -1126,6 +1147,8 @@ return {
         type = "Boolean",
       },
       {
+        item_max = 9,
+        item_min = 0,
         items_enum = { 0, 1 },
         items_type = "Integer",
         loc = "query",
@@ -1659,8 +1682,12 @@ return {
   },
   show_month_usages = {
     method = "POST",
+    one_of = {
+      { "sim_card_ids", "iccids" },
+    },
     params = {
       {
+        item_min = 0,
         items_type = "Long",
         loc = "body",
         max_items = 500,
@@ -1681,6 +1708,8 @@ return {
         type = "Array",
       },
       {
+        item_max_length = 7,
+        item_min_length = 0,
         items_type = "String",
         loc = "body",
         max_items = 6,
