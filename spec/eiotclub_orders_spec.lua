@@ -310,15 +310,31 @@ describe("eiotclub per-card guards", function()
     assert.equal(4, #f.requests)
   end)
 
-  it("guards the Cloud eSIM ops by eid, per client", function()
+  it("does not guard the Cloud eSIM ops (the document states no limit for them)", function()
     local f = fake()
-    local c1, c2 = client(f), client(f)
-    assert.truthy(c1:cloudesim_refresh_usage{ eid = "E" })
-    assert.is_nil((c1:cloudesim_refresh_usage{ eid = "E" }))
-    assert.truthy(c2:cloudesim_refresh_usage{ eid = "E" })
-    assert.truthy(c1:cloudesim_cancel_session{ eid = "E" })
-    local _, err = c1:cloudesim_cancel_session{ eid = "E" }
+    local c = client(f)
+    assert.truthy(c:cloudesim_refresh_usage{ eid = "E" })
+    assert.truthy(c:cloudesim_refresh_usage{ eid = "E" })
+    assert.truthy(c:cloudesim_cancel_session{ eid = "E" })
+    assert.truthy(c:cloudesim_cancel_session{ eid = "E" })
+    assert.equal(4, #f.requests)
+    -- the vendor's own 44001 is still rate_limited
+    f.faults["/api/v3/cloudesim/refreshUsage"] = { kind = "vendor", code = "44001" }
+    local _, err = c:cloudesim_refresh_usage{ eid = "E" }
     assert.equal("rate_limited", err.kind)
+    assert.equal(300, err.retry_after)
+  end)
+
+  it("get_order_package_details takes at most 50 order numbers and keys together", function()
+    local f = fake()
+    local a, b = {}, {}
+    for i = 1, 30 do a[i] = "N" .. i; b[i] = "K" .. i end
+    local d, err = client(f):get_order_package_details{ orderNumberArrStr = a, outTradeNoArrStr = b, state = 1,
+      page = 1, pageSize = 10 }
+    assert.is_nil(d)
+    assert.equal("input", err.kind)
+    assert.matches("50", err.message)
+    assert.equal(0, #f.requests)
   end)
 
   it("a connect failure does not use up the slot", function()

@@ -126,6 +126,9 @@ local OVERRIDES = {
       "cdr_traffic_query" },
     -- Refunds move money too (issue 4): never retried blindly.
     money = { "refund_package", "esim_refund", "cloudesim_refund", "pool_unsub" },
+    -- "by orderNumber or outTradeNo ... at most 50" (L4445, 42009): a cap on
+    -- the items of several comma lists together.
+    list_total = { get_order_package_details = { max = 50, params = { "orderNumberArrStr", "outTradeNoArrStr" } } },
   },
   huawei = {
     -- POSTs that only query (the SDK's "show"/"list" names).
@@ -173,6 +176,7 @@ function M.eiotclub(spec)
       idempotency_key = null_to_nil(e.idempotency_key),
       one_of = null_to_nil(e.one_of_required),
       nonce_string = (dev and dev.nonce) and true or nil,
+      list_total = ov.list_total[e.op],
       deprecated = (e.deprecated or e.deprecated_since) and {
         since = null_to_nil(e.deprecated_since), replaced_by = null_to_nil(e.replaced_by) } or nil,
       min_interval = e.rate_limit and null_to_nil(e.rate_limit.min_interval_s) or nil,

@@ -317,6 +317,17 @@ function M.check(op, args)
       out[p.name] = nv
     end
   end
+  if op.list_total then
+    -- a cap on the items of several comma lists together
+    local n = 0
+    for _, name in ipairs(op.list_total.params) do
+      if out[name] then n = n + select(2, out[name]:gsub(",", ",")) + 1 end
+    end
+    if n > op.list_total.max then
+      return nil, table.concat(op.list_total.params, " and ") .. " hold " .. n .. " items together, at most " ..
+        op.list_total.max .. " allowed", op.list_total.params[1]
+    end
+  end
   for _, group in ipairs(op.exclusive or {}) do
     local given = {}
     for _, name in ipairs(group) do if out[name] ~= nil then given[#given + 1] = name end end

@@ -142,9 +142,10 @@ function M.parse(ctx, res)
 end
 
 -- Client-side guards: one call per card per 5 minutes (the vendor answers
--- 44001 otherwise). op -> the card parameter.
-local GUARDED = { refresh_usage = "iccid", cancel_location = "iccid",
-  cloudesim_refresh_usage = "eid", cloudesim_cancel_session = "eid" }
+-- 44001 otherwise; L5179, L5266). op -> the card parameter. The Cloud eSIM
+-- refresh / cancel-session ops state no such limit (L8170-8346): not guarded;
+-- a 44001 from the vendor is still rate_limited.
+local GUARDED = { refresh_usage = "iccid", cancel_location = "iccid" }
 M.GUARDED = GUARDED
 M.GUARD_INTERVAL = 300
 

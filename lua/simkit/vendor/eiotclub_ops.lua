@@ -621,6 +621,10 @@ return {
     summary = "Get one card's info and data usage",
   },
   get_order_package_details = {
+    list_total = {
+      max = 50,
+      params = { "orderNumberArrStr", "outTradeNoArrStr" },
+    },
     method = "POST",
     pagination = {
       items = "data",
