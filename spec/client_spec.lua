@@ -156,6 +156,14 @@ describe("simkit.client", function()
     local _, err = client(t):refresh_usage { iccid = "1" }
     assert.equal("rate_limited", err.kind)
     assert.equal(300, err.retry_after)
+    -- data sent next to an error code is kept as it came (and stays out of tostring)
+    t = fake({ { body = '{"code":503016,"message":"dup","data":{"orderId":"77"}}' } })
+    _, err = client(t, { retries = 0 }):get_cards_info { iccid = "1" }
+    assert.equal("77", err.data.orderId)
+    assert.is_nil(tostring(err):find("77", 1, true))
+    t = fake({ { body = '{"code":"41003","message":"x","data":null}' } })
+    _, err = client(t, { retries = 0 }):get_cards_info { iccid = "1" }
+    assert.is_nil(err.data)
   end)
 
   it("reports http, decode and transport failures by kind", function()

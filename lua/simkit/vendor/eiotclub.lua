@@ -117,6 +117,9 @@ function M.vendor_error(ctx, res, body)
     class = info.class, retryable = retryable,
     retry_after = WAIT[code],
     not_processed = code == "501" or nil, -- rejected before any effect: safe to resend
+    -- whatever the vendor put in `data` next to the error code (e.g. about
+    -- the existing order of a 503016 duplicate), as it came
+    data = type(body.data) == "table" and body.data or nil,
   }
 end
 
