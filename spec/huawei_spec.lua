@@ -824,6 +824,16 @@ describe("huawei adapter against the sandbox", function()
     assert.equal(1, state().token_requests)
   end)
 
+  it("token mode: a client with a wrong password does not ride on another client's token", function()
+    sb:control("POST", "/_sim/config", { huawei = { rate_limit = false } })
+    assert(token_client { rate_limit = false }:list_tags {})
+    local d, err = token_client { rate_limit = false, password = "wrong-password" }:list_tags {}
+    assert.is_nil(d)
+    assert.equal("auth", err.kind)
+    assert.is_nil(tostring(err):find("wrong-password", 1, true))
+    assert.has_error(function() token_client { password = "bad \255 utf8" } end)
+  end)
+
   it("token mode: a superseded token is replaced once and the call retried", function()
     sb:control("POST", "/_sim/config", { huawei = { rate_limit = false } })
     local c = token_client { rate_limit = false }

@@ -9,6 +9,7 @@
 -- empty = true). Client-side rate limit: 5 calls/s per account, 1/s for
 -- `list_sim_cards` and `list_sim_price_plans`.
 -- @module simkit.vendor.huawei
+local core = require "simkit.core"
 local errors = require "simkit.errors"
 local json = require "simkit.json"
 local sign = require "simkit.sign"
@@ -80,6 +81,12 @@ function M.init(opts)
       ("https://iam." .. iam_region .. ".myhuaweicloud.com"), "iam_endpoint")
     if opts.project_id ~= nil then cfg.project_id = common.need_string(NAME, opts, "project_id") end
     cfg.account_key = table.concat({ cfg.iam_endpoint, cfg.domain, cfg.username, cfg.project }, "|")
+    if not json.encode(secrets.password) then
+      common.config_error(NAME, "option 'password' must be valid UTF-8 text")
+    end
+    -- the token cache key also carries a digest of the password: a client with
+    -- a wrong password must not ride on a token another client fetched
+    cfg.token_key = cfg.account_key .. "|" .. core.sha256(secrets.password, "hex"):sub(1, 16)
     local cache = opts.token_cache or token.memory_cache
     if not token.check_cache(cache) then
       common.config_error(NAME, "option 'token_cache' must be a table with get, set, lock and unlock functions")

@@ -189,7 +189,7 @@ end
 -- @treturn string|nil the token, or nil and an error
 function M.get(ctx, bad)
   local cfg = ctx.cfg
-  local cache, key = cfg.token_cache, cfg.account_key
+  local cache, key = cfg.token_cache, cfg.token_key
   local token, use_until = cache.get(key)
   if usable(token, use_until, bad, cfg.now()) then return token end
   local deadline = cfg.clock() + cfg.timeout + 5
