@@ -133,6 +133,16 @@ describe("simkit.client", function()
     local body = json.decode(calls[1].body)
     assert.equal("111,222", body.iccids)
     assert.equal("1", body.pageNum)
+    -- integer lists: exact digits (LuaJIT's tostring would write 1e+14), items typed either way
+    assert.truthy(c:package_order_record { iccid = "1", orderIdArrStr = { 100000000000001, "007" } })
+    assert.equal("100000000000001,7", json.decode(calls[2].body).orderIdArrStr)
+    for _, bad in ipairs({ "abc,xyz", { 1, "x" }, "1,,2" }) do
+      local d, err = c:package_order_record { iccid = "1", orderIdArrStr = bad }
+      assert.is_nil(d)
+      assert.equal("input", err.kind)
+      assert.equal("orderIdArrStr", err.param)
+    end
+    assert.equal(2, #calls)
   end)
 
   it("maps vendor codes to error kinds with code, message and retryable", function()
@@ -224,6 +234,26 @@ describe("simkit.client", function()
     local t3 = fake({ { err = "refused", category = "connect" } })
     local _, err3 = client(t3):bind_device { iccid = "1", imei = "2" }
     assert.is_true(err3.retryable)
+  end)
+
+  it("flags a failed write retryable only when it was certainly not processed", function()
+    local cases = {
+      { { status = 502, body = "bad gateway" }, false },
+      { { body = '{"code":500,"message":"system error"}' }, false },
+      { { err = "connection refused", category = "connect" }, true },
+      { { err = "timed out", category = "timeout" }, false },
+      { { body = '{"code":"44001","message":"once per 5 min"}' }, true },
+    }
+    for i, case in ipairs(cases) do
+      local t, calls = fake({ case[1] })
+      local _, err = client(t, { retries = 2 }):sms_send_sms { iccid = "1", message = "hi" }
+      assert.equal(case[2], err.retryable, "case " .. i .. ": " .. tostring(err))
+      assert.equal(1, #calls, "case " .. i)
+    end
+    -- the same answers on a read stay retryable
+    local t = fake({ { status = 502, body = "bad gateway" } })
+    local _, err = client(t, { retries = 0 }):get_cards_info { iccid = "1" }
+    assert.is_true(err.retryable)
   end)
 
   it("resends a write only when the vendor says it rejected it unprocessed (501)", function()

@@ -363,10 +363,14 @@ describe("huawei adapter (unit)", function()
       assert(c:list_tags {})
       assert.equal(2, #t.reqs)
       assert.equal(2, sleeps[1])
-      -- a 5xx on a write is not retried
+      -- a 5xx on a write is not retried, and not flagged retryable: it may have been processed
       t = scripted({ { status = 503, headers = {}, body = "" } })
       local _, err = aksk_client(t.fn):create_tag { tag_name = "x" }
       assert.equal(1, #t.reqs)
+      assert.is_false(err.retryable)
+      -- while a 429 on a write was refused before anything happened
+      t = scripted({ { status = 429, headers = { ["retry-after"] = "1" }, body = '{"error_code":"APIGW.0308"}' } })
+      _, err = aksk_client(t.fn, { retries = 0 }):create_tag { tag_name = "x" }
       assert.is_true(err.retryable)
     end)
   end)

@@ -183,6 +183,12 @@ function methods:_send(name, args, opts)
       util.monotonic() - t0), { vendor = vendor.name, op = name, attempt = attempt })
     if not err then return data, nil, full end
     err.attempts = attempt
+    if err.retryable and not (op.read or opts.retry_writes) and not err.not_processed and err.sent ~= false
+        and err.kind ~= "rate_limited" then
+      -- a write that may have been processed (5xx, a vendor "system error"):
+      -- calling it again could do it twice
+      err.retryable = false
+    end
     if not err.retryable or attempt >= max_attempts then return nil, err end
     -- a write is retried only when the vendor said it did not process it
     -- ("too many requests" rejects before any effect)

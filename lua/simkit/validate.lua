@@ -146,29 +146,32 @@ local function is_seq(t)
 end
 
 local function check_list(p, v)
-  local items
+  local raw
   if type(v) == "table" then
     if not is_seq(v) then return fail(p, "must be an array (a sequence)") end
-    items = {}
-    for i, x in ipairs(v) do
-      local s, err = check_scalar({ name = p.name .. "[" .. i .. "]" }, x, p.items_type or "string")
-      if s == nil then return nil, err end
-      s = tostring(s)
-      if s:find(",", 1, true) then return fail(p, "items must not contain commas") end
-      if s == "" then return fail(p, "items must not be empty") end
-      items[#items + 1] = s
-    end
+    raw = v
   elseif type(v) == "string" or type(v) == "number" then
     local s = type(v) == "string" and v or util.integer_text(v)
     if not s then return fail(p, "must be a comma-separated string or an array") end
-    items = {}
+    raw = {}
     for item in (s .. ","):gmatch("([^,]*),") do
       item = item:match("^%s*(.-)%s*$")
       if item == "" then return fail(p, "has an empty item") end
-      items[#items + 1] = item
+      raw[#raw + 1] = item
     end
   else
     return fail(p, "must be a comma-separated string or an array")
+  end
+  -- every item typed like a parameter of items_type, written exactly
+  -- (integer text, never "1e+14" as tostring gives on LuaJIT)
+  local items = {}
+  for i, x in ipairs(raw) do
+    local s, err = check_scalar({ name = p.name .. "[" .. i .. "]" }, x, p.items_type or "string")
+    if s == nil then return nil, err end
+    s = util.integer_text(s) or tostring(s)
+    if s:find(",", 1, true) then return fail(p, "items must not contain commas") end
+    if s == "" then return fail(p, "items must not be empty") end
+    items[#items + 1] = s
   end
   if #items == 0 then return fail(p, "must not be empty") end
   if p.max_items and #items > p.max_items then

@@ -31,9 +31,10 @@ function M.new(opts)
       return curl_t(req)
     end
     if opts.proxy then
+      -- category "proxy": nothing was sent
       return nil, "http: option 'proxy' is not supported by the cosocket transport used inside nginx; pass " ..
         "transport = require(\"simkit.transport.curl\").new{ proxy = ... } to use libcurl, which blocks " ..
-        "the worker (other)", "other"
+        "the worker (proxy)", "proxy"
     end
     if not ngx_t then ngx_t = require("simkit.transport.ngx").new { insecure = opts.insecure } end
     return ngx_t(req)
