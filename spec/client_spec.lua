@@ -322,6 +322,38 @@ describe("simkit.client", function()
     assert.equal("ACTIVATED_NAME", json.decode(calls[3].body).cardStatus)
   end)
 
+  it("stops pages when the answer ignores the page number, or at MAX_PAGES", function()
+    -- every page full and the same, no totalPage: a naive walk never ends
+    local page = '{"code":"200","message":"ok","data":{"cardInfoList":[{"iccid":"1"},{"iccid":"2"}]}}'
+    local t, calls = fake({ { body = page } })
+    local n, last_err = 0, nil
+    for card, err in client(t):pages("get_all_card_info", { pageSize = 2 }) do
+      if not card then last_err = err; break end
+      n = n + 1
+    end
+    assert.equal(2, n)
+    assert.equal(2, #calls)
+    assert.equal("decode", last_err.kind)
+    assert.matches("repeats page 1", last_err.message)
+    -- pages that differ but never end: cut at MAX_PAGES
+    local cm = require "simkit.client"
+    local saved = cm.MAX_PAGES
+    cm.MAX_PAGES = 3
+    local t2, calls2 = fake({ function(_, i)
+      return { status = 200, headers = {}, body = '{"code":"200","message":"ok","data":{"cardInfoList":[{"iccid":"' ..
+        i .. '"}]}}' }
+    end })
+    n, last_err = 0, nil
+    for card, err in client(t2):pages("get_all_card_info", { pageSize = 1 }) do
+      if not card then last_err = err; break end
+      n = n + 1
+    end
+    cm.MAX_PAGES = saved
+    assert.equal(3, n)
+    assert.equal(3, #calls2)
+    assert.matches("stopped after 3 pages", last_err.message)
+  end)
+
   it("stops pages on an error and reports it once", function()
     local t = fake({ { body = '{"code":"200","message":"ok","data":{"totalPage":2,"cardInfoList":[{"iccid":"1"}]}}' },
       { body = '{"code":"42402","message":"bad sign"}' } })

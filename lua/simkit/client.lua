@@ -5,10 +5,15 @@
 -- `simkit.vendor.*`); nothing here knows which transport runs.
 -- @classmod simkit.client
 local errors = require "simkit.errors"
+local json = require "simkit.json"
 local validate = require "simkit.validate"
 local util = require "simkit.util"
 
 local M = {}
+
+--- The most pages `client:pages` fetches in one walk (a guard against a
+-- vendor that never says it is done).
+M.MAX_PAGES = 100000
 
 -- Secrets live outside the client table: never in `pairs(client)`, a log
 -- line or `tostring(client)`.
@@ -239,8 +244,14 @@ function methods:pages(name, args)
   end
   args = util.copy(args)
   local page = args[pg.page] and tonumber(args[pg.page]) or 1
+  local first_page = page
   local items, idx, done, failed = nil, 0, false, false
+  local last_print -- the previous page, encoded: a vendor that ignores the page number repeats it
   local function fetch()
+    if page - first_page >= M.MAX_PAGES then
+      return nil, errors.new { kind = "decode", vendor = vendor.name, op = name,
+        message = "stopped after " .. M.MAX_PAGES .. " pages (simkit.client.MAX_PAGES)" }
+    end
     local a = util.copy(args)
     a[pg.page] = pg.page_type == "string" and tostring(page) or page
     if pg.size and a[pg.size] == nil and pg.default_size then a[pg.size] = pg.default_size end
@@ -250,6 +261,12 @@ function methods:pages(name, args)
     if err then return nil, err end
     local list = pg.items_of(full)
     if type(list) ~= "table" then list = {} end
+    local print_ = #list > 0 and json.encode(list) or nil
+    if print_ and print_ == last_print then
+      return nil, errors.new { kind = "decode", vendor = vendor.name, op = name,
+        message = "page " .. page .. " repeats page " .. (page - 1) .. ": the answer ignores the page number; stopped" }
+    end
+    last_print = print_
     local size = norm[pg.size] or pg.default_size
     local total = pg.total_of and pg.total_of(full)
     if #list == 0 then
