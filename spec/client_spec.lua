@@ -267,6 +267,27 @@ describe("simkit.client", function()
     assert.equal("500", err.code)
   end)
 
+  it("reads Retry-After in any header case, as seconds or an HTTP-date", function()
+    local common = require "simkit.vendor.common"
+    local util = require "simkit.util"
+    assert.equal(3, common.retry_after({ ["Retry-After"] = "3" }))
+    assert.equal(0, common.retry_after({ ["retry-after"] = 0 }))
+    assert.is_nil(common.retry_after({ ["retry-after"] = "-1" }))
+    assert.is_nil(common.retry_after({ ["retry-after"] = "soon" }))
+    assert.is_nil(common.retry_after({}))
+    assert.is_nil(common.retry_after(nil))
+    local real_now = util.now
+    util.now = function() return 1445412470 end -- 2015-10-21 07:27:50 UTC
+    local ok, a, b = pcall(function()
+      return common.retry_after({ ["RETRY-AFTER"] = "Wed, 21 Oct 2015 07:28:00 GMT" }),
+        common.retry_after({ ["retry-after"] = "Wed, 21 Oct 2015 07:00:00 GMT" })
+    end)
+    util.now = real_now
+    assert(ok, a)
+    assert.equal(10, a)
+    assert.equal(0, b) -- a date in the past: no wait
+  end)
+
   it("honours Retry-After and gives up when it is longer than max_retry_wait", function()
     local t, calls = fake({ { status = 429, headers = { ["retry-after"] = "60" }, body = "" } })
     local _, err = client(t, { max_retry_wait = 5 }):get_cards_info { iccid = "1" }

@@ -152,8 +152,8 @@ function M.eiotclub(body, secret, opts)
     now = now or util.now()
     local age = now - ts
     if age > opts.max_age or -age > opts.max_age then
-      return fail("auth", string.format("notification timestamp %d is %d s away from now (max_age %d)",
-        ts, math.floor(age), opts.max_age), { param = "timestamp" })
+      return fail("auth", string.format("notification timestamp %s is %d s away from now (max_age %s)",
+        tostring(ts), math.floor(age), tostring(opts.max_age)), { param = "timestamp" })
     end
   end
 

@@ -3,6 +3,7 @@
 -- @module simkit.vendor.common
 local errors = require "simkit.errors"
 local json = require "simkit.json"
+local util = require "simkit.util"
 
 local M = {}
 
@@ -36,12 +37,36 @@ function M.snippet(body)
   return body
 end
 
---- Parse a Retry-After header (seconds only).
-function M.retry_after(headers)
-  local v = headers and headers["retry-after"]
-  local n = v and tonumber(v)
-  if n and n >= 0 then return n end
+--- A response header by name, whatever its case in `headers`.
+-- @tparam table headers
+-- @tparam string name lower-case name
+function M.header(headers, name)
+  if type(headers) ~= "table" then return nil end
+  local v = headers[name]
+  if v ~= nil then return v end
+  for k, x in pairs(headers) do
+    if type(k) == "string" and k:lower() == name then return x end
+  end
   return nil
+end
+
+local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8, Sep = 9, Oct = 10,
+  Nov = 11, Dec = 12 }
+
+--- Parse a Retry-After header: delay-seconds, or an HTTP-date
+-- ("Wed, 21 Oct 2015 07:28:00 GMT") turned into the seconds from now.
+-- @treturn number|nil seconds (>= 0)
+function M.retry_after(headers)
+  local v = M.header(headers, "retry-after")
+  if type(v) ~= "string" and type(v) ~= "number" then return nil end
+  v = tostring(v)
+  local n = tonumber(v)
+  if n then return n >= 0 and n or nil end
+  local d, mon, y, h, mi, s = v:match("^%a+, (%d%d) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT$")
+  if not d or not MONTHS[mon] then return nil end
+  local t = util.days_from_civil(tonumber(y), MONTHS[mon], tonumber(d)) * 86400 + tonumber(h) * 3600
+    + tonumber(mi) * 60 + tonumber(s)
+  return math.max(0, t - math.floor(util.now()))
 end
 
 --- Error for a non-2xx HTTP answer that carries no vendor error body.

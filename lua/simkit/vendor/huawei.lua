@@ -311,7 +311,7 @@ local function vendor_error(ctx, res, code, msg, trace)
     kind = "vendor", vendor = NAME, op = ctx.op, status = status, code = code,
     message = msg or info.en, trace_id = trace, retryable = false,
   }
-  local retry_after = common.retry_after({ ["retry-after"] = token.header(res.headers, "retry-after") })
+  local retry_after = common.retry_after(res.headers)
   if status == 429 then
     f.kind, f.retryable, f.retry_after = "rate_limited", true, retry_after or 1
   elseif status == 401 or AUTH_CODES[code or ""] or
@@ -340,7 +340,7 @@ end
 
 --- Decode an answer; returns data, err, the decoded body.
 function M.parse(ctx, res)
-  local trace = token.header(res.headers, "x-request-id")
+  local trace = common.header(res.headers, "x-request-id")
   local text = res.body or ""
   if res.status >= 200 and res.status < 300 then
     if not text:find("%S") then return true, nil, true end

@@ -17,6 +17,7 @@
 local errors = require "simkit.errors"
 local json = require "simkit.json"
 local util = require "simkit.util"
+local common = require "simkit.vendor.common"
 
 local M = {}
 
@@ -111,16 +112,7 @@ function M.parse_time(s)
   return t
 end
 
-local function header(headers, name)
-  if type(headers) ~= "table" then return nil end
-  local v = headers[name]
-  if v ~= nil then return v end
-  for k, x in pairs(headers) do
-    if type(k) == "string" and k:lower() == name then return x end
-  end
-  return nil
-end
-M.header = header
+local header = common.header
 
 -- One POST /v3/auth/tokens. Returns token, use_until or nil, err.
 local function fetch(ctx)
