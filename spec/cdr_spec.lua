@@ -150,6 +150,56 @@ describe("simkit.cdr", function()
     assert.matches("cannot open", results[1][2].message)
   end)
 
+  it("rows() reports a read error instead of ending quietly (a directory)", function()
+    local results = {}
+    for row, err in cdr.rows("/") do results[#results + 1] = { row, err } end
+    assert.equal(1, #results)
+    assert.is_false(results[1][1])
+    assert.equal("input", results[1][2].kind)
+    assert.matches("cannot read", results[1][2].message)
+  end)
+
+  it("rows() closes the file when a loop is left early (Lua 5.4's to-be-closed for)", function()
+    local path = tmpfile(string.rep("1,2026-01-01 00:00:00,2026-01-01 00:10:00,8985,4600,10,8600,46000\n", 3))
+    local it, s, init, closer = cdr.rows(path)
+    assert.is_function(it)
+    assert.is_nil(s)
+    assert.is_nil(init)
+    local mt = getmetatable(closer)
+    assert.is_function(mt.__close)
+    assert.truthy(it())
+    mt.__close(closer) -- what the generic for does when it is left
+    mt.__close(closer) -- twice is harmless
+    assert.is_nil(it()) -- the handle is gone: the walk ends
+    if _VERSION == "Lua 5.4" then
+      -- 300 early breaks with the collector stopped: only the for's close
+      -- keeps the descriptors from piling up (counted in /proc/<pid>/fd)
+      local sf = assert(io.open("/proc/self/stat"))
+      local pid = sf:read("*l"):match("^(%d+)")
+      sf:close()
+      local function open_fds()
+        local p = assert(io.popen("ls /proc/" .. pid .. "/fd | wc -l"))
+        local n = tonumber(p:read("*a"))
+        p:close()
+        return n
+      end
+      collectgarbage("stop")
+      local before = open_fds()
+      local ok, err = pcall(function()
+        for _ = 1, 300 do
+          for row in cdr.rows(path) do
+            assert(row)
+            break
+          end
+        end
+      end)
+      local after = open_fds()
+      collectgarbage("restart")
+      assert(ok, err)
+      assert.is_true(after - before < 10, before .. " -> " .. after .. " open descriptors")
+    end
+  end)
+
   it("rows() handles an empty file", function()
     local path = tmpfile("")
     local n = 0

@@ -167,7 +167,10 @@ end
 --
 -- Each step returns a row; a malformed line returns `false, err` (err.line
 -- is its number) and iteration goes on with the next line; a file that
--- cannot be opened or read returns `false, err` once, then stops.
+-- cannot be opened or read returns `false, err` once, then stops. The file
+-- is closed at its end, on a read error, and — on Lua 5.4, whose generic
+-- `for` closes its 4th value — when the loop is left early (elsewhere the
+-- handle is closed when collected).
 -- @tparam string path
 -- @tparam[opt=65536] number chunk_size bytes per read
 -- @treturn function iterator
@@ -175,15 +178,23 @@ function M.rows(path, chunk_size)
   chunk_size = chunk_size or 65536
   local fh, oerr = io.open(path, "rb")
   local buf, pos, lineno, eof, failed = "", 1, 0, false, false
-  if not fh then
-    local err = errors.new { kind = "input", vendor = "eiotclub", op = "cdr",
-      message = "cannot open CDR file: " .. tostring(oerr) }
+  local function once(message)
+    local err = errors.new { kind = "input", vendor = "eiotclub", op = "cdr", message = message }
     return function()
       if failed then return nil end
       failed = true
       return false, err
     end
   end
+  if not fh then return once("cannot open CDR file: " .. tostring(oerr)) end
+  local function close()
+    failed = true -- a closed walk yields nothing more
+    if fh then
+      fh:close()
+      fh = nil
+    end
+  end
+  local read_err
   local function next_line()
     while true do
       local nl = buf:find("\n", pos, true)
@@ -200,19 +211,30 @@ function M.rows(path, chunk_size)
         end
         return nil
       end
-      local chunk = fh:read(chunk_size)
+      local chunk, rerr = fh:read(chunk_size)
       buf = buf:sub(pos)
       pos = 1
-      if chunk then buf = buf .. chunk else eof = true end
+      if chunk then
+        buf = buf .. chunk
+      elseif rerr then
+        read_err = rerr
+        return nil
+      else
+        eof = true
+      end
     end
   end
-  return function()
+  local iter = function()
     if failed then return nil end
     while true do
       local line = next_line()
       if not line then
         failed = true
-        fh:close()
+        close()
+        if read_err then
+          return false, errors.new { kind = "input", vendor = "eiotclub", op = "cdr",
+            message = "cannot read CDR file: " .. tostring(read_err) .. " (after line " .. lineno .. ")" }
+        end
         return nil
       end
       lineno = lineno + 1
@@ -221,6 +243,7 @@ function M.rows(path, chunk_size)
       if row then return row end
     end
   end
+  return iter, nil, nil, setmetatable({}, { __close = close })
 end
 
 --- Parse a CDR file name `cdr_{account}_{start}_{end}_{generated}.csv`
