@@ -2,7 +2,7 @@
 #   make                 build build/lua5.4/simkit/core.so
 #   make LUA=luajit      build build/luajit/simkit/core.so (OpenResty's luajit2)
 #   make deps            install the missing Debian packages (apt-get)
-#   make test            luacheck + C tests + busted under Lua 5.4 and LuaJIT
+#   make test            luacheck + generated-table check + busted under Lua 5.4 and LuaJIT
 #   make demo            build, start the sandbox, run examples/auto_topup.lua
 #   make bench           benchmarks (ratios)
 #   make check-asan      the C core and the specs under ASan+UBSan
@@ -42,7 +42,7 @@ DEB_PKGS := build-essential lua5.4 liblua5.4-dev libcurl4-openssl-dev libssl-dev
             lua-cjson lua-busted lua-socket luarocks lua-check luajit2 libluajit2-5.1-dev \
             nginx-light libnginx-mod-http-lua valgrind ca-certificates locales
 
-.PHONY: asan all deps build test test-lua test-c lint demo bench check-asan clean sandbox-start sandbox-stop
+.PHONY: asan all deps build test test-lua lint demo bench check-asan clean sandbox-start sandbox-stop
 
 all: $(TARGET)
 
@@ -73,10 +73,7 @@ build: deps
 lint:
 	luacheck --quiet lua spec sim bench examples tools
 
-test-c: build
-	@sh spec/c/run.sh
-
-# The whole suite: lint, C tests, busted under both VMs; ends with "N passed, N failed".
+# The whole suite: lint, generated tables, busted under both VMs; ends with "N passed, N failed".
 test: build
 	@bash tools/run-tests.sh
 

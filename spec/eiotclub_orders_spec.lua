@@ -345,6 +345,16 @@ describe("eiotclub per-card guards", function()
     assert.truthy(c:refresh_usage{ iccid = "A" })
   end)
 
+  it("nor does a 501 the vendor refused unprocessed", function()
+    local f = fake()
+    f.faults["/api/v3/card/refreshUsage"] = { kind = "vendor", code = "501" }
+    local c = client(f, { retries = 0 })
+    local _, err = c:refresh_usage{ iccid = "A" }
+    assert.equal("501", err.code)
+    assert.truthy(c:refresh_usage{ iccid = "A" })
+    assert.equal(2, f.count("/api/v3/card/refreshUsage"))
+  end)
+
   it("44001 / 45102 from the vendor are rate_limited with retry_after", function()
     local f = fake()
     f.faults["/api/v3/card/cancelLocation"] = { kind = "vendor", code = "44001" }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole suite: luacheck, generated tables up to date, C unit tests, busted
+# The whole suite: luacheck, generated tables up to date, busted
 # under Lua 5.4 and LuaJIT. Prints one closing line: "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -24,9 +24,6 @@ if [ -d ../shared/spec ]; then
   step catalog-copies sh -c 'for f in spec/catalog/*.json; do cmp "$f" "../shared/spec/${f##*/}" || exit 1; done'
 fi
 step vendor-tables lua5.4 tools/gen_vendor.lua --check spec/catalog lua/simkit/vendor
-if [ -x spec/c/run.sh ]; then
-  step c-tests spec/c/run.sh
-fi
 
 # A decimal-comma locale for the JSON spec's LC_NUMERIC check.
 LOCPATH=$(tools/locale.sh)

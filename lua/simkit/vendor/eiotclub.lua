@@ -207,12 +207,13 @@ function M.call(ctx, args, send)
     local st, k, now = guard_check(ctx, args)
     if not st then return nil, k end
     -- reserve the slot before sending (a concurrent call in another
-    -- coroutine sees it); give it back when nothing reached the vendor
+    -- coroutine sees it); give it back when nothing reached the vendor, or
+    -- the vendor refused it unprocessed (501)
     local prev = st[k]
     st[k] = now
     ctx.state.eiotclub_guard_n = (ctx.state.eiotclub_guard_n or 0) + 1
     local data, err = send(args)
-    if err and (err.kind == "input" or (err.kind == "transport" and err.sent == false)) then
+    if err and (err.kind == "input" or (err.kind == "transport" and err.sent == false) or err.not_processed) then
       st[k] = prev
     end
     return data, err
