@@ -50,6 +50,11 @@ describe("simkit.sign.eiotclub", function()
     assert.has_error(function() sign.eiotclub({}, nil) end)
   end)
 
+  it("signs a parameter whose name only starts with 'sign' (a NUL after it)", function()
+    assert.are_not.equal(sign.eiotclub({ a = "1" }, "s"), sign.eiotclub({ ["sign\0x"] = "evil", a = "1" }, "s"))
+    assert.equal(sign.eiotclub({ a = "1" }, "s"), sign.eiotclub({ sign = "ABC", a = "1" }, "s"))
+  end)
+
   it("never puts the secret in an error message", function()
     local ok, err = pcall(sign.eiotclub, { a = {} }, "TOPSECRET")
     assert.is_false(ok)
@@ -88,6 +93,17 @@ describe("simkit.sign.huawei", function()
       assert.equal(c.auth, h.Authorization)
     end)
   end
+
+  it("sorts a query whose keys or values decode to a NUL (%00) like the spec's own signer", function()
+    local hwsign = require "spec.support.hwsign"
+    for _, q in ipairs({ "a=x%00y&b=1", "a%00b=&a=z", "%00=%00&%00%00=" }) do
+      local h = sign.huawei { method = "GET", url = "https://h.example.com/p?" .. q,
+        headers = { ["X-Sdk-Date"] = "20200101T000000Z" }, ak = "ak", sk = "sk" }
+      local ref = hwsign.sign { method = "GET", path = "/p", query = q, headers = { host = "h.example.com" },
+        body = "", ak = "ak", sk = "sk", date = "20200101T000000Z" }
+      assert.equal(ref.authorization, h.Authorization, q)
+    end
+  end)
 
   it("adds Host from the URL (with port) and keeps the given headers", function()
     local h = sign.huawei(cases[3].req)

@@ -6,25 +6,40 @@
 #include <string.h>
 #include "simkit.h"
 
-/* Replace a locale's decimal comma: hosts (nginx modules, users) may have
- * called setlocale(LC_NUMERIC, ...). */
+/* Replace the locale's decimal point, a ',' or a multibyte one (ps_AF's
+ * U+066B): hosts (nginx modules, users) may have called
+ * setlocale(LC_NUMERIC, ...). */
 static void fix_decimal_point(char *s)
 {
-    for (; *s; s++)
-        if (*s == ',')
-            *s = '.';
+    const char *dp = localeconv()->decimal_point;
+    size_t dplen = dp ? strlen(dp) : 0;
+    char *p;
+    if (dplen == 0 || (dplen == 1 && dp[0] == '.'))
+        return;
+    p = strstr(s, dp);
+    if (p != NULL) {
+        *p = '.';
+        memmove(p + 1, p + dplen, strlen(p + dplen) + 1);
+    }
 }
 
 /* strtod honours the locale too: give it the locale's decimal point. */
 static double parse_back(const char *s)
 {
-    char tmp[SKC_NUMBUF];
+    char tmp[SKC_NUMBUF + 8];
     const char *dp = localeconv()->decimal_point;
-    size_t i, n = strlen(s);
-    if (n >= sizeof tmp)
-        return NAN;
-    for (i = 0; i <= n; i++)
-        tmp[i] = (s[i] == '.' && dp[0] != '\0' && dp[1] == '\0') ? dp[0] : s[i];
+    size_t dplen = dp && *dp ? strlen(dp) : 0, o = 0;
+    for (; *s; s++) {
+        if (o + dplen + 1 >= sizeof tmp)
+            return NAN;
+        if (*s == '.' && dplen > 0) {
+            memcpy(tmp + o, dp, dplen);
+            o += dplen;
+        } else {
+            tmp[o++] = *s;
+        }
+    }
+    tmp[o] = '\0';
     return strtod(tmp, NULL);
 }
 
@@ -47,10 +62,10 @@ size_t skc_format_number(lua_State *L, int idx, char *buf)
         return (size_t)n;
     }
     for (prec = 15; prec <= 17; prec++) {
-        n = snprintf(buf, SKC_NUMBUF, "%.*g", prec, d);
+        snprintf(buf, SKC_NUMBUF, "%.*g", prec, d);
         fix_decimal_point(buf);
         if (parse_back(buf) == d)
             break;
     }
-    return (size_t)n;
+    return strlen(buf);
 }

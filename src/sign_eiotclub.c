@@ -57,10 +57,12 @@ int skc_sign_eiotclub(lua_State *L)
     lua_pushnil(L);
     while (lua_next(L, 1) != 0) {
         const char *key;
+        size_t klen;
         if (lua_type(L, -2) != LUA_TSTRING)
             return luaL_error(L, "sign.eiotclub: parameter names must be strings");
-        key = lua_tostring(L, -2);
-        if (strcmp(key, "sign") != 0 && push_value_text(L, -1, key)) {
+        key = lua_tolstring(L, -2, &klen);
+        /* by length: "sign\0x" is another parameter, and it is signed */
+        if (!(klen == 4 && memcmp(key, "sign", 4) == 0) && push_value_text(L, -1, key)) {
             lua_pushvalue(L, -3);
             lua_pushliteral(L, "=");
             lua_pushvalue(L, -3);

@@ -130,9 +130,21 @@ static void push_canonical_uri(lua_State *L, const url_parts *u)
     lua_remove(L, -2);
 }
 
+/* Append s as lower-case hex: keeps the bytewise order, has no NUL. */
+static void add_hex(luaL_Buffer *b, const char *s, size_t len)
+{
+    size_t i;
+    for (i = 0; i < len; i++) {
+        char two[2];
+        skc_hex((const unsigned char *)s + i, 1, two, 0);
+        luaL_addlstring(b, two, 2);
+    }
+}
+
 /* Push the canonical query string. Entries are "enc(k)=enc(v)"; sorting the
  * decoded (key, value) pairs is what the SDK does, so sort on "k\0v" keys
- * built from the decoded text and map back to the encoded entries. */
+ * built from the decoded text (in hex: %00 decodes to a NUL) and map back to
+ * the encoded entries. */
 static void push_canonical_query(lua_State *L, const url_parts *u)
 {
     int keys, n = 0;
@@ -150,7 +162,7 @@ static void push_canonical_query(lua_State *L, const url_parts *u)
         if (seglen == 0)
             continue;
         eq = memchr(seg, '=', seglen);
-        /* sort key: decoded key, NUL, decoded value, NUL, encoded entry */
+        /* sort key: hex(decoded key), NUL, hex(decoded value), NUL, encoded entry */
         push_unquote(L, seg, eq ? (size_t)(eq - seg) : seglen);
         if (eq)
             push_unquote(L, eq + 1, seglen - (size_t)(eq + 1 - seg));
@@ -161,9 +173,9 @@ static void push_canonical_query(lua_State *L, const url_parts *u)
             size_t kl, vl;
             const char *k = lua_tolstring(L, -2, &kl), *val = lua_tolstring(L, -1, &vl);
             luaL_buffinit(L, &e);
-            luaL_addlstring(&e, k, kl);
+            add_hex(&e, k, kl);
             luaL_addchar(&e, '\0');
-            luaL_addlstring(&e, val, vl);
+            add_hex(&e, val, vl);
             luaL_addchar(&e, '\0');
             add_quote(&e, k, kl);
             luaL_addchar(&e, '=');

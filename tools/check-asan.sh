@@ -23,6 +23,21 @@ if ! LD_PRELOAD="$ASAN_LIB $UBSAN_LIB" ASAN_OPTIONS=detect_leaks=1:abort_on_erro
     lua5.4 tools/busted5.4.lua -o utfTerminal $PURE; then
   echo "ASan/UBSan run FAILED"; status=1
 fi
+# The core under random and mutated input: tools/fuzz.lua, fixed seed, about
+# 25 s. A multibyte-decimal-point locale too (ps_AF: U+066B) when localedef can.
+[ -d "$LOCPATH/ps_AF.UTF-8" ] || localedef -i ps_AF -f UTF-8 "$LOCPATH/ps_AF.UTF-8" >/dev/null 2>&1
+echo "== ASan+UBSan: tools/fuzz.lua 20000 iterations, seed 1"
+fuzzlog=$(mktemp)
+if ! LD_PRELOAD="$ASAN_LIB $UBSAN_LIB" ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86 \
+    LSAN_OPTIONS=suppressions=tools/lsan.supp:print_suppressions=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/asan-lua5.4/?.so;;' \
+    timeout 300 lua5.4 tools/fuzz.lua 20000 1 >"$fuzzlog" 2>&1 \
+  || grep -qE 'Sanitizer|runtime error' "$fuzzlog"; then
+  cat "$fuzzlog"; echo "fuzz run FAILED"; status=1
+else
+  grep '^fuzz:' "$fuzzlog"
+fi
+rm -f "$fuzzlog"
 echo "== valgrind (memcheck): spec/http_spec.lua"
 if ! LUA_PATH='lua/?.lua;lua/?/init.lua;spec/?.lua;./?.lua;./?/init.lua;;' LUA_CPATH='build/lua5.4/?.so;;' \
     valgrind -q --keep-debuginfo=yes --suppressions=tools/valgrind.supp --error-exitcode=87 --leak-check=full --errors-for-leak-kinds=definite \
