@@ -13,3 +13,5 @@ echo "== first run: orders a package for each card low on data"
 lua5.4 examples/auto_topup.lua
 echo "== second run the same day: the same order keys, nothing is bought twice"
 lua5.4 examples/auto_topup.lua
+echo "== pool alert: each active pool, an alert (exit 2) when its data is nearly used or it nearly expires"
+lua5.4 examples/pool_alert.lua || [ $? -eq 2 ]
