@@ -211,6 +211,15 @@ describe("simkit.notify.eiotclub", function()
       assert.equal("auth", err.kind, "case " .. i)
     end
     assert.equal(1, calls)
+    -- a genuine value that merely contains '&x=' (x is no field of the event) is accepted
+    local refund = { id = "r1", event = "Refund", timestamp = 1716860580, nonce = 15487, iccid = "8942",
+      orderId = 10004728, outTradeNo = "A&x=1", orderAmount = "4.50", refundAmount = "4.50" }
+    local rev = assert(notify.eiotclub(body_of(refund), SECRET))
+    assert.equal("A&x=1", rev.outTradeNo)
+    -- ... but not when x is one of its fields that the body lacks
+    refund.outTradeNo, refund.refundAmount = "A&refundAmount=4.50", nil
+    local _, rerr = notify.eiotclub(body_of(refund), SECRET)
+    assert.equal("auth", rerr.kind)
     -- data with its neighbour in the signed text ("dataz" sorts right after "data=") appended
     local d = { id = "d1", event = "NewThing", timestamp = 1776133394, nonce = 37722, data = '{"a":1}', dataz = "1" }
     local dx = json.decode(body_of(d))

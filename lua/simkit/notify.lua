@@ -122,15 +122,31 @@ function M.eiotclub(body, secret, opts)
   -- The signed text is "k=v&" entries joined, empty values left out: moving
   -- one field into its neighbour ({a="1&b=2"} for {a="1", b="2"}) or into a
   -- key keeps the signature. Such bodies are refused, so a valid
-  -- notification cannot be re-shaped into another (e.g. a new id).
+  -- notification cannot be re-shaped into another (e.g. a new id): a name
+  -- with '&' or '=', or a value carrying "&name=" where `name` is a field
+  -- of the envelope or of this event that the body lacks (or sends empty).
+  -- A value such as an outTradeNo "A&x=1" is genuine when x is no such field.
+  local def = type(raw.event) == "string" and M.EVENTS[raw.event] or nil
+  local function moved_here(name)
+    if params[name] ~= nil and params[name] ~= "" and params[name] ~= json.null then return false end
+    if ENVELOPE[name] then return true end
+    for _, list in ipairs({ def and def.fields or {}, def and def.soft or {} }) do
+      for _, f in ipairs(list) do if f == name then return true end end
+    end
+    return false
+  end
   for k, v in pairs(params) do
     if type(k) ~= "string" or k:find("[&=]") then
       return fail("auth", "notification field name '" .. tostring(k) .. "' contains '&' or '=': refused " ..
         "(it could carry another signed field)")
     end
-    if type(v) == "string" and k ~= "data" and v:find("&[^&=]*=") then
-      return fail("auth", "notification field '" .. k .. "' contains '&name=': refused (it could carry " ..
-        "another signed field)", { param = k })
+    if type(v) == "string" and k ~= "data" then
+      for name in v:gmatch("&([^&=]*)=") do
+        if moved_here(name) then
+          return fail("auth", "notification field '" .. k .. "' carries '&" .. name .. "=' while '" .. name ..
+            "' is missing: refused (a field moved under the same signature)", { param = k })
+        end
+      end
     end
   end
 

@@ -103,7 +103,10 @@ function Receiver:handle(body)
     log(self, "warn", "simkit eiotclub notification refused: " .. tostring(err))
     return failure(err.message), err.kind == "auth" and 401 or 400, err
   end
-  if self.seen:seen(ev.id) then
+  -- dedupe on the id, and on the signature too: a copy re-shaped under the
+  -- same signature (another id) is the same notification
+  local sig = "sign:" .. tostring(ev.raw.sign):upper()
+  if self.seen:seen(ev.id) or self.seen:seen(sig) then
     ev.duplicate = true
     return SUCCESS, 200, ev
   end
@@ -111,6 +114,7 @@ function Receiver:handle(body)
   if not handler then
     ev.unhandled = true
     self.seen:add(ev.id)
+    self.seen:add(sig)
     return SUCCESS, 200, ev
   end
   local ok, res = pcall(handler, ev)
@@ -121,6 +125,7 @@ function Receiver:handle(body)
     return failure("handler failed"), 500, ev
   end
   self.seen:add(ev.id)
+  self.seen:add(sig)
   return SUCCESS, 200, ev
 end
 
