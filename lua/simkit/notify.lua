@@ -173,7 +173,7 @@ function M.eiotclub(body, secret, opts)
     end
   end
 
-  local def = M.EVENTS[event]
+  def = M.EVENTS[event]
   local ev = { event = event, id = id, timestamp = ts, nonce = raw.nonce, raw = raw, missing = {},
     known = def ~= nil }
   for k, v in pairs(raw) do
