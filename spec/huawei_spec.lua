@@ -241,6 +241,7 @@ describe("huawei adapter (unit)", function()
         end)() }, "at most 30" },
         { "show_sim_card", { sim_card_id = "9223372036854775808" }, "64%-bit" },
         { "stop_sim_card", { sim_card_id = "00" }, "iccid" },
+        { "show_month_usages", { sim_card_ids = {}, billing_cycles = { "2024-01" } }, "one of sim_card_ids or iccids" },
       }
       for _, b in ipairs(bad) do
         local d, err = c:call(b[1], b[2])
@@ -253,8 +254,10 @@ describe("huawei adapter (unit)", function()
       assert(c:show_month_usages { sim_card_ids = { "007" }, iccids = { ICC }, billing_cycles = { "2024-01" } })
       assert.equal('{"billing_cycles":["2024-01"],"iccids":["' .. ICC .. '"],"sim_card_ids":[7]}', t.reqs[1].body)
       assert(c:list_sim_card_flow_per_day { iccids = { ICC }, date = "20261101" })
+      -- an empty id list counts as not given ("if sim_card_ids is empty, iccids is used")
+      assert(c:list_sim_card_flow_per_day { sim_card_ids = {}, iccids = { ICC }, month = "202611" })
       assert(c:show_sim_card { sim_card_id = "9223372036854775807" })
-      assert.matches("/v1/sim%-cards/9223372036854775807$", t.reqs[3].url)
+      assert.matches("/v1/sim%-cards/9223372036854775807$", t.reqs[4].url)
     end)
 
     it("does not retry the 5xx codes whose remedy is to fix the request", function()

@@ -228,7 +228,9 @@ end
 
 --- Iterate over the items of a paged operation, across pages.
 -- Each step returns `item, page`; on an error it returns `false, err` once
--- and then stops:
+-- and then stops. The walk ends on an empty page, at the vendor's total, on
+-- a short page, or on a page identical to the previous one; it errors after
+-- `MAX_PAGES` pages:
 --     for card, err in client:pages("get_all_card_info", {}) do
 --       if not card then error(tostring(err)) end
 --     end
@@ -261,10 +263,13 @@ function methods:pages(name, args)
     if err then return nil, err end
     local list = pg.items_of(full)
     if type(list) ~= "table" then list = {} end
+    -- a page identical to the previous one ends the walk: some servers
+    -- answer a page number past the end with the last page again (and one
+    -- that ignores the page number would otherwise loop forever)
     local print_ = #list > 0 and json.encode(list) or nil
     if print_ and print_ == last_print then
-      return nil, errors.new { kind = "decode", vendor = vendor.name, op = name,
-        message = "page " .. page .. " repeats page " .. (page - 1) .. ": the answer ignores the page number; stopped" }
+      done = true
+      return {}
     end
     last_print = print_
     local size = norm[pg.size] or pg.default_size

@@ -331,16 +331,22 @@ function M.check(op, args)
         op.list_total.max .. " allowed", op.list_total.params[1]
     end
   end
+  -- for these groups an empty list counts as not given ("if sim_card_ids is
+  -- empty, iccids is used")
+  local function given_(name)
+    local v = out[name]
+    return v ~= nil and not (type(v) == "table" and #v == 0)
+  end
   for _, group in ipairs(op.exclusive or {}) do
     local given = {}
-    for _, name in ipairs(group) do if out[name] ~= nil then given[#given + 1] = name end end
+    for _, name in ipairs(group) do if given_(name) then given[#given + 1] = name end end
     if #given > 1 then
       return nil, "give only one of " .. table.concat(group, " or ") .. " (not both)", given[2]
     end
   end
   for _, group in ipairs(op.one_of or {}) do
     local any = false
-    for _, name in ipairs(group) do if out[name] ~= nil then any = true end end
+    for _, name in ipairs(group) do if given_(name) then any = true end end
     if not any then
       return nil, "one of " .. table.concat(group, " or ") .. " is required", group[1]
     end

@@ -13,8 +13,8 @@
 -- @module simkit.transport.auto
 local M = {}
 
-local COSOCKET_PHASES = { rewrite = true, access = true, content = true, timer = true, ssl_cert = true,
-  ssl_session_fetch = true, ssl_client_hello = true, preread = true }
+local COSOCKET_PHASES = { rewrite = true, server_rewrite = true, access = true, content = true, timer = true,
+  ssl_cert = true, ssl_session_fetch = true, ssl_client_hello = true, preread = true }
 
 --- Make the default transport for client options `opts`.
 -- @tparam table opts the client's options
