@@ -273,6 +273,17 @@ describe("eiotclub orders", function()
     assert.equal("exists", e5.outcome)
   end)
 
+  it("refuses an order key with a comma or a space (it could not be looked up)", function()
+    local f = fake()
+    for _, key in ipairs({ "a,b", " k1", "k 2", "k3\n" }) do
+      local d, err = client(f):order_package{ iccid = "8985", packageCode = "P", outTradeNo = key }
+      assert.is_nil(d)
+      assert.equal("input", err.kind)
+      assert.equal("outTradeNo", err.param)
+    end
+    assert.equal(0, #f.requests)
+  end)
+
   it("refunds are sent exactly once, even on a retryable failure", function()
     local f = fake()
     f.faults["/api/v3/package/refundPackage"] = { kind = "5xx", when = "before" }

@@ -175,6 +175,11 @@ function M.place(ctx, args, send)
     key = M.new_key()
     args = util.copy(args)
     args[spec.key] = key
+  elseif type(key) ~= "string" or key:find("[,%s]") then
+    -- the lookups send the key in a comma-separated list: a key with a comma
+    -- or a space could never be found, and a placed order would look absent
+    return nil, errors.input("'" .. spec.key .. "' must not contain commas or spaces (simkit looks the order " ..
+      "up by it)", { vendor = ctx.vendor, op = ctx.op, param = spec.key })
   end
   local keyed = { key = key, key_name = spec.key }
   local data, err = send(args)

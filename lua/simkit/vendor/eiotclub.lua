@@ -67,11 +67,15 @@ end
 -- nonce, sign) is refused as a replay. Random nonces collide within a second
 -- at high rates (birthday bound), so the process walks the 90000 values from
 -- a random start: no repeat in the process for 90000 requests.
-local nonce_seq
+local nonce_seq, nonce_pid
 
 --- The next request nonce (10000..99999, no repeat in 90000 calls).
 function M.next_nonce()
-  if not nonce_seq then nonce_seq = util.random_int(0, 89999) end
+  -- a new random start in each nginx worker (a first call before the fork
+  -- would otherwise give every worker the same walk)
+  local ngx = rawget(_G, "ngx")
+  local pid = ngx and ngx.worker and ngx.worker.pid and ngx.worker.pid() or 0
+  if not nonce_seq or pid ~= nonce_pid then nonce_seq, nonce_pid = util.random_int(0, 89999), pid end
   nonce_seq = (nonce_seq + 1) % 90000
   return 10000 + nonce_seq
 end
