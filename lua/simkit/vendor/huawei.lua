@@ -42,6 +42,25 @@ local WORK_ORDER_END = {
 -- 5xx codes whose remedy is to change the request, not to try again (L6308-6309)
 local NOT_RETRYABLE_5XX = { ["GSL.00011009"] = true, ["GSL.00016005"] = true }
 
+-- A tag of an IAM password for the token cache key: 4096 chained
+-- HMAC-SHA256 rounds keyed by the password and salted with the account, so
+-- that the key (visible in a shared dict) is slow to test guesses against;
+-- the same in every process, so workers still share one token. Computed
+-- once per account and password in a process.
+local TAGS, NTAGS = {}, 0
+local function password_tag(account_key, password)
+  -- indexed by a fast digest, so the table holds no password
+  local id = core.sha256(account_key .. "\0" .. password, "hex")
+  local tag = TAGS[id]
+  if tag then return tag end
+  local h = core.hmac_sha256(password, account_key, "raw")
+  for _ = 2, 4096 do h = core.hmac_sha256(password, h, "raw") end
+  tag = core.hex(h):sub(1, 16)
+  if NTAGS >= 64 then TAGS, NTAGS = {}, 0 end
+  TAGS[id], NTAGS = tag, NTAGS + 1
+  return tag
+end
+
 --- Check options; returns the public config and the secrets.
 --- The vendor's own client options (besides the common ones).
 M.OPTIONS = { "ak", "sk", "project_id", "username", "password", "domain", "project", "iam_endpoint",
@@ -84,9 +103,10 @@ function M.init(opts)
     if not json.encode(secrets.password) then
       common.config_error(NAME, "option 'password' must be valid UTF-8 text")
     end
-    -- the token cache key also carries a digest of the password: a client with
-    -- a wrong password must not ride on a token another client fetched
-    cfg.token_key = cfg.account_key .. "|" .. core.sha256(secrets.password, "hex"):sub(1, 16)
+    -- the token cache key also carries a tag of the password, so that a
+    -- client with a wrong password does not ride on a token another client
+    -- fetched (see password_tag)
+    cfg.token_key = cfg.account_key .. "|" .. password_tag(cfg.account_key, secrets.password)
     local cache = opts.token_cache or token.memory_cache
     if not token.check_cache(cache) then
       common.config_error(NAME, "option 'token_cache' must be a table with get, set, lock and unlock functions")
