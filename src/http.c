@@ -15,8 +15,9 @@
  * dies before any answer byte, even after the server got (and processed)
  * it. For a non-idempotent request (`idempotent` defaults to false for POST
  * and PATCH, true otherwise) the body is streamed with no way to rewind, so
- * that resend fails instead (category "reset"); a bodyless one goes on a
- * fresh connection.
+ * that resend fails instead (category "reset"), and it always goes on a
+ * fresh connection, so that an idle connection closed by the server cannot
+ * make an unprocessed write look possibly processed.
  *
  * Memory: every C buffer that lives across a Lua API call (header list,
  * response buffers) is owned by the userdata, so a Lua error (e.g. out of
@@ -728,9 +729,10 @@ static int http_request(lua_State *L)
         SETOPT(CURLOPT_SEEKDATA, (void *)h);
         if (strcmp(r.method, "POST") != 0)
             SETOPT(CURLOPT_CUSTOMREQUEST, r.method);
-        /* an empty body needs no rewind: only a fresh connection is safe */
-        if (r.body_len == 0)
-            SETOPT(CURLOPT_FRESH_CONNECT, 1L);
+        /* a fresh connection: a kept-alive one the server closes just as the
+         * request goes out would turn an unprocessed write into an ambiguous
+         * failure ("reset", may have been processed) */
+        SETOPT(CURLOPT_FRESH_CONNECT, 1L);
     } else {
         SETOPT(CURLOPT_HTTPGET, 1L);
         if (strcmp(r.method, "GET") != 0)

@@ -13,8 +13,9 @@
 -- elapsed, reused}`, failures `nil, "http: ... (category)", category`. A
 -- request that died on a reused keepalive connection before any answer byte
 -- is resent on another connection (a new one at the latest) when it is
--- idempotent (`req.idempotent`, default: not for POST and PATCH), never
--- otherwise. Misuse (a method, header name or value that could split the
+-- idempotent (`req.idempotent`, default: not for POST and PATCH); a
+-- non-idempotent one always goes on a fresh connection, closed after it, and
+-- is never resent. Misuse (a method, header name or value that could split the
 -- request, a body that is not a string) raises.
 -- @module simkit.transport.ngx
 local M = {}
@@ -220,6 +221,7 @@ function M.new(opts)
     -- TLS settings are part of the pool: an unverified connection is never
     -- handed to a client that verifies
     local pool = u.scheme .. ":" .. u.host .. ":" .. u.port .. (u.scheme == "https" and not verify and ":insecure" or "")
+      .. (u.fresh and ":fresh" or "") -- never kept alive: always a new connection
     local ok, err = sock:connect(u.host, u.port, { pool = pool, pool_size = pool_size })
     if not ok then return fail("connect " .. u.host .. ":" .. u.port .. ": " .. tostring(err), category(err)) end
     local reused = (sock:getreusedtimes() or 0) > 0
@@ -308,7 +310,11 @@ function M.new(opts)
     local head, close_after = request_head(method, path, host, port, req)
     local idempotent = req.idempotent
     if idempotent == nil then idempotent = method ~= "POST" and method ~= "PATCH" end
-    local u = { scheme = scheme, host = host, port = port }
+    -- a write goes on a fresh connection (closed after): a kept-alive one the
+    -- server closes just as the request goes out would make an unprocessed
+    -- write look possibly processed
+    local u = { scheme = scheme, host = host, port = port, fresh = not idempotent }
+    if not idempotent then close_after = true end
     local t0 = now()
     local deadline = t0 + (req.timeout or opts.timeout or 10)
     for _ = 1, pool_size + 1 do
