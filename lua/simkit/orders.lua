@@ -209,7 +209,8 @@ function M.place(ctx, args, send)
       if perr.kind == "vendor" and DUPLICATE[tostring(perr.code)] then
         return nil, with(perr, { key = key, key_name = spec.key, duplicate = true, outcome = "exists",
           retryable = false, cause = tostring(err),
-          message = "the order was placed: the first request failed (" .. tostring(err.message) ..
+          message = "an order with this key exists (the first request reached the vendor; its state is not " ..
+            "known here): the first request failed (" .. tostring(err.message) ..
             ") but asking again with " .. spec.key .. " '" .. key .. "' is refused as a duplicate (" ..
             tostring(perr.code) .. "); its details come with the order status op once its order id is known" })
       end
