@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 out=$(sim/run start)
 url=${out%% *}
 dir=${out#* }
-trap 'sim/run stop "$dir" >/dev/null 2>&1 || true' EXIT
+trap 'sim/run stop "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
 echo "sandbox at $url"
 export LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/lua5.4/?.so;;'
 export EIOTCLUB_BASE_URL="$url" EIOTCLUB_APPKEY=sandbox-appkey EIOTCLUB_SECRET=sandbox-secret
