@@ -14,10 +14,7 @@ local fail = C.fail
 
 local H = {}
 
-local function reg(path, op, fn, opts)
-  opts = opts or {}
-  H[path] = { op = op, fn = fn, code_type = "string", no_message = opts.no_message, no_data = opts.no_data }
-end
+local reg = C.registrar(H)
 
 --- The Cloud eSIM named by parameter `name` (default "eid").
 local function esim(ctx, name)

@@ -77,6 +77,16 @@ C.MESSAGES = {
   ["900911"] = "Card not found.",
 }
 
+--- A route registrar for a handler table H: reg(path, op, fn, opts) with
+-- opts `code_type` (default "string"), `no_message`, `no_data`.
+function C.registrar(H)
+  return function(path, op, fn, opts)
+    opts = opts or {}
+    H[path] = { op = op, fn = fn, code_type = opts.code_type or "string", no_message = opts.no_message,
+      no_data = opts.no_data }
+  end
+end
+
 --- Raise a vendor error; `detail` (optional) is appended to the table's text.
 function C.fail(code, detail)
   code = tostring(code)

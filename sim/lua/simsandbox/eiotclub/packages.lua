@@ -13,11 +13,7 @@ local fail = C.fail
 
 local H = {}
 
-local function reg(path, op, fn, opts)
-  opts = opts or {}
-  H[path] = { op = op, fn = fn, code_type = opts.code_type or "string", no_message = opts.no_message,
-    no_data = opts.no_data }
-end
+local reg = C.registrar(H)
 
 --- An outTradeNo: 1-32 printable ASCII characters, no comma or space.
 function H.trade_no(ctx, name)

@@ -13,9 +13,7 @@ local fail = C.fail
 
 local H = {}
 
-local function reg(path, op, fn)
-  H[path] = { op = op, fn = fn, code_type = "string" }
-end
+local reg = C.registrar(H)
 
 local function pool_of(ctx)
   local id = C.int(ctx, "pool_object_id")
