@@ -438,6 +438,20 @@ end
 ----------------------------------------------------------------------------
 -- time
 
+--- Start pool `p`'s next pending subscription at time `t` (the
+-- active one ended or was cancelled), or stop the pool when none is pending.
+function M.pool_next(p, t)
+  for _, q in ipairs(S.pool_records) do
+    if q.pool_object_id == p.pool_object_id and q.status_code == 2 then
+      q.status_code = 3
+      q.active_timestamp = t
+      q.expire_timestamp = t + S.pool_types[q.pool_type_code].total_active * DAY
+      return
+    end
+  end
+  p.status = -1
+end
+
 --- Bring the state up to `now`: expire packages and pool records, start the
 -- pending ones. Called before every request and on /_sim/advance.
 function M.tick(now)
@@ -462,20 +476,7 @@ function M.tick(now)
     if r.status_code == 3 and r.expire_timestamp <= now then
       r.status_code = -2
       local p = S.pools[r.pool_object_id]
-      if p then
-        -- the next pending subscription of the pool, if any
-        local started = false
-        for _, q in ipairs(S.pool_records) do
-          if q.pool_object_id == p.pool_object_id and q.status_code == 2 then
-            q.status_code = 3
-            q.active_timestamp = r.expire_timestamp
-            q.expire_timestamp = q.active_timestamp + S.pool_types[q.pool_type_code].total_active * DAY
-            started = true
-            break
-          end
-        end
-        if not started then p.status = -1 end
-      end
+      if p then M.pool_next(p, r.expire_timestamp) end
     end
   end
 end

@@ -184,19 +184,7 @@ reg("/api/v3/pool/unsub", "pool_unsub", function(ctx)
   local was_active = rec.status_code == 3
   if rec.status_code == 2 then S.balance = S.balance + rec.price end -- never started: full refund
   rec.status_code = -1
-  if was_active then
-    local started = false
-    for _, q in ipairs(S.pool_records) do
-      if q.pool_object_id == p.pool_object_id and q.status_code == 2 then
-        q.status_code = 3
-        q.active_timestamp = floor(ctx.now)
-        q.expire_timestamp = q.active_timestamp + S.pool_types[q.pool_type_code].total_active * C.DAY
-        started = true
-        break
-      end
-    end
-    if not started then p.status = -1 end
-  end
+  if was_active then M.pool_next(p, floor(ctx.now)) end
   return util.object()
 end)
 
