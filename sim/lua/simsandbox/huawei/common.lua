@@ -236,6 +236,11 @@ function C.page(list, limit, offset)
   return out
 end
 
+--- The 200 answer of a paged list: {limit, offset, count, [key] = the page}.
+function C.paged(key, rows, limit, offset)
+  return 200, { limit = limit, offset = offset, count = #rows, [key] = C.page(rows, limit, offset) }
+end
+
 --- Body field helpers (body = decoded JSON object or {}).
 function C.b_int(b, name, min, max, required)
   local v = b[name]

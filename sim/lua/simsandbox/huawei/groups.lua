@@ -117,7 +117,7 @@ local function list_pools(ctx, back)
       end
     end
   end
-  return 200, { limit = limit, offset = offset, count = #rows, pools = C.page(rows, limit, offset) }
+  return C.paged("pools", rows, limit, offset)
 end
 
 function G.list_sim_pools(ctx) return list_pools(ctx, false) end
@@ -177,7 +177,7 @@ function G.list_tags(ctx)
       rows[#rows + 1] = v
     end
   end
-  return 200, { limit = limit, offset = offset, count = #rows, tags = C.page(rows, limit, offset) }
+  return C.paged("tags", rows, limit, offset)
 end
 
 local ILLEGAL_NAME = "[%c<>\"'&\\/]"
@@ -310,8 +310,7 @@ function G.list_attributes(ctx)
       rows[#rows + 1] = attr_view(a)
     end
   end
-  return 200, { limit = limit, offset = offset, count = #rows,
-                attributes = C.page(rows, limit, offset) }
+  return C.paged("attributes", rows, limit, offset)
 end
 
 local function check_attr_name(S, name, self_id)
@@ -507,8 +506,7 @@ function G.list_sms_details(ctx)
                           sms_content = s.sms_content }
     end
   end
-  return 200, { limit = limit, offset = offset, count = #rows,
-                sms_details = C.page(rows, limit, offset) }
+  return C.paged("sms_details", rows, limit, offset)
 end
 
 ----------------------------------------------------------------------------
@@ -572,8 +570,7 @@ function G.list_network_switch_policies(ctx)
       rows[#rows + 1] = policy_view(p)
     end
   end
-  return 200, { limit = limit, offset = offset, count = #rows,
-                network_switch_policy_list = C.page(rows, limit, offset) }
+  return C.paged("network_switch_policy_list", rows, limit, offset)
 end
 
 function G.add_network_switch_policy(ctx)
