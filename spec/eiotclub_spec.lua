@@ -23,11 +23,7 @@ local function client(extra)
   return simkit.client("eiotclub", o)
 end
 
-local function state()
-  local st, s = sb:control("GET", "/_sim/state/eiotclub")
-  assert.are.equal(200, st)
-  return s
-end
+local function state() return sb:state("eiotclub") end
 
 describe("eiotclub client against the sandbox", function()
   setup(function()

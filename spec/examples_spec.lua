@@ -34,9 +34,8 @@ describe("examples/ against the sandbox", function()
     assert.are.equal(0, rc, out)
     assert.matches("already ordered today", out)
     assert.matches("0 ordered, 0 failures", out)
-    local _, st = sb:control("GET", "/_sim/state/eiotclub")
     local n = 0
-    for _, o in ipairs(st.orders) do if o.outTradeNo == key then n = n + 1 end end
+    for _, o in ipairs(sb:state("eiotclub").orders) do if o.outTradeNo == key then n = n + 1 end end
     assert.are.equal(1, n)
     -- dry run: nothing ordered
     sb:reset()

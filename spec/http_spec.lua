@@ -28,10 +28,7 @@ describe("simkit.core http", function()
     return h:request(t)
   end
 
-  local function counter()
-    local _, state = sb:control("GET", "/_sim/state/testvendor")
-    return state.counter
-  end
+  local function counter() return sb:state("testvendor").counter end
 
   describe("module", function()
     it("reports the libcurl version", function()

@@ -710,11 +710,7 @@ describe("huawei adapter against the sandbox", function()
     huawei._reset()
   end)
 
-  local function state()
-    local st, s = sb:control("GET", "/_sim/state/huawei")
-    assert.equal(200, st)
-    return s
-  end
+  local function state() return sb:state("huawei") end
 
   local function client(extra)
     return simkit.client("huawei", merge({ ak = AK, sk = SK, project_id = PID, endpoint = sb.url }, extra))

@@ -46,11 +46,7 @@ describe("two nginx workers, one Huawei account", function()
     sb:reset()
   end)
 
-  local function state()
-    local st, s = sb:control("GET", "/_sim/state/huawei")
-    assert.are.equal(200, st)
-    return s
-  end
+  local function state() return sb:state("huawei") end
 
   -- n concurrent calls of `op`; returns the answers and the set of workers that served
   local function calls(n, op, shared, rl)

@@ -83,10 +83,7 @@ describe("simkit.transport.ngx inside nginx", function()
     return assert(json.json_decode(res.body))
   end
 
-  local function counter()
-    local _, state = sb:control("GET", "/_sim/state/testvendor")
-    return state.counter
-  end
+  local function counter() return sb:state("testvendor").counter end
 
   describe("requests", function()
     it("does a GET round trip with status, headers and body", function()

@@ -99,11 +99,7 @@ local function action(name, args)
   return control("POST", "/_sim/eiotclub/" .. name, args)
 end
 
-local function state()
-  local st, s = control("GET", "/_sim/state/eiotclub")
-  assert.are.equal(200, st)
-  return s
-end
+local function state() return sb:state("eiotclub") end
 
 local function advance(seconds)
   local st, res = control("POST", "/_sim/advance", { seconds = seconds })

@@ -113,11 +113,7 @@ describe("huawei GSL sandbox", function()
     assert.equal(200, (sb:control("POST", "/_sim/advance", { seconds = s })))
   end
 
-  local function state()
-    local st, res = sb:control("GET", "/_sim/state/huawei")
-    assert.equal(200, st)
-    return res
-  end
+  local function state() return sb:state("huawei") end
 
   local function token_request(body)
     local st, text, h = sb:request("POST", "/v3/auth/tokens", body or IAM_BODY,

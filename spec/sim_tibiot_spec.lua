@@ -82,11 +82,7 @@ describe("sandbox TIBIOT", function()
     return status, ok and decoded or nil
   end
 
-  local function state()
-    local st, s = sb:control("GET", "/_sim/state/tibiot")
-    assert.equal(200, st)
-    return s
-  end
+  local function state() return sb:state("tibiot") end
 
   local function sync_clock()
     clock_delta = state().now - socket.gettime()

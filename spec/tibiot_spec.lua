@@ -405,7 +405,7 @@ describe("tibiot client", function()
         signer = "hmac-sha256", retries = 0,
         sleep = function(s) sb:control("POST", "/_sim/advance", { seconds = s }) end })
     end)
-    local function state() return select(2, sb:control("GET", "/_sim/state/tibiot")) end
+    local function state() return sb:state("tibiot") end
     local function config(t) assert.equal(200, (sb:control("POST", "/_sim/config", { tibiot = t }))) end
 
     it("every endpoint", function()

@@ -7,6 +7,7 @@
 --   sb:control("POST", "/_sim/fault", { path = "*", kind = "5xx" }) -> status, decoded
 --   sb:request(method, path, body, headers) -> status, body, headers (raw HTTP)
 --   sb:reset(); sb:fault{...}; sb:requests(filter) -> list; sb:clear_requests()
+--   sb:state(vendor) -> the vendor's decoded state
 --   sb:stop()
 --
 -- JSON answers are decoded by the sandbox's own decoder (sandbox.json =
@@ -80,6 +81,13 @@ function Sandbox:control(method, path, tbl)
   local decoded = M.json.json_decode(text)
   if decoded == nil then decoded = text end
   return status, decoded
+end
+
+--- A vendor's state (GET /_sim/state/<vendor>), decoded; raises unless 200.
+function Sandbox:state(vendor)
+  local st, res = self:control("GET", "/_sim/state/" .. vendor)
+  if st ~= 200 then error("sandbox state of " .. vendor .. ": HTTP " .. tostring(st), 2) end
+  return res
 end
 
 function Sandbox:reset()
