@@ -188,7 +188,7 @@ function methods:_send(name, args, opts)
       util.monotonic() - t0), { vendor = vendor.name, op = name, attempt = attempt })
     if not err then return data, nil, full end
     err.attempts = attempt
-    if err.retryable and not (op.read or opts.retry_writes) and not err.not_processed and err.sent ~= false
+    if err.retryable and not op.read and not err.not_processed and err.sent ~= false
         and err.kind ~= "rate_limited" then
       -- a write that may have been processed (5xx, a vendor "system error"):
       -- calling it again could do it twice
@@ -197,7 +197,7 @@ function methods:_send(name, args, opts)
     if not err.retryable or attempt >= max_attempts then return nil, err end
     -- a write is retried only when the vendor said it did not process it
     -- ("too many requests" rejects before any effect)
-    if not (op.read or opts.retry_writes or err.not_processed) then return nil, err end
+    if not (op.read or err.not_processed) then return nil, err end
     local delay = backoff_delay(cfg, attempt, err)
     if delay > cfg.max_retry_wait then return nil, err end
     cfg.sleep(delay)

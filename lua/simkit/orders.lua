@@ -116,12 +116,14 @@ function M.ambiguous(err)
   return false
 end
 
-local function pause_before_asking(ctx, err)
-  if err.kind == "transport" and err.category == "timeout" then
-    -- the first request may still be in progress at the vendor
-    return math.min(10, math.max(0.5, ctx.cfg.timeout or 1))
-  end
-  return 0.5
+local function timed_out(err)
+  return err.kind == "transport" and err.category == "timeout"
+end
+
+-- After a timeout the request may still be in progress at the vendor: wait
+-- about the request timeout (0.5 to 10 s) before asking about it.
+local function timeout_pause(ctx)
+  return math.min(10, math.max(0.5, ctx.cfg.timeout or 1))
 end
 
 local function with(err, fields)
@@ -146,9 +148,8 @@ local function reconcile(ctx, spec, args, key, attempts, slow)
   local status, last_err
   local waits = { 0.5, 1, 2 }
   if slow then
-    -- after a timeout the request may still be in progress at the vendor:
-    -- space the lookups by the request timeout (at most 10 s)
-    local w = pause_before_asking(ctx, { kind = "transport", category = "timeout" })
+    -- after a timeout: space the lookups by the request timeout
+    local w = timeout_pause(ctx)
     waits = { w, w }
   end
   for i = 1, attempts do
@@ -203,7 +204,7 @@ function M.place(ctx, args, send)
   if not spec.lookup then
     local probe_note = ""
     if spec.probe then
-      ctx.cfg.sleep(pause_before_asking(ctx, err))
+      ctx.cfg.sleep(timed_out(err) and timeout_pause(ctx) or 0.5)
       local pdata, perr = send(args, { retries = 0 })
       if not perr then return result(spec, key, pdata, { reconciled = true }) end
       if perr.kind == "vendor" and DUPLICATE[tostring(perr.code)] then
@@ -223,7 +224,7 @@ function M.place(ctx, args, send)
         "; " .. ctx.op .. " cannot be looked up by " .. spec.key .. ". Retrying with the same " .. spec.key ..
         " '" .. key .. "' cannot charge twice (the vendor refuses a duplicate key)" }
   end
-  local s, v = reconcile(ctx, spec, args, key, 3, err.kind == "transport" and err.category == "timeout")
+  local s, v = reconcile(ctx, spec, args, key, 3, timed_out(err))
   if s == "found" then return result(spec, key, v, { reconciled = true }) end
   if s == "absent" then
     return nil, with(err, { key = key, key_name = spec.key, retryable = true, outcome = "not_placed",

@@ -323,12 +323,8 @@ function M.new(opts)
         res.elapsed = now() - t0
         return res
       end
+      -- only a reused connection can be resendable, and writes never use one
       if not resendable then return nil, msg, cat end
-      if not idempotent then
-        return nil, msg:gsub(" %(" .. cat .. "%)$", "") ..
-          "; lost on a reused connection after the request was sent; not resent, it may have been processed (" ..
-          cat .. ")", cat
-      end
     end
     return fail("every pooled connection failed", "reset")
   end
