@@ -103,6 +103,20 @@ function M.days_in_month(y, m)
   return MDAYS[m]
 end
 
+local BY_NAME = setmetatable({}, { __mode = "k" })
+
+--- name -> entry of a list of `{ name = ... }` tables (a vendor table's
+-- params or fields), built once per list and kept while the list lives.
+function M.by_name(list)
+  local t = BY_NAME[list]
+  if not t then
+    t = {}
+    for _, e in ipairs(list) do t[e.name] = e end
+    BY_NAME[list] = t
+  end
+  return t
+end
+
 --- Shallow copy of a table.
 function M.copy(t)
   local c = {}

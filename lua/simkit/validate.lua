@@ -191,8 +191,7 @@ local function check_object(p, fields, v, name)
   if type(v) ~= "table" or getmetatable(v) == json.array_mt then
     return fail(p, "items must be tables (objects), item " .. name .. " is a " .. type(v))
   end
-  local byname = {}
-  for _, f in ipairs(fields) do byname[f.name] = f end
+  local byname = util.by_name(fields)
   local out = {}
   for k in pairs(v) do
     if type(k) ~= "string" or not byname[k] then
@@ -274,8 +273,7 @@ function M.check(op, args)
     end
     args = moved or args
   end
-  local byname = {}
-  for _, p in ipairs(op.params) do byname[p.name] = p end
+  local byname = util.by_name(op.params)
   for k in pairs(args) do
     if type(k) ~= "string" then return nil, "argument names must be strings", nil end
     if not byname[k] then

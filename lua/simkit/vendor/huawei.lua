@@ -180,8 +180,7 @@ local function encode_items(item, list)
 end
 
 local function encode_object(fields, obj)
-  local byname, keys = {}, {}
-  for _, f in ipairs(fields) do byname[f.name] = f end
+  local byname, keys = util.by_name(fields), {}
   for k in pairs(obj) do keys[#keys + 1] = k end
   table.sort(keys)
   local parts = {}
@@ -391,8 +390,7 @@ local LOOKUP_KEY = {
 
 local function extra_checks(ctx, args)
   local op = ctx.spec
-  local has = {}
-  for _, p in ipairs(op.params) do has[p.name] = p end
+  local has = util.by_name(op.params)
   if has.sim_card_id and args.sim_card_id ~= nil and tostring(args.sim_card_id) == "0" then
     local key = LOOKUP_KEY[ctx.op] or (has.iccid and "iccid")
     if key and args[key] == nil and (has.sim_card_id.loc == "path" or ctx.op == "list_sim_price_plans") then
