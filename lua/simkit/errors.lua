@@ -1,13 +1,14 @@
 --- Error objects: plain tables with a `__tostring`.
 -- Every public call returns `nil, err` on failure; `err.kind` is one of
--- "input", "transport", "http", "vendor", "auth", "rate_limited", "decode".
+-- "input", "transport", "http", "vendor", "auth", "rate_limited", "decode",
+-- "store" (a state store failed), "unsupported" (the vendor has no such operation).
 -- Errors are plain tables so they print, cross `ngx.run_worker_thread` and
 -- encode to JSON. They never carry a secret.
 -- @module simkit.errors
 local M = {}
 
 local KINDS = { input = true, transport = true, http = true, vendor = true, auth = true,
-  rate_limited = true, decode = true }
+  rate_limited = true, decode = true, store = true, unsupported = true }
 M.KINDS = KINDS
 
 local mt = {}

@@ -1,0 +1,123 @@
+--- The value encoding shared by the durable store backends (internal).
+--
+-- A stored value is one string: a type tag and the payload, so that a value
+-- comes back with the type it went in with (`"007"` stays a string, `7`
+-- stays an integer, `0.5` a float, a table a table):
+--
+--   `s:` string, `i:` integer (exact decimal), `f:` float (`%.17g`),
+--   `b:1`/`b:0` boolean, `t:` JSON (simkit.json, integers exact).
+--
+-- Also the argument checks every backend applies, so that all four refuse
+-- the same bad input with the same `kind = "input"` error.
+-- @module simkit.store.codec
+local json = require "simkit.json"
+local errors = require "simkit.errors"
+
+local M = {}
+
+--- Longest key accepted (bytes).
+M.MAX_KEY = 512
+--- Largest encoded value accepted (bytes).
+M.MAX_VALUE = 8 * 1024 * 1024
+--- Longest TTL accepted (seconds; ten years).
+M.MAX_TTL = 10 * 366 * 86400
+
+local function is_integer(n)
+  if math.type then return math.type(n) == "integer" end
+  return n == math.floor(n) and n >= -2^53 and n <= 2^53
+end
+M.is_integer = is_integer
+
+--- A store error (`kind = "store"`).
+-- @tparam string backend "sqlite", "redis", ...
+-- @tparam string message what failed
+-- @treturn table the error
+function M.store_error(backend, message)
+  return errors.new { kind = "store", backend = backend, message = backend .. ": " .. tostring(message),
+    retryable = true }
+end
+
+--- An input error for a store call.
+function M.input_error(message)
+  return errors.input("store: " .. message)
+end
+
+--- Check a key. Returns true or nil, err.
+function M.check_key(k)
+  if type(k) ~= "string" then return nil, M.input_error("a key must be a string, got " .. type(k)) end
+  if k == "" then return nil, M.input_error("a key must not be empty") end
+  if #k > M.MAX_KEY then return nil, M.input_error("a key is at most " .. M.MAX_KEY .. " bytes") end
+  return true
+end
+
+--- Check a TTL (nil = no expiry). Returns true or nil, err.
+function M.check_ttl(ttl)
+  if ttl == nil then return true end
+  if type(ttl) ~= "number" then return nil, M.input_error("ttl must be a number of seconds, got " .. type(ttl)) end
+  if ttl ~= ttl or ttl <= 0 or ttl > M.MAX_TTL then
+    return nil, M.input_error("ttl must be a number of seconds in (0, " .. M.MAX_TTL .. "], got " .. tostring(ttl))
+  end
+  return true
+end
+
+--- Check an increment. Returns true or nil, err.
+function M.check_incr(n)
+  if type(n) ~= "number" or not is_integer(n) then
+    return nil, M.input_error("incr takes an integer, got " .. tostring(n))
+  end
+  return true
+end
+
+--- Encode a value for storage. Returns the text or nil, err (`kind = "input"`).
+function M.encode(v)
+  local t = type(v)
+  local s
+  if t == "string" then
+    s = "s:" .. v
+  elseif t == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then
+      return nil, M.input_error("cannot store " .. tostring(v))
+    end
+    if math.type and math.type(v) == "integer" then
+      s = string.format("i:%d", v)
+    else
+      s = "f:" .. string.format("%.17g", v)
+    end
+  elseif t == "boolean" then
+    s = v and "b:1" or "b:0"
+  elseif t == "table" then
+    local text, err = json.encode(v)
+    if not text then return nil, M.input_error("value is not JSON-able: " .. tostring(err)) end
+    s = "t:" .. text
+  else
+    return nil, M.input_error("cannot store a " .. t .. " (strings, numbers, booleans, tables)")
+  end
+  if #s > M.MAX_VALUE then return nil, M.input_error("value is larger than " .. M.MAX_VALUE .. " bytes") end
+  return s
+end
+
+--- Decode a stored text. Returns the value, or nil, err for a corrupt entry.
+function M.decode(s)
+  if type(s) ~= "string" then return nil, "corrupt entry (" .. type(s) .. ")" end
+  local tag, body = s:sub(1, 2), s:sub(3)
+  if tag == "s:" then return body end
+  if tag == "i:" then
+    local n = math.tointeger and math.tointeger(tonumber(body)) or tonumber(body)
+    if n == nil then return nil, "corrupt integer entry" end
+    return n
+  end
+  if tag == "f:" then
+    local n = tonumber(body)
+    if n == nil then return nil, "corrupt number entry" end
+    return n + 0.0
+  end
+  if tag == "b:" then return body == "1" end
+  if tag == "t:" then
+    local v, err = json.decode(body)
+    if v == nil then return nil, "corrupt table entry: " .. tostring(err) end
+    return v
+  end
+  return nil, "corrupt entry (unknown tag)"
+end
+
+return M

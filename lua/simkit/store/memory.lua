@@ -1,0 +1,107 @@
+--- The in-process store: one Lua process (or one nginx worker), no I/O.
+--
+-- The same interface as every backend (see `simkit.store`). Values are kept
+-- encoded (`simkit.store.codec`), so a table read back is a copy and types
+-- round-trip exactly as in the durable backends. Expiry follows the
+-- monotonic clock, or `opts.clock` (seconds) when given, so specs can move
+-- time.
+-- @module simkit.store.memory
+local codec = require "simkit.store.codec"
+local util = require "simkit.util"
+
+local Store = {}
+Store.__index = Store
+
+--- Create a memory store.
+-- @tparam[opt] table opts `clock` (a function returning seconds; default monotonic)
+-- @treturn table the store
+local function new(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then error("simkit.store.memory: opts must be a table or nil", 2) end
+  if opts.clock ~= nil and type(opts.clock) ~= "function" then
+    error("simkit.store.memory: opts.clock must be a function", 2)
+  end
+  return setmetatable({ data = {}, expiry = {}, clock = opts.clock or util.monotonic, backend = "memory" }, Store)
+end
+
+local function live(self, k)
+  local exp = self.expiry[k]
+  if exp and self.clock() >= exp then
+    self.data[k], self.expiry[k] = nil, nil
+  end
+  return self.data[k]
+end
+
+local function put(self, k, enc, ttl)
+  self.data[k] = enc
+  self.expiry[k] = ttl and (self.clock() + ttl) or nil
+end
+
+--- Read a value. Returns the value, `nil` when absent, or nil, err.
+function Store:get(k)
+  local ok, err = codec.check_key(k)
+  if not ok then return nil, err end
+  local enc = live(self, k)
+  if enc == nil then return nil end
+  local v, derr = codec.decode(enc)
+  if v == nil then return nil, codec.store_error("memory", derr) end
+  return v
+end
+
+--- Write a value, with an optional TTL in seconds. Returns true or nil, err.
+function Store:set(k, v, ttl)
+  local ok, err = codec.check_key(k)
+  if ok then ok, err = codec.check_ttl(ttl) end
+  if not ok then return nil, err end
+  local enc, eerr = codec.encode(v)
+  if not enc then return nil, eerr end
+  put(self, k, enc, ttl)
+  return true
+end
+
+--- Write a value only when the key is absent (the lock primitive).
+-- @treturn boolean true when written, false when the key was present
+function Store:add(k, v, ttl)
+  local ok, err = codec.check_key(k)
+  if ok then ok, err = codec.check_ttl(ttl) end
+  if not ok then return nil, err end
+  local enc, eerr = codec.encode(v)
+  if not enc then return nil, eerr end
+  if live(self, k) ~= nil then return false end
+  put(self, k, enc, ttl)
+  return true
+end
+
+--- Add `n` (an integer) to the number at `k` (absent = 0); `ttl` applies when
+-- the key is created. Returns the new value or nil, err.
+function Store:incr(k, n, ttl)
+  local ok, err = codec.check_key(k)
+  if ok then ok, err = codec.check_incr(n) end
+  if ok then ok, err = codec.check_ttl(ttl) end
+  if not ok then return nil, err end
+  local enc = live(self, k)
+  if enc == nil then
+    local e = codec.encode(n)
+    put(self, k, e, ttl)
+    return n
+  end
+  local cur = codec.decode(enc)
+  if type(cur) ~= "number" or not codec.is_integer(cur) then
+    return nil, codec.store_error("memory", "incr: the value at '" .. k .. "' is not an integer")
+  end
+  local v = cur + n
+  self.data[k] = codec.encode(v)
+  return v
+end
+
+--- Delete a key. Returns true or nil, err.
+function Store:delete(k)
+  local ok, err = codec.check_key(k)
+  if not ok then return nil, err end
+  self.data[k], self.expiry[k] = nil, nil
+  return true
+end
+
+Store.__tostring = function() return "simkit.store.memory" end
+
+return { new = new }
