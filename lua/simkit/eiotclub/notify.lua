@@ -11,8 +11,10 @@
 -- as a JSON object/array cannot be verified and is refused.
 --
 -- For a full webhook endpoint (dispatch on `event`, de-duplication on `id`,
--- the `{"status":"SUCCESS"}` reply) see `simkit.receiver` (also reachable as
--- `simkit.notify.receiver`).
+-- the `{"status":"SUCCESS"}` reply) see `simkit.eiotclub.receiver` (also
+-- reachable as `simkit.notify.receiver` and `simkit.receiver`).
+--
+-- Also reachable as `simkit.notify` and `require "simkit.notify"` (aliases).
 -- @module simkit.eiotclub.notify
 local errors = require "simkit.errors"
 local json = require "simkit.json"
@@ -61,10 +63,39 @@ local function missing_in(t, names, out, prefix)
   end
 end
 
-local function integer_of(v)
+--- Largest notification `timestamp` accepted, either sign (2^53: exact
+-- as a double, far beyond any date in seconds or milliseconds).
+M.MAX_TIMESTAMP = 2 ^ 53
+--- Longest notification `id` accepted (bytes; the vendor's are 24).
+M.MAX_ID = 256
+
+-- The timestamp as a number, nil unless an integer within +-MAX_TIMESTAMP
+-- (a huge one used to raise from string.format with max_age set: #10.10).
+local function timestamp_of(v)
   local s = util.integer_text(v)
   if not s then return nil end
+  local digits = s:gsub("^%-?0*", "")
+  -- compared as text: a double would round 2^53+1 down to 2^53
+  if #digits > 16 or (#digits == 16 and digits > "9007199254740992") then return nil end
   return tonumber(s)
+end
+
+--- Check the options of `eiotclub` (used by the receiver when it is
+-- created): raises, naming the option, on a bad one.
+-- @tparam string who the caller's name for the message
+-- @tparam table opts the options
+-- @tparam[opt=2] number level error level
+function M.check_opts(who, opts, level)
+  level = (level or 2) + 1
+  local max_age = opts.max_age
+  if max_age ~= nil and (type(max_age) ~= "number" or max_age ~= max_age or max_age < 0 or max_age == math.huge) then
+    error(who .. ": option 'max_age' must be a finite number of seconds >= 0, got " .. tostring(max_age), level)
+  end
+  local now = opts.now
+  if now ~= nil and type(now) ~= "function" and
+      (type(now) ~= "number" or now ~= now or now == math.huge or now == -math.huge) then
+    error(who .. ": option 'now' must be a finite number or a function returning one, got " .. tostring(now), level)
+  end
 end
 
 --- Verify and decode one EIOTCLUB notification.
@@ -89,7 +120,9 @@ function M.eiotclub(body, secret, opts)
   if type(secret) ~= "string" or secret == "" then
     error("simkit.notify.eiotclub: secret must be a non-empty string", 2)
   end
-  opts = opts or {}
+  if opts == nil then opts = {}
+  elseif type(opts) ~= "table" then error("simkit.notify.eiotclub: opts must be a table or nil", 2) end
+  M.check_opts("simkit.notify.eiotclub", opts, 2)
   local raw = body
   if type(body) == "string" then
     local derr
@@ -111,6 +144,9 @@ function M.eiotclub(body, secret, opts)
         return fail("auth", "field '" .. tostring(k) .. "' arrived as a JSON " ..
           (is_array(v) and "array" or "object") .. "; EIOTCLUB signs it as the JSON string it sends, " ..
           "so the signature cannot be verified")
+      end
+      if type(v) == "number" and (v ~= v or v == math.huge or v == -math.huge) then
+        return fail("decode", "field '" .. tostring(k) .. "' is not a finite number", { param = k })
       end
       params[k] = v
     end
@@ -157,8 +193,13 @@ function M.eiotclub(body, secret, opts)
   end
   if type(id) == "number" then id = util.integer_text(id) end
   if type(id) ~= "string" or id == "" then return fail("input", "notification has no 'id'", { param = "id" }) end
-  local ts = integer_of(raw.timestamp)
-  if not ts then return fail("input", "notification 'timestamp' is not an integer", { param = "timestamp" }) end
+  if #id > M.MAX_ID then
+    return fail("input", "notification 'id' is longer than " .. M.MAX_ID .. " bytes", { param = "id" })
+  end
+  local ts = timestamp_of(raw.timestamp)
+  if not ts then
+    return fail("input", "notification 'timestamp' is not an integer within +-2^53", { param = "timestamp" })
+  end
   if not present(raw.nonce) or raw.nonce == "" then
     return fail("input", "notification has no 'nonce'", { param = "nonce" })
   end
@@ -166,10 +207,13 @@ function M.eiotclub(body, secret, opts)
     local now = opts.now
     if type(now) == "function" then now = now() end
     now = now or util.now()
+    if type(now) ~= "number" or now ~= now or now == math.huge or now == -math.huge then
+      error("simkit.notify.eiotclub: option 'now' returned " .. tostring(now) .. ", not a finite number", 2)
+    end
     local age = now - ts
     if age > opts.max_age or -age > opts.max_age then
-      return fail("auth", string.format("notification timestamp %s is %d s away from now (max_age %s)",
-        tostring(ts), math.floor(age), tostring(opts.max_age)), { param = "timestamp" })
+      return fail("auth", string.format("notification timestamp %.0f is %.0f s away from now (max_age %s)",
+        ts, age, tostring(opts.max_age)), { param = "timestamp" })
     end
   end
 
