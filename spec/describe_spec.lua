@@ -265,6 +265,21 @@ describe("client:describe", function()
     assert.same({ "get_cards_info", "get_all_card_info" }, sdescribe.closest("get_card_info", names, 2))
     assert.same({ "reset" }, sdescribe.closest("RESET", names))
     assert.same({}, sdescribe.closest("xyzzy_plugh_quux", names))
+    assert.same({}, sdescribe.closest("", names))
+    assert.same({}, sdescribe.closest("reset", names, 0))
+    -- a 10 MB word: only its first 200 characters are compared (bounded work)
+    assert.same({}, sdescribe.closest(string.rep("x", 10 * 1024 * 1024) .. "reset", { "reset" }))
+    assert.same({ "reset" }, sdescribe.closest("reset" .. string.rep("x", 10 * 1024 * 1024), { "reset" }))
+    for _, bad in ipairs({ { nil, names }, { 42, names }, { "x", nil }, { "x", "names" } }) do
+      assert.has_error(function() sdescribe.closest(bad[1], bad[2]) end,
+        "simkit.describe.closest: pass a string and a list of names")
+    end
+    for _, n in ipairs({ 0 / 0, -1, "3" }) do
+      assert.has_error(function() sdescribe.closest("x", names, n) end)
+    end
+    assert.has_error(function() sdescribe.op(nil, "x") end,
+      "simkit.describe.op: pass a client made by simkit.client (use client:describe(op))")
+    assert.has_error(function() sdescribe.op({}, "x") end)
   end)
 end)
 

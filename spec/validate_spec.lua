@@ -280,6 +280,17 @@ describe("simkit.validate", function()
     assert.matches("NUL", validate.text_error("a\0b", true))
   end)
 
+  it("raises, saying what to pass, when called wrongly (programming errors)", function()
+    for _, bad in ipairs({ nil, 42, {}, true }) do
+      assert.has_error(function() validate.text_error(bad) end,
+        "simkit.validate.text_error: the text must be a string, got " .. type(bad))
+    end
+    for _, bad in ipairs({ nil, "p", 42 }) do
+      assert.has_error(function() validate.max_length(bad) end,
+        "simkit.validate.max_length: pass a parameter spec (a table), got " .. type(bad))
+    end
+  end)
+
   it("refuses an oversized list before splitting it, and caps the joined list", function()
     local op = { params = { { name = "ids", type = "string", list = "comma", items_type = "string" } } }
     local huge = string.rep("1,", 5 * 1024 * 1024) .. "1"

@@ -27,10 +27,14 @@ local function null(v)
   return v
 end
 
+-- Keys in a stable order: numbers (and numeric strings) by value, then text.
 local function sorted_keys(t)
   local keys = {}
   for k in pairs(t) do keys[#keys + 1] = k end
   table.sort(keys, function(a, b)
+    local na, nb = tonumber(a), tonumber(b)
+    if na and nb and na ~= nb then return na < nb end
+    if (na ~= nil) ~= (nb ~= nil) then return na ~= nil end
     if type(a) == type(b) then return a < b end
     return type(a) == "number"
   end)
@@ -286,7 +290,10 @@ function M.render(vendor, spec_dir)
     "Every operation is a client method (`client:" .. order[1] .. "{ ... }`) taking one table of the" ..
       " vendor's parameter names; `client:describe(\"" .. order[1] .. "\")` returns the same facts as a" ..
       " Lua table (see [README.md](README.md)). Arguments are checked before anything is sent: a" ..
-      " bad one gives `nil, err` with `err.kind == \"input\"`.",
+      " bad one gives `nil, err` with `err.kind == \"input\"`. " ..
+      (vendor == "huawei" and "The result is the decoded response body" or
+        "The result is the decoded `data` part of the vendor's answer") ..
+      "; the field paths under \"Returns\" are those of the vendor's answer.",
     "",
     "Every string parameter (list and array items and object fields included) must be " ..
       validate.TEXT_RULE .. ", at most its catalog cap or, where the catalog gives none, " ..

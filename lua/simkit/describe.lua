@@ -124,7 +124,13 @@ end
 -- @tparam[opt=3] number n how many at most
 -- @treturn table up to `n` names; empty when none is close
 function M.closest(word, names, n)
+  if type(word) ~= "string" or type(names) ~= "table" then
+    error("simkit.describe.closest: pass a string and a list of names", 2)
+  end
   n = n or 3
+  if type(n) ~= "number" or n ~= n or n < 0 then
+    error("simkit.describe.closest: n must be a number >= 0", 2)
+  end
   local lw = word:lower():sub(1, 200)
   local scored = {}
   if lw == "" then return scored end
@@ -206,6 +212,9 @@ end
 -- @tparam string name the operation
 -- @treturn table|nil the description, or nil and an input error ("did you mean")
 function M.op(client, name)
+  if type(client) ~= "table" or type(client.vendor) ~= "function" then
+    error("simkit.describe.op: pass a client made by simkit.client (use client:describe(op))", 2)
+  end
   return M.vendor(client:vendor(), name)
 end
 

@@ -66,6 +66,9 @@ end
 -- @tparam[opt] boolean allow_newlines LF and CR allowed
 -- @treturn string|nil what is wrong, with the byte position
 function M.text_error(s, allow_newlines)
+  if type(s) ~= "string" then
+    error("simkit.validate.text_error: the text must be a string, got " .. type(s), 2)
+  end
   local bad = utf8_error_at(s)
   if bad then return "is not valid UTF-8 (byte " .. bad .. ")" end
   local init = 1
@@ -86,6 +89,9 @@ end
 -- @treturn number the cap
 -- @treturn string "catalog" or "default"
 function M.max_length(p)
+  if type(p) ~= "table" then
+    error("simkit.validate.max_length: pass a parameter spec (a table), got " .. type(p), 2)
+  end
   if p.max_length then return p.max_length, "catalog" end
   return M.DEFAULT_MAX_LENGTH, "default"
 end
