@@ -280,6 +280,30 @@ describe("simkit.validate", function()
     assert.matches("NUL", validate.text_error("a\0b", true))
   end)
 
+  it("UTF-8: agrees with the core's JSON encoder (an independent implementation) on random bytes", function()
+    local json = simkit.json
+    -- a small deterministic generator (the same cases on every VM and run)
+    local state = 12345
+    local function rnd(n)
+      state = (state * 1103515245 + 12345) % 2147483648
+      return state % n
+    end
+    local LEADS = { 0x41, 0x7F, 0x80, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0, 0xE1, 0xED, 0xEE, 0xEF,
+                    0xF0, 0xF1, 0xF4, 0xF5, 0xFF }
+    local TRAILS = { 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0 }
+    for _ = 1, 20000 do
+      local bytes = {}
+      for i = 1, 1 + rnd(6) do
+        bytes[i] = rnd(3) == 0 and LEADS[1 + rnd(#LEADS)] or TRAILS[1 + rnd(#TRAILS)]
+      end
+      local s = string.char(unpack and unpack(bytes) or table.unpack(bytes))
+      local mine = validate.text_error(s) ~= nil and validate.text_error(s):find("UTF%-8") ~= nil
+      local core_refuses = json.encode(s) == nil
+      assert(mine == core_refuses, ("disagree on %q: validate %s, json %s"):format(s, tostring(mine),
+        tostring(core_refuses)))
+    end
+  end)
+
   it("raises, saying what to pass, when called wrongly (programming errors)", function()
     for _, bad in ipairs({ nil, 42, {}, true }) do
       assert.has_error(function() validate.text_error(bad) end,
