@@ -511,5 +511,16 @@ function methods:operations()
   return names
 end
 
+--- What simkit knows about one operation, as a table (the facts of
+-- docs/reference/<vendor>.md): method and path, every parameter with its
+-- type, whether it is required, its limits (string caps, `max_length_source`
+-- "catalog" or "default"), one-of rules, what it returns, rate limits,
+-- whether it spends money and how it pages. The shape is documented in
+-- `simkit.describe` and docs/reference/README.md.
+-- @tparam string op the operation's name
+-- @treturn table|nil the description, or nil and an error with
+--   `kind = "input"` ("did you mean ...") for an unknown operation
+function methods:describe(op) return require("simkit.describe").op(self, op) end
+
 M.methods = methods
 return M
