@@ -194,7 +194,13 @@ local OVERRIDES = {
     -- simkit's page size for client:pages (the API's default is 10)
     page_size = 100,
   },
-  tibiot = { reads = {} },
+  tibiot = {
+    reads = {},
+    -- "ICCID Array, A maximum of 10 can be passed in" (tibiot-api-doc.txt
+    -- L258): simkit accepts any number and sends them in batches of 10, so
+    -- the cap moves from the parameter to the op's `batch`
+    batch = { operate_card_network = { param = "iccids", size = 10 } },
+  },
 }
 
 local function set_of(list)
@@ -267,6 +273,18 @@ function M.huawei(spec)
         params[#params + 1] = param(p, cap and { max_items = cap })
       end
     end
+    -- "sim_card_id 0 means: by this parameter" (e.g. L690 iccid, L5652 cid),
+    -- read from the parameters' own descriptions
+    local zero_id
+    for _, loc in ipairs({ "path_params", "query_params", "body_params" }) do
+      for _, p in ipairs(e[loc]) do
+        local d = tostring(null_to_nil(p.description_zh) or "") .. " " .. tostring(null_to_nil(p.description_en) or "")
+        if p.name ~= "sim_card_id" and d:find("sim_card_id", 1, true)
+            and (d:find("为 ?0") or d:find("sim_card_id is 0", 1, true)) then
+          zero_id = { param = "sim_card_id", by = p.name }
+        end
+      end
+    end
     local items, pagination = O.paging[e.op], nil
     if items ~= nil then
       local max
@@ -276,7 +294,7 @@ function M.huawei(spec)
     end
     ops[e.op] = {
       method = e.method, path = e.uri, summary = e.summary_en, params = params,
-      pagination = pagination,
+      pagination = pagination, zero_id = zero_id,
       read = (e.method == "GET" or reads[e.op]) or nil,
       async = e.async or nil,
       rate_per_s = null_to_nil(e.rate_limit_per_s),
@@ -291,13 +309,22 @@ function M.huawei(spec)
 end
 
 function M.tibiot(spec)
+  local O = OVERRIDES.tibiot
   local ops = {}
   for _, e in ipairs(spec.endpoints) do
+    local batch = O.batch[e.op]
     local params = {}
-    for _, p in ipairs(e.params) do params[#params + 1] = param(p) end
+    for _, p in ipairs(e.params) do
+      local out = param(p)
+      if batch and p.name == batch.param then
+        assert(out.max_items == batch.size, e.op .. ": the catalog's cap changed")
+        out.max_items = nil
+      end
+      params[#params + 1] = out
+    end
     ops[e.op] = {
       method = e.method, path = e.path, summary = e.summary_en, params = params,
-      read = (e.method == "GET") or nil, async = e.async or nil,
+      read = (e.method == "GET") or nil, async = e.async or nil, batch = batch,
     }
   end
   return ops

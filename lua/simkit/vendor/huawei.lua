@@ -224,8 +224,10 @@ end
 -- @tparam table ctx
 -- @tparam[opt] string refused a token the vendor just refused
 -- @treturn table `{ token = }` or nil, err
+local AKSK = {} -- AK/SK mode: build signs; nothing to fetch
+
 function M.authenticate(ctx, refused)
-  if ctx.cfg.mode ~= "token" then return {} end
+  if ctx.cfg.mode ~= "token" then return AKSK end
   local tok, err = token.get(ctx, refused)
   if not tok then return nil, err end
   return { token = tok }
@@ -369,21 +371,14 @@ function M.parse(ctx, res, auth)
 end
 
 ----------------------------------------------------------------------------
--- call hook: extra checks, one re-authentication on a refused token
-
--- ops whose path id 0 means "look the card up by ICCID" (or cid)
-local LOOKUP_KEY = {
-  switch_network = "cid", set_network_switch_policy = "cid",
-}
+-- call hook: the cross-field checks of the seed
 
 local function extra_checks(ctx, args)
   local op = ctx.spec
-  local has = util.by_name(op.params)
-  if has.sim_card_id and args.sim_card_id ~= nil and tostring(args.sim_card_id) == "0" then
-    local key = LOOKUP_KEY[ctx.op] or (has.iccid and "iccid")
-    if key and args[key] == nil and (has.sim_card_id.loc == "path" or ctx.op == "list_sim_price_plans") then
-      return input_error(ctx, "'sim_card_id' 0 means \"by " .. key .. "\": '" .. key .. "' is required", key)
-    end
+  -- the descriptor's zero_id: sim_card_id 0 means "by iccid" (or cid)
+  local z = op.zero_id
+  if z and args[z.param] ~= nil and tostring(args[z.param]) == "0" and args[z.by] == nil then
+    return input_error(ctx, "'" .. z.param .. "' 0 means \"by " .. z.by .. "\": '" .. z.by .. "' is required", z.by)
   end
   -- items (batch_set_attributes): sim_card_id 0 means "by iccid" there too
   for _, p in ipairs(op.params) do
