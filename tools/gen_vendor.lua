@@ -150,6 +150,16 @@ local OVERRIDES = {
     -- "only once per 5 minutes" per card (L5179, L5266): simkit refuses a
     -- second call for the same card before it is sent
     guards = { refresh_usage = "iccid", cancel_location = "iccid" },
+    -- What a vendor code means for the client (the error tables' extra facts):
+    -- kind (else "auth" for the auth/permission classes, else "vendor"),
+    -- retry_after (seconds), not_processed (rejected before any effect).
+    codes = {
+      ["501"] = { kind = "rate_limited", not_processed = true }, -- "Too many requests" (L185)
+      ["44001"] = { kind = "rate_limited", retry_after = 300 }, -- "refresh once every 5 mins" (L262)
+      ["44002"] = { retryable = false }, -- "Refresh failed" (L263): not retried automatically
+      -- "Too frequent card unlocking" (L269): no period stated, 60 s is simkit's guess
+      ["45102"] = { kind = "rate_limited", retry_after = 60 },
+    },
   },
   huawei = {
     -- POSTs that only query (the SDK's "show"/"list" names).
@@ -172,6 +182,19 @@ local OVERRIDES = {
     -- The SDK's name for a parameter the document names otherwise (notes quirk
     -- 12): accepted from the caller, sent under the document's name.
     aliases = { list_flow_by_sim_cards = { iccids = "iccid" } },
+    -- What a code means for the client (error code table L6270-6310):
+    -- kind, retryable, retry_after (s), pending_work_order.
+    codes = {
+      ["GSL.00010001"] = { kind = "auth" }, -- token invalid (L6278)
+      ["GSL.00010002"] = { kind = "auth" }, -- user frozen (L6279)
+      ["GSL.00011007"] = { retryable = true, retry_after = 2 }, -- "try again later" (L6285)
+      ["GSL.00016009"] = { pending_work_order = true }, -- unfinished resumption orders (L6295)
+      ["GSL.00016010"] = { pending_work_order = true }, -- pending suspension orders (L6296)
+      ["GSL.00016015"] = { pending_work_order = true }, -- pending activation orders (L6299)
+      ["GSL.00016016"] = { retry_after = 300 }, -- "not ... within 5 minutes" (L6300): not retried
+      ["GSL.00011009"] = { retryable = false }, -- 500 "File not exists" (L6308): change the request
+      ["GSL.00016005"] = { retryable = false }, -- 500 "Unsupported business handling order" (L6309)
+    },
     -- Paged lists (offset = page number, limit = page size, `count` = the
     -- records in all pages): op -> the answer's list field (seed line), or
     -- false for a bare top-level array (list_sim_price_plans, L2604).
@@ -334,14 +357,22 @@ end
 -- { status, en } (Huawei).
 function M.errors(vendor, spec)
   local out = {}
+  local extra = OVERRIDES[vendor].codes or {}
   for _, e in ipairs(spec.error_codes or {}) do
     local code = tostring(e.code)
+    local t
     if vendor == "eiotclub" then
-      out[code] = { class = e.class, retryable = e.retryable or nil, en = e.en }
+      t = { class = e.class, retryable = e.retryable or nil, en = e.en }
+      if e.class == "auth" or e.class == "permission" then t.kind = "auth" end
     elseif vendor == "huawei" then
-      out[code] = { status = null_to_nil(e.http_status), en = e.en }
+      t = { status = null_to_nil(e.http_status), en = e.en }
+    end
+    if t then
+      for k, v in pairs(extra[code] or {}) do t[k] = v end
+      out[code] = t
     end
   end
+  for code in pairs(extra) do assert(out[code], vendor .. ": override for unknown code " .. code) end
   return next(out) and out or nil
 end
 

@@ -263,6 +263,11 @@ local function request(ctx, req, timeout)
   if req.idempotent == nil then req.idempotent = ctx.read end
   local res, terr, category, sent = cfg.transport(req)
   if not res then return nil, transport_error(ctx, terr, category, sent) end
+  if type(res) ~= "table" or not util.finite(res.status) or (res.body ~= nil and type(res.body) ~= "string") then
+    -- a user transport's answer is data too: never a raise further down
+    return nil, transport_error(ctx, "the transport returned no { status = number, body = string } answer",
+      "protocol", true)
+  end
   return res
 end
 

@@ -41,9 +41,6 @@ local WORK_ORDER_END = {
   [7] = { "work_order_rejected", " was rejected" },
 }
 
--- 5xx codes whose remedy is to change the request, not to try again (L6308-6309)
-local NOT_RETRYABLE_5XX = { ["GSL.00011009"] = true, ["GSL.00016005"] = true }
-
 -- A tag of an IAM password for the token cache key: 4096 chained
 -- HMAC-SHA256 rounds keyed by the password and salted with the account, so
 -- that the key (visible in a shared dict) is slow to test guesses against;
@@ -288,9 +285,6 @@ end
 ----------------------------------------------------------------------------
 -- parsing answers
 
-local AUTH_CODES = { ["GSL.00010001"] = true, ["GSL.00010002"] = true }
-local PENDING = { ["GSL.00016009"] = true, ["GSL.00016010"] = true, ["GSL.00016015"] = true }
-
 local function str(v)
   if v == nil or v == json.null then return nil end
   if type(v) == "table" then return nil end
@@ -323,17 +317,17 @@ local function vendor_error(ctx, res, code, msg, trace, auth)
   local retry_after = common.retry_after(res.headers)
   if status == 429 then
     f.kind, f.retryable, f.retry_after = "rate_limited", true, retry_after or 1
-  elseif status == 401 or AUTH_CODES[code or ""] or
+  elseif status == 401 or info.kind == "auth" or
       (status == 403 and code and code:match("^APIGW%.")) then
     f.kind = "auth"
-  elseif code == "GSL.00011007" then
-    -- a query of the same kind is already running: try again shortly
-    f.retryable, f.retry_after = true, retry_after or 2
-  elseif code == "GSL.00016016" then
-    f.retry_after = 300 -- "no repeated operation within 5 minutes": not retried automatically
-  elseif PENDING[code or ""] then
+  -- the rest of what a code means is in the generated code table
+  elseif info.retryable == true then
+    f.retryable, f.retry_after = true, retry_after or info.retry_after
+  elseif info.retry_after then
+    f.retry_after = info.retry_after
+  elseif info.pending_work_order then
     f.pending_work_order = true
-  elseif status >= 500 and not NOT_RETRYABLE_5XX[code or ""] then
+  elseif status >= 500 and info.retryable ~= false then
     f.retryable, f.retry_after = true, retry_after
   end
   if not code and f.kind == "vendor" then f.kind = "http" end
