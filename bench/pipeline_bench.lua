@@ -105,8 +105,9 @@ end
 local function eiotclub(sb)
   local st = sb:control("POST", "/_sim/config", { eiotclub = { rate_limit = false } })
   assert(st == 200, "sandbox: cannot switch the EIOTCLUB rate limit off")
+  -- rate_limit = false: simkit's client-side pacing (10 calls/s by default) off, as the sandbox's
   local client = simkit.client("eiotclub", { appkey = EIOT.appkey, secret = EIOT.secret, base_url = sb.url,
-    retries = 0 })
+    retries = 0, rate_limit = false })
   -- The sandbox refuses a replayed request (same timestamp, nonce and sign)
   -- and simkit draws a random 5-digit nonce: pageSize 12..500 (the account
   -- has 12 cards, so every answer is the same) keeps identical requests apart.
