@@ -325,8 +325,17 @@ function Fleet:cards(filters)
           if vi > #vendors then return nil end
           local name = vendors[vi]
           vdone = 0
-          pager = VENDOR[name].lister(self._vc[name], { status = status_hint,
-            iccids = name == "tibiot" and tibiot_iccids(self) or nil })
+          local tib
+          if name == "tibiot" then
+            -- one call per card: visit only the wanted ones when the query names them
+            tib = tibiot_iccids(self)
+            if f.iccids then
+              local only = {}
+              for _, i in ipairs(tib) do if f.iccids[i] then only[#only + 1] = i end end
+              tib = only
+            end
+          end
+          pager = VENDOR[name].lister(self._vc[name], { status = status_hint, iccids = tib })
         end
         local list, info = pager()
         if list == nil then

@@ -16,9 +16,12 @@ M.TIB_ICCID_PREFIX = "8986112233445566"
 -- without, it only moves the fake clock (the fleet's own pacing of vendors
 -- the sandbox does not limit: moving the sandbox clock by minutes would
 -- put the signed timestamps of EIOTCLUB and TIBIOT out of range).
-function M.clock(sb)
+-- With `real`, the clock is the real monotonic clock plus the sleeps
+-- counted so far (time passes during calls, as it does for a real pacer).
+function M.clock(sb, real)
   local c = { t = 1000000, slept = 0 }
-  c.clock = function() return c.t end
+  local now = require("simkit.util").monotonic
+  c.clock = function() return real and (now() + c.slept) or c.t end
   c.sleep = function(s)
     c.t, c.slept = c.t + s, c.slept + s
     if sb and s > 0 then assert(sb:control("POST", "/_sim/advance", { seconds = s }) == 200) end

@@ -142,6 +142,10 @@ end
 function S.add_order(o)
   S.orders[o.orderId] = o
   S.order_list[#S.order_list + 1] = o
+  -- per card, in the same (creation) order: card views stay O(orders of the card)
+  local mine = S.orders_by_iccid[o.iccid]
+  if not mine then mine = {}; S.orders_by_iccid[o.iccid] = mine end
+  mine[#mine + 1] = o
   S.orders_by_number[o.orderNumber] = o
   if o.outTradeNo and o.outTradeNo ~= "" then S.orders_by_otn[o.outTradeNo] = o end
   local card = S.cards[o.iccid]
@@ -438,7 +442,7 @@ end
 
 local TABLES = {
   "products", "packages", "package_list", "esim_goods", "cloud_packages", "cloud_package_list",
-  "pool_types", "pool_type_list", "cards", "card_list", "cards_by_imsi", "orders", "order_list",
+  "pool_types", "pool_type_list", "cards", "card_list", "cards_by_imsi", "orders", "order_list", "orders_by_iccid",
   "orders_by_otn", "orders_by_number", "esim_orders", "esim_order_list", "esim_orders_by_otn",
   "clouds", "cloud_list", "cloud_orders", "cloud_orders_by_id", "cloud_order_list",
   "cloud_orders_by_otn", "pools", "pool_list", "pool_records", "pool_records_by_otn",
