@@ -29,6 +29,7 @@ build = {
     ["simkit.json"] = "lua/simkit/json.lua",
     ["simkit.notify"] = "lua/simkit/notify.lua",
     ["simkit.orders"] = "lua/simkit/orders.lua",
+    ["simkit.eiotclub.orders"] = "lua/simkit/eiotclub/orders.lua",
     ["simkit.ratelimit"] = "lua/simkit/ratelimit.lua",
     ["simkit.receiver"] = "lua/simkit/receiver.lua",
     ["simkit.sign"] = "lua/simkit/sign.lua",
