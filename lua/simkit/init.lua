@@ -34,10 +34,11 @@ function M.client(vendor, opts)
   return client.new(require(modname), opts)
 end
 
--- Lazily loaded submodules: simkit.notify, simkit.cdr, simkit.ratelimit.
+-- Lazily loaded submodules: simkit.notify, simkit.cdr, simkit.ratelimit,
+-- simkit.fleet (callable: simkit.fleet{ clients... }).
 setmetatable(M, {
   __index = function(t, k)
-    if k == "notify" or k == "cdr" or k == "ratelimit" then
+    if k == "notify" or k == "cdr" or k == "ratelimit" or k == "fleet" then
       local mod = require("simkit." .. k)
       rawset(t, k, mod)
       return mod
