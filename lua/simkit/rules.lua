@@ -41,8 +41,10 @@ M.TRIGGERS, M.ACTIONS = TRIGGERS, ACTIONS
 --   or function(card) -> anchor: billing anchor of day/month periods),
 --   `dry_run`, `audit` (path or function(entry)), `clock` (function ->
 --   epoch seconds; default os.time), `logger` (function(level, msg, fields)),
---   `lookup` (function(card, order_key) -> "found", order | "absent" |
---   "unknown", err), `lease_ttl` (seconds, default 300), `lag` (reporting
+--   `clients` (simkit clients: EIOTCLUB's lists packages for
+--   `topup{ package = "cheapest" | function }` and looks orders in doubt up
+--   by their key), `lookup` (function(card, order_key) -> "found", order |
+--   "absent" | "unknown", err; replaces that lookup), `lease_ttl` (seconds, default 300), `lag` (reporting
 --   lag in seconds, or per vendor; default 600), `prefix` (store keys).
 -- @treturn table the engine
 function M.engine(opts)

@@ -177,19 +177,14 @@ local function cheapest(packages)
     local price = tonumber(p.price)
     if price and (best == nil or price < tonumber(best.price)) then best = p end
   end
-  return best and (best.code or best.package or best.packageCode)
+  return best and best.code
 end
 
 -- resolve the top-up package code for `card`
 local function package_for(act, card, env)
   local p = act.args.package
   if type(p) == "string" and p ~= "cheapest" then return p end
-  local fleet = env.fleet
-  if type(fleet.packages) ~= "function" then
-    if p == "cheapest" then return "cheapest" end
-    return fail("topup: a package function needs fleet:packages(card)")
-  end
-  local list, err = fleet:packages(card)
+  local list, err = env.packages(card)
   if not list then return nil, err end
   local code
   if p == "cheapest" then
@@ -197,13 +192,14 @@ local function package_for(act, card, env)
   else
     local ok, res = pcall(p, card, list)
     if not ok then return fail("topup: the package function raised: " .. tostring(res)) end
-    code = res
+    code = type(res) == "table" and res.code or res
   end
   if type(code) ~= "string" or code == "" then return fail("topup: no package to order for this card") end
   return code
 end
 
---- Run one action now. `env` = { fleet, order_key, payload, logger, now }.
+--- Run one action now. `env` = { fleet, order_key, payload, logger, now,
+-- packages = function(card) -> list | nil, err }.
 -- @return result or nil, err (a simkit error)
 function M.run(act, card, env)
   local name, a = act.action, act.args

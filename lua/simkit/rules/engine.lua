@@ -10,6 +10,7 @@ local meta = require "simkit.rules.meta"
 local orders = require "simkit.orders"
 local store_mod = require "simkit.store"
 local util = require "simkit.util"
+local vendors = require "simkit.rules.vendors"
 
 local M = {}
 
@@ -55,7 +56,7 @@ function M.new(opts)
     fleet = fleet, store = store, offset = off, clock = clock, anchor = anchor, dry_run = opts.dry_run == true,
     audit_write = audit.sink(opts.audit), logger = opts.logger or default_logger, lookup = opts.lookup,
     lease_ttl = lease, lag = opts.lag, prefix = prefix, rules = {}, by_name = {}, caps = {},
-    owner = opts.owner or ("engine-" .. util.random_hex(6)),
+    owner = opts.owner or ("engine-" .. util.random_hex(6)), clients = vendors.index(opts.clients),
   }, Engine)
   return self
 end
@@ -75,15 +76,22 @@ function Engine:_caps(vendor)
   return c or nil
 end
 
+-- the packages `card` can order: the fleet's, else the vendor client's
+function Engine:_packages(card)
+  local f = self.fleet
+  if f and type(f.packages) == "function" then return f:packages(card) end
+  return vendors.packages(self.clients, card)
+end
+
 --- Add a rule. Raises (a programming error) with the rule's name when the
 -- rule is bad. Returns the engine.
 function Engine:rule(def)
-  local vendors
+  local fleet_vendors
   if self.fleet and type(self.fleet.vendors) == "function" then
     local ok, v = pcall(self.fleet.vendors, self.fleet)
-    if ok and type(v) == "table" then vendors = v end
+    if ok and type(v) == "table" then fleet_vendors = v end
   end
-  local ok, rule = pcall(check.rule, def, self.fleet and function(v) return self:_caps(v) end, vendors,
+  local ok, rule = pcall(check.rule, def, self.fleet and function(v) return self:_caps(v) end, fleet_vendors,
     self.by_name)
   if not ok then error(rule, 2) end
   self.rules[#self.rules + 1] = rule
@@ -248,11 +256,14 @@ function Engine:_execute(cy, job)
   if not ok then led:release(key) add_error(cy, perr, "ledger") return "failed" end
   local res, aerr = actions.run(job.act, job.card, { fleet = self.fleet, order_key = order_key,
     payload = payload_of(job.rule, job.card, job.step, job.act, job.value, job.threshold, key, cy.now),
-    logger = self.logger, now = cy.now })
+    logger = self.logger, now = cy.now, packages = function(card) return self:_packages(card) end })
   local fired = { rule = base.rule, iccid = base.iccid, vendor = base.vendor, action = base.action, key = key }
   if res ~= nil then
     rec.status = "confirmed"
-    if is_order and type(res) == "table" then rec.order_id = res.orderId or res.order_id end
+    if is_order and type(res) == "table" then
+      local d = type(res.data) == "table" and res.data or res
+      rec.order_id = d.orderId or d.order_id
+    end
     fired.ok, fired.result = true, res
   else
     local unknown = is_order and type(aerr) == "table" and aerr.outcome ~= "not_placed"
@@ -318,22 +329,48 @@ local function threshold_of(t)
   return info and info.threshold
 end
 
--- Evaluate one rule for one card (ctx filled). Returns nothing.
-function Engine:_evaluate(cy, rule, card, ctx)
-  cy.report.evaluated = cy.report.evaluated + 1
-  local steps, holds, values = rule.steps, {}, {}
-  local any = false
-  for i, s in ipairs(steps) do
+--- Evaluate the triggers of `rule` for `card` (pure: no I/O). Returns
+-- any, holds, values — or nil, message when a trigger raised.
+function M.decide(rule, card, ctx)
+  local holds, values, any = {}, {}, false
+  for i, s in ipairs(rule.steps) do
     local ok, h, v = pcall(s.when, card, ctx)
-    if not ok then
-      add_error(cy, { kind = "input", message = "rule " .. rule.name .. ": trigger raised: " .. tostring(h) },
-        "trigger")
-      return
-    end
+    if not ok then return nil, "rule " .. rule.name .. ": trigger raised: " .. tostring(h) end
     holds[i], values[i] = h == true, v
     if h == true then any = true end
   end
-  if not any and rule.rearm_spec.kind ~= "clear" then return end
+  return any, holds, values
+end
+local decide = M.decide
+M.matches = matches
+
+--- Does any step trigger of `rule` hold for `card`? The hot path of a
+-- cycle: no allocation. Returns true, false, or nil and a message.
+function M.holds(rule, card, ctx)
+  for _, s in ipairs(rule.steps) do
+    local ok, h = pcall(s.when, card, ctx)
+    if not ok then return nil, "rule " .. rule.name .. ": trigger raised: " .. tostring(h) end
+    if h == true then return true end
+  end
+  return false
+end
+local holds_any = M.holds
+
+-- Evaluate one rule for one card (ctx filled). Returns nothing.
+function Engine:_evaluate(cy, rule, card, ctx)
+  cy.report.evaluated = cy.report.evaluated + 1
+  local steps = rule.steps
+  local h, herr = holds_any(rule, card, ctx)
+  if h == nil then
+    add_error(cy, { kind = "input", message = herr }, "trigger")
+    return
+  end
+  if not h and rule.rearm_spec.kind ~= "clear" then return end
+  local any, holds, values = decide(rule, card, ctx)
+  if any == nil then
+    add_error(cy, { kind = "input", message = holds }, "trigger")
+    return
+  end
   local state, err, skey, changed = self:_state(cy, rule, card, ctx)
   if not state then add_error(cy, err, "state") return end
   local fired_now = false

@@ -7,6 +7,7 @@ local snapshot = require "simkit.rules.snapshot"
 local audit = require "simkit.rules.audit"
 local meta = require "simkit.rules.meta"
 local errors = require "simkit.errors"
+local vendors = require "simkit.rules.vendors"
 
 local M = {}
 
@@ -157,7 +158,8 @@ local function run_due(self, cy)
 end
 
 -- The default order lookup: fleet:find_order(card, key) -> order | nil
--- (absent) | nil, err (unknown).
+-- (absent) | nil, err (unknown) when the fleet has it, else the vendor
+-- client given to the engine (EIOTCLUB: by outTradeNo).
 local function default_lookup(self, card, key)
   local f = self.fleet
   if f and type(f.find_order) == "function" then
@@ -166,8 +168,7 @@ local function default_lookup(self, card, key)
     if err then return "unknown", nil, err end
     return "absent"
   end
-  return "unknown", nil, errors.new { kind = "unsupported", message = "no order lookup: give the engine lookup = " ..
-    "function(card, order_key) -> \"found\", order | \"absent\" | \"unknown\", err" }
+  return vendors.lookup(self.clients, card, key)
 end
 
 local function poll(self, dry)
