@@ -42,8 +42,32 @@ describe("simkit.sign.eiotclub", function()
     assert.equal(core.sha1("v=-2.5&secret=s", "HEX"), sign.eiotclub({ v = -2.5 }, "s"))
   end)
 
+  it("signs many and long parameters (past its reused buffers) as the joined sorted entries", function()
+    local core = require "simkit.core"
+    for _, n in ipairs({ 0, 1, 40, 300 }) do
+      local p, entries = {}, {}
+      for i = 1, n do
+        local k = "k" .. ((i * 7919) % 1000) .. string.rep("x", i % 5)
+        local v = i % 3 == 0 and i * 1.5 or (i % 3 == 1 and string.rep("v", i * 37) or i)
+        p[k] = v
+      end
+      for k, v in pairs(p) do
+        entries[#entries + 1] = k .. "=" .. (type(v) == "number" and v == math.floor(v) and
+          string.format("%d", v) or tostring(v)) .. "&"
+      end
+      table.sort(entries)
+      local secret = string.rep("S", n)
+      assert.equal(core.sha1(table.concat(entries) .. "secret=" .. secret, "HEX"), sign.eiotclub(p, secret))
+    end
+    -- the buffers are reused: a small one after the large ones is unchanged
+    assert.equal("963A56BAEBED746F2746E4D9B3B77BE0F2E171E7", sign.eiotclub(doc, "a1b1c1d1"))
+  end)
+
   it("raises on values that have no text form (programming errors)", function()
     assert.has_error(function() sign.eiotclub({ a = {} }, "s") end)
+    assert.has_error(function() sign.eiotclub({ a = 1 / 0 }, "s") end)
+    assert.has_error(function() sign.eiotclub({ a = print }, "s") end)
+    assert.has_error(function() sign.eiotclub({ [true] = "x" }, "s") end)
     assert.has_error(function() sign.eiotclub({ a = 0 / 0 }, "s") end)
     assert.has_error(function() sign.eiotclub({ [1] = "x" }, "s") end)
     assert.has_error(function() sign.eiotclub("x", "s") end)

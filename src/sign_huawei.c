@@ -392,7 +392,7 @@ int skc_sign_huawei(lua_State *L)
         if (sha_hdr != NULL) {
             luaL_addlstring(&c, sha_hdr, shalen);
         } else {
-            if (!skc_sha256(body, blen, md))
+            if (!skc_digest(skc_crypto_of(L), SKC_SHA256, body, blen, md))
                 return luaL_error(L, "sign.huawei: sha256 failed");
             skc_hex(md, 32, hex, 0);
             luaL_addlstring(&c, hex, 64);
@@ -407,7 +407,7 @@ int skc_sign_huawei(lua_State *L)
         const char *canon = lua_tolstring(L, -1, &clen);
         char sts[sizeof ALGO + 1 + 16 + 1 + 64];
         size_t stslen;
-        if (!skc_sha256(canon, clen, md))
+        if (!skc_digest(skc_crypto_of(L), SKC_SHA256, canon, clen, md))
             return luaL_error(L, "sign.huawei: sha256 failed");
         memcpy(sts, ALGO, sizeof ALGO - 1);
         stslen = sizeof ALGO - 1;
@@ -417,7 +417,7 @@ int skc_sign_huawei(lua_State *L)
         sts[stslen++] = '\n';
         skc_hex(md, 32, sts + stslen, 0);
         stslen += 64;
-        if (!skc_hmac_sha256(sk, sklen, sts, stslen, md))
+        if (!skc_hmac_sha256(skc_crypto_of(L), sk, sklen, sts, stslen, md))
             return luaL_error(L, "sign.huawei: hmac failed");
         skc_hex(md, 32, hex, 0);
         lua_pop(L, 1);

@@ -30,3 +30,8 @@ skc_slice *skc_sorted_strings(lua_State *L, int tidx, size_t *count)
     *count = n;
     return v;
 }
+
+void skc_sort_slices(skc_slice *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_slice);
+}
