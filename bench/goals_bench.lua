@@ -293,6 +293,23 @@ do
   end
 end
 
+------------------------------------------------------------------ the cost of the new bounds
+-- libcurl: a request refused by libcurl at once (no network), with and
+-- without timeout + connect_timeout + max_body given: the difference is what
+-- reading and applying the bounds costs per call (the max_body check itself
+-- is one comparison per received block)
+do
+  local h = core.http_new()
+  local bare = { url = "gopher://127.0.0.1:9/" }
+  local bounded = { url = "gopher://127.0.0.1:9/", timeout = 5, connect_timeout = 1, max_body = 1000000 }
+  assert(not h:request(bare))
+  local r0 = support.rate(function() h:request(bare) end, SECONDS)
+  local r1 = support.rate(function() h:request(bounded) end, SECONDS)
+  h:close()
+  row("timeout + connect_timeout + max_body (libcurl)", string.format("%+.2f us/call", 1e6 / r1 - 1e6 / r0),
+    string.format("%.2f us without", 1e6 / r0), "-", "< 1 us/call")
+end
+
 row("cdr.rows / cdr.parse", "see bench/cdr_bench.lua", "", "", ">= 0.8x")
 row("EIOTCLUB webhook in nginx", "see bench/notify_bench.lua", "", "", ">= 0.6x, p99 < 2 ms at 64 conns")
 

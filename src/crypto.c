@@ -28,7 +28,7 @@ struct skc_crypto {
     unsigned char *key;
     size_t klen;
     int keyed;
-    skc_scratch scratch[2];
+    skc_scratch scratch[SKC_SCRATCH];
 };
 
 skc_crypto *skc_crypto_of(lua_State *L)
@@ -57,7 +57,7 @@ static int crypto_gc(lua_State *L)
     EVP_MD_CTX_free(c->md);
     EVP_MD_free(c->sha1_owned);
     EVP_MD_free(c->sha256_owned);
-    for (i = 0; i < 2; i++)
+    for (i = 0; i < SKC_SCRATCH; i++)
         free(c->scratch[i].p);
     memset(c, 0, sizeof *c);
     return 0;
@@ -116,7 +116,7 @@ void *skc_scratch_get(skc_crypto *c, int which, size_t n)
 void skc_scratch_done(skc_crypto *c)
 {
     int i;
-    for (i = 0; i < 2; i++) {
+    for (i = 0; i < SKC_SCRATCH; i++) {
         if (c->scratch[i].cap > SCRATCH_KEEP) {
             free(c->scratch[i].p);
             c->scratch[i].p = NULL;

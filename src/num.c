@@ -43,6 +43,24 @@ static double parse_back(const char *s)
     return strtod(tmp, NULL);
 }
 
+/* "%lld" without printf (the signers and the encoder print many integers). */
+static size_t format_int(long long v, char *buf)
+{
+    char tmp[24];
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    size_t n = 0, o = 0;
+    do {
+        tmp[n++] = (char)('0' + (int)(u % 10));
+        u /= 10;
+    } while (u > 0);
+    if (v < 0)
+        buf[o++] = '-';
+    while (n > 0)
+        buf[o++] = tmp[--n];
+    buf[o] = '\0';
+    return o;
+}
+
 /* A short decimal: d == m / 10^k for an integer m of at most 15 digits and
  * 1 <= k <= 9, with 1e-4 <= |d| < 1e15. Then "%.15g" prints exactly m's
  * digits (a double is within half an ulp of m / 10^k, less than half a unit
@@ -94,21 +112,17 @@ size_t skc_format_number(lua_State *L, int idx, char *buf)
 {
     size_t len;
     double d;
-    int n, prec;
+    int prec;
 #if SKC_HAS_INT64
-    if (lua_isinteger(L, idx)) {
-        n = snprintf(buf, SKC_NUMBUF, LUA_INTEGER_FMT, (LUAI_UACINT)lua_tointeger(L, idx));
-        return (size_t)n;
-    }
+    if (lua_isinteger(L, idx))
+        return format_int((long long)lua_tointeger(L, idx), buf);
 #endif
     d = (double)lua_tonumber(L, idx);
     if (isnan(d) || isinf(d))
         return 0;
     /* An integral value within int64 prints as an integer: 500.0 -> "500". */
-    if (d == floor(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0) {
-        n = snprintf(buf, SKC_NUMBUF, "%lld", (long long)d);
-        return (size_t)n;
-    }
+    if (d == floor(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0)
+        return format_int((long long)d, buf);
     len = format_short_decimal(d, buf);
     if (len > 0)
         return len;

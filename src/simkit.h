@@ -38,10 +38,11 @@ SKC_LOCAL size_t skc_format_number(lua_State *L, int idx, char *buf);
 /* crypto.c: the per-state crypto objects (digests and HMAC fetched once per
  * Lua state), the upvalue of the crypto functions and of the signers, which
  * skc_open_crypto registers too; skc_crypto_of(L) inside those functions.
- * Two scratch buffers owned by it (freed by __gc, so a Lua error cannot leak
- * them); skc_scratch_done after use drops large ones. */
+ * SKC_SCRATCH scratch buffers owned by it (freed by __gc, so a Lua error
+ * cannot leak them); skc_scratch_done after use drops large ones. */
 typedef struct skc_crypto skc_crypto;
 typedef struct { void *p; size_t cap; } skc_scratch;
+#define SKC_SCRATCH 4
 #define SKC_SHA1 1
 #define SKC_SHA256 2
 SKC_LOCAL skc_crypto *skc_crypto_of(lua_State *L);
