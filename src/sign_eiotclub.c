@@ -52,8 +52,11 @@ int skc_sign_eiotclub(lua_State *L)
     unsigned char md[20];
     char hex[40];
 
-    luaL_checktype(L, 1, LUA_TTABLE);
-    secret = luaL_checklstring(L, 2, &slen);
+    if (lua_type(L, 1) != LUA_TTABLE)
+        return luaL_error(L, "sign.eiotclub: params must be a table");
+    if (lua_type(L, 2) != LUA_TSTRING)
+        return luaL_error(L, "sign.eiotclub: secret must be a string");
+    secret = lua_tolstring(L, 2, &slen);
     lua_settop(L, 2);
     /* entries "k=v&" one after the other in scratch 0; slices hold offsets
      * (the buffer may move while it grows) until every entry is written */

@@ -290,7 +290,8 @@ int skc_sign_huawei(lua_State *L)
     char hex[64];
     char datebuf[17];
 
-    luaL_checktype(L, 1, LUA_TTABLE);
+    if (lua_type(L, 1) != LUA_TTABLE)
+        return luaL_error(L, "sign.huawei: expected a table");
     lua_settop(L, 1);
     method = get_field(L, "method", 1, &mlen);
     url = get_field(L, "url", 1, &ulen);
