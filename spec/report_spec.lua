@@ -34,6 +34,15 @@ describe("simkit.report", function()
       assert.are.equal("input", err.kind)
     end)
 
+    it("cards not in service (inactive, deactivated) are never listed as running dry", function()
+      local v = assert(report.build({ now = 0, cards = {
+        { vendor = "huawei", iccid = "1", status = "inactive", usage = { used_mb = 0, limit_mb = 0, left_mb = 0 } },
+        { vendor = "huawei", iccid = "2", status = "deactivated", usage = { left_mb = 0 } },
+        { vendor = "huawei", iccid = "3", status = "suspended", usage = { left_mb = 0 } } } }))
+      assert.are.equal(1, #v.dry)
+      assert.are.equal("3", v.dry[1].card.iccid)
+    end)
+
     it("ignore items of the wrong type and values that are not finite numbers", function()
       local html = assert(report.render({ now = 0, cards = { 1, "x", { vendor = "huawei", iccid = "1",
         usage = { used_mb = 0 / 0, limit_mb = math.huge, left_mb = -math.huge } } }, pools = { "p" },
@@ -126,6 +135,18 @@ describe("simkit.report", function()
     end)
   end)
 
+  describe("history from the store", function()
+    local clireport = require "simkit.cli.report"
+    it("reads the rules engine's snapshots as time/used points, ignoring what is not one", function()
+      local store = require("simkit.store").memory()
+      assert(store:set(clireport.SNAPSHOT_KEY .. "8986", { t = 5, hist = { { 1, 10.5 }, { 2, 12 }, { "x", 1 }, 7 } }))
+      assert.are.same({ { time = 1, used_mb = 10.5 }, { time = 2, used_mb = 12 } }, clireport.history(store, "8986"))
+      assert.is_nil(clireport.history(store, "none"))
+      assert(store:set(clireport.SNAPSHOT_KEY .. "bad", "text"))
+      assert.is_nil(clireport.history(store, "bad"))
+    end)
+  end)
+
   describe("read_audit", function()
     it("reads JSON lines, skipping and counting lines that are not objects", function()
       local home = cli.home()
@@ -199,7 +220,6 @@ describe("simkit report (command) rendered in headless Chromium", function()
     local broken = home.dir .. "/broken.json"
     write(broken, "{")
     for _, c in ipairs({
-      { { "report", "--out", out_path }, "--data" },
       { { "report", "--data", home.dir .. "/missing.json", "--out", out_path }, "cannot read" },
       { { "report", "--data", bad, "--out", out_path }, "must hold a JSON object" },
       { { "report", "--data", broken, "--out", out_path }, "must hold a JSON object" },

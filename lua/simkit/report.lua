@@ -104,7 +104,9 @@ function M.build(model)
       if finite(u.used_mb) then agg.used_mb = agg.used_mb + u.used_mb; v.kpi.used = v.kpi.used + u.used_mb end
       if finite(u.limit_mb) then agg.limit_mb = agg.limit_mb + u.limit_mb; v.kpi.limit = v.kpi.limit + u.limit_mb
       else agg.unlimited = agg.unlimited + 1 end
-      local pr = M.projection(c, (model.history or {})[c.iccid], now)
+      -- cards not (or no longer) in service are not "running dry"
+      local pr = c.status ~= "inactive" and c.status ~= "deactivated" and
+        M.projection(c, (model.history or {})[c.iccid], now)
       if pr and pr.dry_at then
         v.dry[#v.dry + 1] = { card = c, rate = pr.rate_mb_day, dry_at = pr.dry_at, left = u.left_mb }
       end
