@@ -52,7 +52,7 @@ function M.lookup(clients, card, key)
   if card.vendor ~= "eiotclub" or not c then
     return "unknown", nil, select(2, unsupported(card.vendor, "looking an order up"))
   end
-  local state, order = orders.ORDERS.order_package.lookup(c, {}, key)
+  local state, order = orders.lookup(c, "order_package", key)
   if state == "unknown" then return "unknown", nil, order end
   return state, order
 end
