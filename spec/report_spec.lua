@@ -124,12 +124,14 @@ describe("simkit.report", function()
       assert.are.equal(31, #v.days)
     end)
 
-    it("orders come from the audit's done top-ups when the model has none", function()
+    it("orders come from the audit's done top-ups when the model has none, one per intent key", function()
       local v = assert(report.build({ now = 0, audit = {
         { time = 10, rule = "t", iccid = "1", vendor = "eiotclub", decision = "done", action = "topup", cost = 2.5,
-          currency = "USD", package = "P1" },
-        { time = 11, rule = "t", iccid = "2", vendor = "eiotclub", decision = "fired", action = "topup" } } }))
+          currency = "USD", package = "P1", key = "k1" },
+        { time = 12, rule = "t", iccid = "1", vendor = "eiotclub", decision = "done", action = "topup", key = "k1" },
+        { time = 11, rule = "t", iccid = "2", vendor = "eiotclub", decision = "fired", action = "topup", key = "k2" } } }))
       assert.are.equal(1, #v.orders)
+      assert.are.equal(1, v.rules[1].fired) -- a "done" completes a firing: not counted twice
       assert.are.equal("P1", v.orders[1].package)
       assert.are.equal(2.5, v.kpi.cost.USD)
     end)
@@ -210,7 +212,7 @@ describe("simkit report (command) rendered in headless Chromium", function()
     local dom = p:read("*a")
     p:close()
     for _, s in ipairs(SECTIONS) do assert.truthy(dom:find("<h2>" .. s .. "</h2>", 1, true), s) end
-    assert.truthy(dom:find("simkit fleet report — sandbox demo fleet", 1, true))
+    assert.truthy(dom:find("simkit fleet report — example model", 1, true))
     assert.truthy(dom:find("89852012345678900004", 1, true))
   end)
 
