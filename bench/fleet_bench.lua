@@ -2,7 +2,7 @@
 -- vendor in the sandbox (POST /_sim/config {cards = 3000}), against
 --   (a) the naive per-card script a user would write: list the cards at
 --       the default page size, then one usage call per card (EIOTCLUB
---       get_cards_info, Huawei list_flow_by_sim_cards for one card, TIBIOT
+--       get_cards_info, Huawei show_month_usages for one card, TIBIOT
 --       card_detail), at the same pacing;
 --   (b) the floor: the fewest calls the vendors' page and batch sizes allow
 --       and the least time their rate limits allow for them.
@@ -35,11 +35,9 @@ local ok, err = pcall(function()
   local e_cards, h_cards = N + 12, N + 20
   local ceil = math.ceil
   local h_pages = ceil(h_cards / 500)
-  local h_batches = 0
-  for p = 1, h_pages do h_batches = h_batches + ceil(math.min(500, h_cards - (p - 1) * 500) / 50) end
   local floor = {
     eiotclub = { calls = ceil(e_cards / 500) + 2, cards = e_cards },     -- pages + pool_list + 1 non-empty pool
-    huawei = { calls = h_pages + h_batches + 1, cards = h_cards },        -- pages + usage batches + pool list
+    huawei = { calls = h_pages * 2 + 1, cards = h_cards },                -- pages + 1 month-usage batch (500) each + pool list
     tibiot = { calls = N, cards = N },                                    -- no batch read exists
   }
   floor.eiotclub.seconds = (floor.eiotclub.calls - 1) / PACE.eiotclub
@@ -98,7 +96,8 @@ local ok, err = pcall(function()
     local n = 0
     for item, ierr in ncl.hw:pages("list_sim_cards", {}) do
       if not item then error(tostring(ierr)) end
-      assert(ncl.hw:list_flow_by_sim_cards { sim_card_ids = require("simkit.json").array { item.sim_card_id } })
+      assert(ncl.hw:show_month_usages { sim_card_ids = require("simkit.json").array { item.sim_card_id },
+        billing_cycles = require("simkit.json").array { os.date("!%Y-%m") } })
       n = n + 1
     end
     return n + ceil(n / 100)
