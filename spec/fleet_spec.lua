@@ -217,6 +217,15 @@ describe("simkit.fleet against the sandbox", function()
     local card, err = f:card("89999999999999999999")
     assert.is_nil(card)
     assert.same({ "vendor", "not_found" }, { err.kind, err.code })
+    -- an ICCID one vendor refuses the format of (EIOTCLUB: 18-22 digits, Huawei: 19-20) is not its card
+    sb:clear_requests()
+    card, err = f:card("898600210000001")
+    assert.is_nil(card)
+    assert.same({ "vendor", "not_found" }, { err.kind, err.code })
+    assert.equal(1, #sb:requests { vendor = "eiotclub" })
+    -- Huawei and TIBIOT take 19-20 digits: their clients refuse it unsent
+    assert.equal(0, #sb:requests { vendor = "huawei" })
+    assert.equal(0, #sb:requests { vendor = "tibiot" })
     sb:clear_requests()
     for _, bad in ipairs({ "123", "abcdefghijklmnopqrst", 89860321000000000001, {}, false, string.rep("8", 40) }) do
       card, err = f:card(bad)
