@@ -17,7 +17,7 @@ step() { # name, command...
   fi
 }
 
-step luacheck luacheck --quiet --no-color lua spec sim bench examples tools
+step luacheck luacheck --quiet --no-color lua spec sim bench examples tools bin/simkit
 # the catalogs: ../shared/spec when present (and then the in-repo copies must
 # match it), else the copies in spec/catalog
 if [ -d ../shared/spec ]; then
