@@ -201,6 +201,9 @@ function M.vendor_op(vendor, name)
     d.params[i] = describe_param(p)
     local rp = raw_params[p.name]
     if rp and rp.max_items and not p.max_items then d.params[i].per_request_max_items = rp.max_items end
+    -- a batched list (the generated `batch = { param, size }`) is capped per request, not per call
+    local batch = raw and raw.batch
+    if batch and batch.param == p.name and not p.max_items then d.params[i].per_request_max_items = batch.size end
   end
   d.order, d.guard = copy(op.order), copy(op.guard)
   if op.rate_per_s or op.min_interval then
