@@ -81,14 +81,27 @@ describe("tibiot client", function()
       for _, v in pairs(c) do assert.not_equal(SECRET, v) end
     end)
 
+    it("wait_batch refuses NaN, +-inf and out-of-range timeout / interval before polling", function()
+      local c = client()
+      for _, o in ipairs({ { timeout = 0 / 0 }, { interval = 0 / 0 }, { timeout = math.huge }, { interval = -math.huge },
+        { interval = 0 }, { timeout = -1 }, { timeout = 2 ^ 40 } }) do
+        local d, err = c:wait_batch("B1", o)
+        assert.is_nil(d)
+        assert.equal("input", err.kind)
+      end
+    end)
+
     it("offers the 8 operations and wait_batch", function()
       local c = client()
       assert.same({ "card_detail", "get_card_day_usage", "get_card_month_usage", "get_pool_day_usage",
         "get_pool_month_usage", "operate_card_network", "pool_detail", "query_batch_status" }, c:operations())
       assert.is_function(c.wait_batch)
       assert.equal(10, tibiot.max_iccids)
-      -- the generated table is left untouched: only the adapter's copy lifts the limit
-      assert.equal(10, require("simkit.vendor.tibiot_ops").operate_card_network.params[1].max_items)
+      -- the batch size is in the generated descriptor (no load-time patch)
+      local op = require("simkit.vendor.tibiot_ops").operate_card_network
+      assert.same({ param = "iccids", size = 10 }, op.batch)
+      assert.is_nil(op.params[1].max_items)
+      assert.equal(op, tibiot.ops.operate_card_network)
     end)
   end)
 

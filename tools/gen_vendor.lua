@@ -129,6 +129,37 @@ local OVERRIDES = {
     -- "by orderNumber or outTradeNo ... at most 50" (L4445, 42009): a cap on
     -- the items of several comma lists together.
     list_total = { get_order_package_details = { max = 50, params = { "orderNumberArrStr", "outTradeNoArrStr" } } },
+    -- Orders (DESIGN.md "Orders"): the catalog's idempotency_key is generated
+    -- by simkit when the caller gives none; `id` is the answer's order id
+    -- field; `lookup` finds the order by its key after an ambiguous failure;
+    -- `probe`: no lookup by key exists, so the same key is sent once more.
+    orders = {
+      -- "by orderNumber or outTradeNo" (L4440-4446); its items carry no
+      -- orderId (L4604-4607): packageOrderRecord (L949) has orderId and
+      -- outTradeNo (`id_lookup`)
+      order_package = { id = "orderId", lookup = "get_order_package_details", id_lookup = "package_order_record" },
+      -- 503016: "query the eSIM order details" (L3995), by the platform's id only
+      esim_purchase = { id = "orderId", probe = true },
+      -- data.orderId (L8496); the package records carry no outTradeNo
+      cloudesim_purchase = { id = "orderId", probe = true },
+      -- data.order_no (L11059); pool/record/list by out_trade_no (L11134)
+      pool_sub = { id = "order_no", lookup = "pool_record_list" },
+    },
+    -- "42002 outTradeNo already exists" (L244), "503016 duplicate order number" (L264)
+    duplicate_codes = { "42002", "503016" },
+    -- "only once per 5 minutes" per card (L5179, L5266): simkit refuses a
+    -- second call for the same card before it is sent
+    guards = { refresh_usage = "iccid", cancel_location = "iccid" },
+    -- What a vendor code means for the client (the error tables' extra facts):
+    -- kind (else "auth" for the auth/permission classes, else "vendor"),
+    -- retry_after (seconds), not_processed (rejected before any effect).
+    codes = {
+      ["501"] = { kind = "rate_limited", not_processed = true }, -- "Too many requests" (L185)
+      ["44001"] = { kind = "rate_limited", retry_after = 300 }, -- "refresh once every 5 mins" (L262)
+      ["44002"] = { retryable = false }, -- "Refresh failed" (L263): not retried automatically
+      -- "Too frequent card unlocking" (L269): no period stated, 60 s is simkit's guess
+      ["45102"] = { kind = "rate_limited", retry_after = 60 },
+    },
   },
   huawei = {
     -- POSTs that only query (the SDK's "show"/"list" names).
@@ -151,8 +182,48 @@ local OVERRIDES = {
     -- The SDK's name for a parameter the document names otherwise (notes quirk
     -- 12): accepted from the caller, sent under the document's name.
     aliases = { list_flow_by_sim_cards = { iccids = "iccid" } },
+    -- What a code means for the client (error code table L6270-6310):
+    -- kind, retryable, retry_after (s), pending_work_order.
+    codes = {
+      ["GSL.00010001"] = { kind = "auth" }, -- token invalid (L6278)
+      ["GSL.00010002"] = { kind = "auth" }, -- user frozen (L6279)
+      ["GSL.00011007"] = { retryable = true, retry_after = 2 }, -- "try again later" (L6285)
+      ["GSL.00016009"] = { pending_work_order = true }, -- unfinished resumption orders (L6295)
+      ["GSL.00016010"] = { pending_work_order = true }, -- pending suspension orders (L6296)
+      ["GSL.00016015"] = { pending_work_order = true }, -- pending activation orders (L6299)
+      ["GSL.00016016"] = { retry_after = 300 }, -- "not ... within 5 minutes" (L6300): not retried
+      ["GSL.00011009"] = { retryable = false }, -- 500 "File not exists" (L6308): change the request
+      ["GSL.00016005"] = { retryable = false }, -- 500 "Unsupported business handling order" (L6309)
+    },
+    -- Paged lists (offset = page number, limit = page size, `count` = the
+    -- records in all pages): op -> the answer's list field (seed line), or
+    -- false for a bare top-level array (list_sim_price_plans, L2604).
+    paging = {
+      list_sim_cards = "sim_cards", -- L463
+      list_pro_price_plans = "price_plans", -- L2458
+      list_sim_price_plans = false, -- L2604
+      list_sim_pools = "pools", -- L2989
+      list_sim_pool_members = "pool_members", -- L3180
+      list_back_pools = "pools", -- L3340
+      list_back_pool_members = "pool_members", -- L3532
+      list_tags = "tags", -- L3689
+      list_attributes = "attributes", -- L4225
+      list_sms_details = "sms_details", -- L5092
+      list_work_orders = "work_orders", -- L5194
+      list_work_order_details = "work_order_details", -- L5360
+      list_sim_device_multiply = "sim_cards", -- L5520
+      list_network_switch_policies = "network_switch_policy_list", -- L5932
+    },
+    -- simkit's page size for client:pages (the API's default is 10)
+    page_size = 100,
   },
-  tibiot = { reads = {} },
+  tibiot = {
+    reads = {},
+    -- "ICCID Array, A maximum of 10 can be passed in" (tibiot-api-doc.txt
+    -- L258): simkit accepts any number and sends them in batches of 10, so
+    -- the cap moves from the parameter to the op's `batch`
+    batch = { operate_card_network = { param = "iccids", size = 10 } },
+  },
 }
 
 local function set_of(list)
@@ -166,14 +237,26 @@ function M.eiotclub(spec)
   local reads, money = set_of(ov.reads), set_of(ov.money)
   local ops = {}
   for _, e in ipairs(spec.endpoints) do
+    local key = null_to_nil(e.idempotency_key)
+    local order = ov.orders[e.op]
     local params = {}
-    for _, p in ipairs(e.params) do params[#params + 1] = param(p) end
+    for _, p in ipairs(e.params) do
+      -- an order's key is optional: simkit generates it when absent
+      params[#params + 1] = param(p, (order and p.name == key) and { required = false, generated = true } or nil)
+    end
     local dev = null_to_nil(e.system_param_deviations)
     local op = {
       method = e.method, path = e.path, summary = e.summary_en, params = params,
       read = reads[e.op] or nil,
       money = (e.spends_money or money[e.op]) and true or nil,
-      idempotency_key = null_to_nil(e.idempotency_key),
+      idempotency_key = key,
+      order = order and {
+        key = assert(key, e.op .. ": an order needs the catalog's idempotency_key"), id = order.id,
+        lookup = order.lookup, id_lookup = order.id_lookup, probe = order.probe,
+        duplicate_codes = ov.duplicate_codes,
+      } or nil,
+      guard = ov.guards[e.op] and { param = ov.guards[e.op],
+        interval = assert(e.rate_limit and null_to_nil(e.rate_limit.min_interval_s), e.op .. ": no interval") } or nil,
       one_of = null_to_nil(e.one_of_required),
       nonce_string = (dev and dev.nonce) and true or nil,
       list_total = ov.list_total[e.op],
@@ -213,8 +296,28 @@ function M.huawei(spec)
         params[#params + 1] = param(p, cap and { max_items = cap })
       end
     end
+    -- "sim_card_id 0 means: by this parameter" (e.g. L690 iccid, L5652 cid),
+    -- read from the parameters' own descriptions
+    local zero_id
+    for _, loc in ipairs({ "path_params", "query_params", "body_params" }) do
+      for _, p in ipairs(e[loc]) do
+        local d = tostring(null_to_nil(p.description_zh) or "") .. " " .. tostring(null_to_nil(p.description_en) or "")
+        if p.name ~= "sim_card_id" and d:find("sim_card_id", 1, true)
+            and (d:find("为 ?0") or d:find("sim_card_id is 0", 1, true)) then
+          zero_id = { param = "sim_card_id", by = p.name }
+        end
+      end
+    end
+    local items, pagination = O.paging[e.op], nil
+    if items ~= nil then
+      local max
+      for _, p in ipairs(e.query_params) do if p.name == "limit" then max = null_to_nil(p.max) end end
+      pagination = { page = "offset", size = "limit", default_size = O.page_size, max_size = max,
+        items = items or nil, total = items and "count" or nil, total_kind = items and "records" or nil }
+    end
     ops[e.op] = {
       method = e.method, path = e.uri, summary = e.summary_en, params = params,
+      pagination = pagination, zero_id = zero_id,
       read = (e.method == "GET" or reads[e.op]) or nil,
       async = e.async or nil,
       rate_per_s = null_to_nil(e.rate_limit_per_s),
@@ -229,13 +332,22 @@ function M.huawei(spec)
 end
 
 function M.tibiot(spec)
+  local O = OVERRIDES.tibiot
   local ops = {}
   for _, e in ipairs(spec.endpoints) do
+    local batch = O.batch[e.op]
     local params = {}
-    for _, p in ipairs(e.params) do params[#params + 1] = param(p) end
+    for _, p in ipairs(e.params) do
+      local out = param(p)
+      if batch and p.name == batch.param then
+        assert(out.max_items == batch.size, e.op .. ": the catalog's cap changed")
+        out.max_items = nil
+      end
+      params[#params + 1] = out
+    end
     ops[e.op] = {
       method = e.method, path = e.path, summary = e.summary_en, params = params,
-      read = (e.method == "GET") or nil, async = e.async or nil,
+      read = (e.method == "GET") or nil, async = e.async or nil, batch = batch,
     }
   end
   return ops
@@ -245,14 +357,22 @@ end
 -- { status, en } (Huawei).
 function M.errors(vendor, spec)
   local out = {}
+  local extra = OVERRIDES[vendor].codes or {}
   for _, e in ipairs(spec.error_codes or {}) do
     local code = tostring(e.code)
+    local t
     if vendor == "eiotclub" then
-      out[code] = { class = e.class, retryable = e.retryable or nil, en = e.en }
+      t = { class = e.class, retryable = e.retryable or nil, en = e.en }
+      if e.class == "auth" or e.class == "permission" then t.kind = "auth" end
     elseif vendor == "huawei" then
-      out[code] = { status = null_to_nil(e.http_status), en = e.en }
+      t = { status = null_to_nil(e.http_status), en = e.en }
+    end
+    if t then
+      for k, v in pairs(extra[code] or {}) do t[k] = v end
+      out[code] = t
     end
   end
+  for code in pairs(extra) do assert(out[code], vendor .. ": override for unknown code " .. code) end
   return next(out) and out or nil
 end
 

@@ -1,5 +1,42 @@
 --- Pieces every vendor adapter shares (internal): option checks, HTTP
--- status errors, JSON body decoding.
+-- status errors, JSON body decoding, pagination from descriptors.
+--
+-- THE ADAPTER CONTRACT (also in docs/pipeline.md). An adapter is a table:
+--
+--   name            "eiotclub" | "huawei" | "tibiot"
+--   ops             the GENERATED descriptors (tools/gen_vendor.lua): op ->
+--                   method, path, params, read, response, pagination, order
+--                   (money: key, id, lookup, probe), guard, rate_per_s,
+--                   one_of, ... Everything simkit knows about an op is there.
+--   OPTIONS         the vendor's own client option names
+--   init(opts, env) -> cfg, secrets      checks options (raises on misuse);
+--                   env.store is the client's simkit.store
+--   describe(cfg)   -> string for tostring(client), never a secret
+--   admit(ctx, args) [optional] -> true | release_fn | nil, err
+--                   rate limits, pacing, guards, all in ctx.store; the one
+--                   hook that may wait (ctx.sleep). `release_fn(err)` is
+--                   called when the attempt fails (to give a guard back).
+--   authenticate(ctx, refused) [optional] -> auth | nil, err
+--                   credentials for one attempt (a token from ctx.store; a
+--                   fetch goes through ctx.request). `refused` is a token
+--                   the vendor just refused: get another.
+--   build(ctx, args, auth) -> req | nil, err      PURE: no sleep, no I/O
+--   parse(ctx, res, auth) -> data | nil, err, full  PURE. An error with
+--                   `token_refused = auth.token` makes the pipeline
+--                   re-authenticate once (the field never leaves it).
+--   call(ctx, args, send) [optional] -> data, err   wraps one logical call
+--                   (orders, cross-field checks); `send(args, opts)` runs
+--                   the attempts (opts: retries, timeout, deadline).
+--   pagination(name, op) -> descriptor | nil   (`M.pagination` below)
+--   methods         extra client methods: fn(mctx, ...), mctx = { client,
+--                   cfg, vendor, call, sleep, clock, store }
+--
+-- `ctx` (one per call): vendor, op, spec (the descriptor), read, cfg,
+-- secrets, store, state (per client, never shared state), attempt,
+-- deadline, sleep, clock, request(req[, timeout]) -> res | nil, err,
+-- call(op, args[, opts]) -> data, err, full. No adapter reads the client's
+-- fields; retry decisions are the pipeline's alone (client.should_retry):
+-- adapters only describe errors (kind, retryable, not_processed, sent).
 -- @module simkit.vendor.common
 local errors = require "simkit.errors"
 local json = require "simkit.json"
@@ -53,6 +90,9 @@ end
 local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8, Sep = 9, Oct = 10,
   Nov = 11, Dec = 12 }
 
+--- The longest Retry-After taken from a server (seconds; a week).
+M.MAX_RETRY_AFTER = 7 * 86400
+
 --- Parse a Retry-After header: delay-seconds, or an HTTP-date
 -- ("Wed, 21 Oct 2015 07:28:00 GMT") turned into the seconds from now.
 -- @treturn number|nil seconds (>= 0)
@@ -61,12 +101,15 @@ function M.retry_after(headers)
   if type(v) ~= "string" and type(v) ~= "number" then return nil end
   v = tostring(v)
   local n = tonumber(v)
-  if n then return n >= 0 and n or nil end
+  -- what a server sends is data: "1e999" or "-1" is no usable delay
+  if n then return (util.finite(n) and n >= 0 and n <= M.MAX_RETRY_AFTER) and n or nil end
   local d, mon, y, h, mi, s = v:match("^%a+, (%d%d) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT$")
   if not d or not MONTHS[mon] then return nil end
   local t = util.days_from_civil(tonumber(y), MONTHS[mon], tonumber(d)) * 86400 + tonumber(h) * 3600
     + tonumber(mi) * 60 + tonumber(s)
-  return math.max(0, t - math.floor(util.now()))
+  local wait = t - math.floor(util.now())
+  if wait > M.MAX_RETRY_AFTER then return nil end
+  return math.max(0, wait)
 end
 
 --- Error for a non-2xx HTTP answer that carries no vendor error body.
@@ -95,6 +138,26 @@ function M.decode_body(ctx, res)
     }
   end
   return body
+end
+
+--- The pagination of a paged op, from its generated descriptor
+-- (`op.pagination`: page, page_type, size, default_size, max_size, items,
+-- total, total_kind), in the form `client:pages` walks; nil when not paged.
+-- @tparam string _ the op's name
+-- @tparam table op the op's descriptor
+function M.pagination(_, op)
+  local pg = op.pagination
+  if not pg then return nil end
+  local kind = pg.total_kind or ""
+  return {
+    page = pg.page, page_type = pg.page_type, size = pg.size,
+    default_size = pg.default_size,
+    items_of = function(full) return util.get_path(full, pg.items) end,
+    total_of = pg.total and function(full)
+      return tonumber(util.get_path(full, pg.total))
+    end or nil,
+    total_kind = kind:match("^pages") and "pages" or (kind:match("^records") and "records" or nil),
+  }
 end
 
 return M

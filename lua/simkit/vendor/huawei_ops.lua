@@ -285,6 +285,10 @@ return {
     },
     sdk_query = { "iccid" },
     summary = "Clear real-name verification information",
+    zero_id = {
+      by = "iccid",
+      param = "sim_card_id",
+    },
   },
   delete_tag = {
     method = "DELETE",
@@ -370,9 +374,22 @@ return {
     },
     sdk_query = { "iccid" },
     summary = "Activate a physical SIM card",
+    zero_id = {
+      by = "iccid",
+      param = "sim_card_id",
+    },
   },
   list_attributes = {
     method = "GET",
+    pagination = {
+      default_size = 100,
+      items = "attributes",
+      max_size = 500,
+      page = "offset",
+      size = "limit",
+      total = "count",
+      total_kind = "records",
+    },
     params = {
       {
         loc = "query",
@@ -420,6 +437,15 @@ return {
   },
   list_back_pool_members = {
     method = "GET",
+    pagination = {
+      default_size = 100,
+      items = "pool_members",
+      max_size = 500,
+      page = "offset",
+      size = "limit",
+      total = "count",
+      total_kind = "records",
+    },
     params = {
       {
         loc = "path",
@@ -472,6 +498,15 @@ return {
   },
   list_back_pools = {
     method = "GET",
+    pagination = {
+      default_size = 100,
+      items = "pools",
+      max_size = 500,
+      page = "offset",
+      size = "limit",
+      total = "count",
+      total_kind = "records",
+    },
     params = {
       {
         loc = "query",
@@ -567,6 +602,15 @@ return {
   },
   list_network_switch_policies = {
     method = "GET",
+    pagination = {
+      default_size = 100,
+      items = "network_switch_policy_list",
+      max_size = 500,
+      page = "offset",
+      size = "limit",
+      total = "count",
+      total_kind = "records",
+    },
     params = {
       {
         loc = "query",
@@ -614,6 +658,15 @@ return {
   },
   list_pro_price_plans = {
     method = "GET",
+    pagination = {
+      default_size = 100,
+      items = "price_plans",
+      max_size = 500,
+      page = "offset",
+      size = "limit",
+      total = "count",
+      total_kind = "records",
+    },
     params = {
       {
         default = 10,
@@ -743,6 +796,15 @@ return {
   },
   list_sim_cards = {
     method = "GET",
+    pagination = {
+      default_size = 100,
+      items = "sim_cards",
+      max_size = 500,
+      page = "offset",
+      size = "limit",
+      total = "count",
+      total_kind = "records",
+    },
     params = {
       {
         enum = { 1, 2, 3 },
@@ -974,6 +1036,15 @@ return {
   },
   list_sim_device_multiply = {
     method = "GET",
+    pagination = {
+      default_size = 100,
+      items = "sim_cards",
+      max_size = 500,
+      page = "offset",
+      size = "limit",
+      total = "count",
+      total_kind = "records",
+    },
     params = {
       {
         loc = "query",
@@ -1053,6 +1124,15 @@ return {
   },
   list_sim_pool_members = {
     method = "GET",
+    pagination = {
+      default_size = 100,
+      items = "pool_members",
+      max_size = 500,
+      page = "offset",
+      size = "limit",
+      total = "count",
+      total_kind = "records",
+    },
     params = {
       {
         loc = "path",
@@ -1105,6 +1185,15 @@ return {
   },
   list_sim_pools = {
     method = "GET",
+    pagination = {
+      default_size = 100,
+      items = "pools",
+      max_size = 500,
+      page = "offset",
+      size = "limit",
+      total = "count",
+      total_kind = "records",
+    },
     params = {
       {
         loc = "query",
@@ -1170,6 +1259,12 @@ return {
   },
   list_sim_price_plans = {
     method = "GET",
+    pagination = {
+      default_size = 100,
+      max_size = 500,
+      page = "offset",
+      size = "limit",
+    },
     params = {
       {
         loc = "query",
@@ -1221,9 +1316,22 @@ return {
     },
     sdk_query = { "sim_card_id", "iccid", "real_time", "limit", "offset" },
     summary = "List price plans subscribed by a SIM card",
+    zero_id = {
+      by = "iccid",
+      param = "sim_card_id",
+    },
   },
   list_sms_details = {
     method = "GET",
+    pagination = {
+      default_size = 100,
+      items = "sms_details",
+      max_size = 500,
+      page = "offset",
+      size = "limit",
+      total = "count",
+      total_kind = "records",
+    },
     params = {
       {
         default = 10,
@@ -1273,6 +1381,15 @@ return {
   },
   list_tags = {
     method = "GET",
+    pagination = {
+      default_size = 100,
+      items = "tags",
+      max_size = 500,
+      page = "offset",
+      size = "limit",
+      total = "count",
+      total_kind = "records",
+    },
     params = {
       {
         loc = "query",
@@ -1320,6 +1437,15 @@ return {
   },
   list_work_order_details = {
     method = "GET",
+    pagination = {
+      default_size = 100,
+      items = "work_order_details",
+      max_size = 500,
+      page = "offset",
+      size = "limit",
+      total = "count",
+      total_kind = "records",
+    },
     params = {
       {
         loc = "path",
@@ -1382,6 +1508,15 @@ return {
   },
   list_work_orders = {
     method = "GET",
+    pagination = {
+      default_size = 100,
+      items = "work_orders",
+      max_size = 500,
+      page = "offset",
+      size = "limit",
+      total = "count",
+      total_kind = "records",
+    },
     params = {
       {
         loc = "query",
@@ -1488,6 +1623,10 @@ return {
     },
     sdk_query = {},
     summary = "Re-bind SIM card to device (IMEI)",
+    zero_id = {
+      by = "iccid",
+      param = "sim_card_id",
+    },
   },
   reset_sim_card = {
     async = true,
@@ -1524,6 +1663,10 @@ return {
     },
     sdk_query = {},
     summary = "Resume (restore) a single stopped SIM card",
+    zero_id = {
+      by = "iccid",
+      param = "sim_card_id",
+    },
   },
   send_sms = {
     method = "POST",
@@ -1611,6 +1754,10 @@ return {
     },
     sdk_query = {},
     summary = "Set / cancel usage-threshold network cut-off",
+    zero_id = {
+      by = "iccid",
+      param = "sim_card_id",
+    },
   },
   set_network_switch_policy = {
     async = true,
@@ -1644,6 +1791,10 @@ return {
     },
     sdk_query = {},
     summary = "Assign a network switch policy to a SIM card",
+    zero_id = {
+      by = "cid",
+      param = "sim_card_id",
+    },
   },
   set_speed_value = {
     async = true,
@@ -1679,6 +1830,10 @@ return {
     },
     sdk_query = {},
     summary = "Set speed limit on a physical SIM card",
+    zero_id = {
+      by = "iccid",
+      param = "sim_card_id",
+    },
   },
   show_month_usages = {
     method = "POST",
@@ -1755,6 +1910,10 @@ return {
     },
     sdk_query = { "iccid" },
     summary = "Query SIM card real-name verification status (real time)",
+    zero_id = {
+      by = "iccid",
+      param = "sim_card_id",
+    },
   },
   show_sim_card = {
     method = "GET",
@@ -1783,6 +1942,10 @@ return {
     },
     sdk_query = { "iccid" },
     summary = "Show SIM card details",
+    zero_id = {
+      by = "iccid",
+      param = "sim_card_id",
+    },
   },
   start_stop_net = {
     async = true,
@@ -1819,6 +1982,10 @@ return {
     },
     sdk_query = {},
     summary = "Apply for network cut-off / restore service",
+    zero_id = {
+      by = "iccid",
+      param = "sim_card_id",
+    },
   },
   stop_sim_card = {
     async = true,
@@ -1855,6 +2022,10 @@ return {
     },
     sdk_query = {},
     summary = "Stop (suspend) a single SIM card",
+    zero_id = {
+      by = "iccid",
+      param = "sim_card_id",
+    },
   },
   switch_network = {
     async = true,
@@ -1889,6 +2060,10 @@ return {
     },
     sdk_query = {},
     summary = "Switch the network (carrier) of a tri-network card",
+    zero_id = {
+      by = "cid",
+      param = "sim_card_id",
+    },
   },
   update_attribute = {
     method = "PUT",
