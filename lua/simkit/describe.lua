@@ -42,6 +42,7 @@
 --
 -- @module simkit.describe
 local errors = require "simkit.errors"
+local util = require "simkit.util"
 local validate = require "simkit.validate"
 
 local M = {}
@@ -109,22 +110,9 @@ local function paging(vendor, name, op)
   return pg
 end
 
---- The edit distance of two strings (insertions, deletions, substitutions).
-local function distance(a, b)
-  local prev = {}
-  for j = 0, #b do prev[j] = j end
-  for i = 1, #a do
-    local cur = { [0] = i }
-    for j = 1, #b do
-      local cost = a:byte(i) == b:byte(j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-    end
-    prev = cur
-  end
-  return prev[#b]
-end
-
---- The names closest to `word` (a misspelt operation or option), best first.
+--- The names closest to `word` (a misspelt operation), best first: the
+-- client's own "did you mean" (`simkit.util.closest`), on the word's first
+-- 200 characters, case-insensitive, unquoted.
 -- @tparam string word what was asked for
 -- @tparam table names the valid names
 -- @tparam[opt=3] number n how many at most
@@ -137,23 +125,10 @@ function M.closest(word, names, n)
   if type(n) ~= "number" or n ~= n or n < 0 then
     error("simkit.describe.closest: n must be a number >= 0", 2)
   end
-  local lw = word:lower():sub(1, 200)
-  local scored = {}
-  if lw == "" then return scored end
-  for _, name in ipairs(names) do
-    local ln = name:lower()
-    local d = distance(lw, ln)
-    -- close in spelling, or one name inside the other ("pool" -> pool_list)
-    if d <= math.max(2, math.floor(#ln / 3)) or ln:find(lw, 1, true) or lw:find(ln, 1, true) then
-      scored[#scored + 1] = { name = name, d = d }
-    end
-  end
-  table.sort(scored, function(x, y)
-    if x.d ~= y.d then return x.d < y.d end
-    return x.name < y.name
-  end)
+  local w = word:sub(1, 200):lower()
   local out = {}
-  for i = 1, math.min(n, #scored) do out[i] = scored[i].name end
+  if w == "" then return out end
+  for i, quoted in ipairs(util.closest(w, names, n)) do out[i] = quoted:sub(2, -2) end
   return out
 end
 
@@ -180,7 +155,7 @@ function M.vendor_op(vendor, name)
     -- the name as asked, short and printable (it may be anything)
     local shown = name:sub(1, 64):gsub("[%z\1-\31\127-\255]", "?") .. (#name > 64 and "..." or "")
     return nil, errors.input("unknown operation '" .. shown .. "' of " .. vendor.name ..
-      (#near > 0 and (" (did you mean " .. table.concat(near, ", ") .. "?)") or
+      (#near > 0 and (" (did you mean '" .. table.concat(near, "', '") .. "'?)") or
         " (client:operations() lists them)"), { vendor = vendor.name, suggestions = near })
   end
   local d = {
