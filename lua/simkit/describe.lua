@@ -29,7 +29,10 @@
 --       exclusive = { { "month", "date" } },            -- at most one of each group
 --       list_total = { max = 50, params = { ... } },    -- items of several lists together
 --       aliases = { iccids = "iccid" },                 -- other accepted name -> vendor's name
---       rate_limit = { per_s = 1, min_interval_s = 300 },
+--       rate_limit = { per_s = 1, min_interval_s = 300, account_per_s = 5 },
+--                                 -- this op's own limit, once per card per interval,
+--                                 -- all ops of one account together (simkit paces to it;
+--                                 -- EIOTCLUB: the default of the client option rate_limit)
 --       paging = { page = "offset", size = "limit", default_size = 100, max_size = 500,
 --                  items = "sim_cards", total = "count", total_kind = "records" },
 --       order = { key = "outTradeNo", id = "orderId", lookup = "get_order_package_details",
@@ -178,8 +181,8 @@ function M.vendor_op(vendor, name)
     if rp and rp.max_items and not p.max_items then d.params[i].per_request_max_items = rp.max_items end
   end
   d.order, d.guard = copy(op.order), copy(op.guard)
-  if op.rate_per_s or op.min_interval then
-    d.rate_limit = { per_s = op.rate_per_s, min_interval_s = op.min_interval }
+  if op.rate_per_s or op.min_interval or vendor.RATE_LIMIT then
+    d.rate_limit = { per_s = op.rate_per_s, min_interval_s = op.min_interval, account_per_s = vendor.RATE_LIMIT }
   end
   for k, v in pairs(op) do
     if not HANDLED[k] then d.facts[k] = copy(v) end
