@@ -7,7 +7,7 @@ local audit = require "simkit.rules.audit"
 local ledger = require "simkit.rules.ledger"
 local overlay = require "simkit.rules.overlay"
 local meta = require "simkit.rules.meta"
-local orders = require "simkit.orders"
+local orders = require "simkit.eiotclub.orders"
 local store_mod = require "simkit.store"
 local util = require "simkit.util"
 local vendors = require "simkit.rules.vendors"
@@ -277,7 +277,7 @@ function Engine:_execute(cy, job)
     fired.ok, fired.result = true, res
   else
     local unknown = is_order and type(aerr) == "table" and aerr.outcome ~= "not_placed"
-      and (aerr.outcome == "unknown" or orders.ambiguous(aerr))
+      and (aerr.outcome == "unknown" or aerr.outcome == "exists" or orders.ambiguous(aerr))
     rec.status = unknown and "unknown" or "failed"
     rec.error = audit.error_of(aerr)
     if unknown then rec.error.outcome = "unknown" end
