@@ -39,6 +39,7 @@
 --                 id_lookup = "package_order_record", probe = nil, duplicate_codes = { ... } },
 --                                 -- money ops: how simkit keeps an order at most once
 --       guard = { param = "iccid", interval = 300 },  -- refused before sending within interval
+--       batch = { param = "iccids", size = 10 },      -- the list simkit splits into requests of size
 --       returns = { shape = "object", items = "...", ... },   -- the descriptor's response facts
 --       facts = { ... },          -- every other fact of the op's descriptor, by its own name
 --     }
@@ -66,7 +67,7 @@ local HANDLED = {
   method = true, path = true, summary = true, params = true, read = true, money = true,
   idempotency_key = true, async = true, deprecated = true, one_of = true, exclusive = true,
   list_total = true, aliases = true, rate_per_s = true, min_interval = true, pagination = true,
-  response = true, order = true, guard = true,
+  response = true, order = true, guard = true, batch = true,
 }
 
 local PARAM_RENAMED = { loc = "location" }
@@ -170,19 +171,12 @@ function M.vendor_op(vendor, name)
     returns = copy(op.response), paging = paging(vendor, name, op),
     params = {}, facts = {},
   }
-  -- the generated descriptor as it is: where the adapter lifted a list cap
-  -- (it splits the list into requests), the vendor's cap is per request
-  local raw = require("simkit.vendor." .. vendor.name .. "_ops")[name]
-  local raw_params = {}
-  for _, p in ipairs(raw and raw.params or {}) do raw_params[p.name] = p end
   for i, p in ipairs(op.params) do
     d.params[i] = describe_param(p)
-    local rp = raw_params[p.name]
-    if rp and rp.max_items and not p.max_items then d.params[i].per_request_max_items = rp.max_items end
     -- a descriptor's `batch` names the list the adapter splits into requests of `size`
     if op.batch and op.batch.param == p.name then d.params[i].per_request_max_items = op.batch.size end
   end
-  d.order, d.guard = copy(op.order), copy(op.guard)
+  d.order, d.guard, d.batch = copy(op.order), copy(op.guard), copy(op.batch)
   if op.rate_per_s or op.min_interval or vendor.RATE_LIMIT then
     d.rate_limit = { per_s = op.rate_per_s, min_interval_s = op.min_interval, account_per_s = vendor.RATE_LIMIT }
   end
