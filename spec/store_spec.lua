@@ -102,6 +102,9 @@ describe("simkit.store.sqlite", function()
     assert.same({ n = 1, s = "007" }, a:get("k")) -- reopens
     assert.matches("journal_mode.-wal", "journal_mode " .. sh("sqlite3 " .. q(dir .. "/shared.db") ..
       " 'PRAGMA journal_mode'"))
+    -- private: the store may hold tokens
+    assert.equal("600 600 600", (sh("stat -c %a " .. q(dir .. "/shared.db") .. " " .. q(dir .. "/shared.db-wal") ..
+      " " .. q(dir .. "/shared.db-shm")):gsub("%s+", " "):gsub(" $", "")))
   end)
 
   it("add racing from two processes: each key won exactly once", function()
@@ -292,7 +295,7 @@ http {
     lua_shared_dict store 16m;
     lua_shared_dict race 1m;
     lua_shared_dict tiny 12k;
-    init_worker_by_lua_block { require("store_ngx_app").init_worker() }
+    init_worker_by_lua_block { require("store_ngx_app").init_worker(@REDIS@, "@PREFIX@") }
     server {
         listen 127.0.0.1:@PORT@;
         location = /cases { content_by_lua_block { require("store_ngx_app").cases() } }
@@ -312,7 +315,7 @@ http {
 
   setup(function()
     rs = redis.start()
-    ng = nginx.start { conf = CONF }
+    ng = nginx.start { conf = CONF:gsub("@REDIS@", tostring(rs.port)) }
   end)
   teardown(function()
     if ng then ng:stop() end
@@ -349,6 +352,12 @@ http {
     local r = get("/probe?what=db_pools&port=" .. rs.port)
     assert.equal("zero5 three5", r.value)
     assert.equal("s:three5", rs:cli("-n", "3", "GET", "pool:k"))
+  end)
+
+  it("init_worker (no cosockets): Redis over LuaSocket and SQLite both work there", function()
+    local s = store.redis { port = rs.port, prefix = "" }
+    assert.equal("redis ok", s:get("init_worker"))
+    assert.equal("sqlite ok", store.sqlite(ng.prefix .. "/init_worker.db"):get("init_worker"))
   end)
 
   it("Redis down inside nginx: kind store", function()

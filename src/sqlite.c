@@ -1,7 +1,7 @@
 /* A small binding to libsqlite3 for simkit.store.sqlite: one connection per
  * userdata, prepared statements cached per connection, exact int64 binding.
  *
- *   core.sqlite_open(path, busy_ms) -> db | nil, message
+ *   core.sqlite_open(path, busy_ms) -> db | nil, message   (a new file is mode 0600)
  *   db:exec(sql)                    -> true | nil, message, code
  *   db:run(sql, ...)                -> true, first column of the first row
  *                                      (nil when none), changes | nil, message, code
@@ -11,8 +11,10 @@
  * int64, float -> double, string -> text. Integral floats also bind as
  * int64 on Lua 5.1/LuaJIT (which have no integer type). Nothing lives in
  * C statics. */
+#include <fcntl.h>
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 #include <sqlite3.h>
 #include "simkit.h"
 
@@ -70,6 +72,12 @@ static int l_open(lua_State *L)
     d = (skc_db *)lua_newuserdata(L, sizeof *d);
     memset(d, 0, sizeof *d);
     luaL_setmetatable(L, DB_MT);
+    /* a new file is private (0600): the store may hold tokens; SQLite gives
+     * the -wal and -shm files the database file's permissions */
+    if (strcmp(path, ":memory:") != 0) {
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) close(fd);
+    }
     rc = sqlite3_open_v2(path, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         lua_pushnil(L);

@@ -253,6 +253,47 @@ case("bad increments: kind input", function(s, env)
   fails("input", r, err, "incr by nil")
 end)
 
+case("400 random operations agree with a plain-table model", function(s, env)
+  local seed = 20261203
+  local function rnd(n) -- Park-Miller: exact in doubles and integers alike
+    seed = (seed * 16807) % 2147483647
+    return seed % n + 1
+  end
+  local values = { "007", 7, -3, 0.5, true, false, { a = { 1, "2" } }, "", 0 }
+  local model = {}
+  for step = 1, 400 do
+    local key = env.prefix .. "model" .. rnd(6)
+    local op = rnd(5)
+    local where = "step " .. step .. " "
+    if op == 1 then
+      local v = values[rnd(#values)]
+      eq(true, s:set(key, v), where .. "set")
+      model[key] = v
+    elseif op == 2 then
+      local v = values[rnd(#values)]
+      eq(model[key] == nil, s:add(key, v), where .. "add")
+      if model[key] == nil then model[key] = v end
+    elseif op == 3 then
+      local n = rnd(7) - 4
+      local cur = model[key]
+      local r, err = s:incr(key, n)
+      if cur == nil or (type(cur) == "number" and (not HAS_INT or math.type(cur) == "integer")
+          and cur == math.floor(cur)) then
+        eq((cur or 0) + n, r, where .. "incr")
+        model[key] = r
+      else
+        fails("store", r, err, where .. "incr of " .. fmt(cur))
+      end
+    elseif op == 4 then
+      eq(true, s:delete(key), where .. "delete")
+      model[key] = nil
+    end
+    local got, err = s:get(key)
+    check(err == nil, where .. "get failed: " .. tostring(err))
+    eq(model[key], got, where .. "get")
+  end
+end)
+
 case("tostring names the backend", function(s)
   check(tostring(s):find("^simkit%.store%.") ~= nil, "tostring: " .. tostring(s))
 end)

@@ -57,7 +57,12 @@ local function poll(premature)
   race:rpush("done:" .. gen, ngx.worker.pid())
 end
 
-function M.init_worker()
+-- also proves the blocking phase works: Redis over LuaSocket, SQLite allowed
+function M.init_worker(redis_port, prefix)
+  if ngx.worker.id() == 0 then
+    assert(store.redis({ port = redis_port, prefix = "" }):set("init_worker", "redis ok"))
+    assert(store.sqlite(prefix .. "/init_worker.db"):set("init_worker", "sqlite ok"))
+  end
   ngx.timer.every(0.02, poll)
 end
 

@@ -20,8 +20,7 @@ local core = require "simkit.core"
 local Store = {}
 Store.__index = Store
 
-local COSOCKET_PHASES = { rewrite = true, server_rewrite = true, access = true, content = true, timer = true,
-  ssl_cert = true, ssl_session_fetch = true, ssl_client_hello = true, preread = true }
+local COSOCKET_PHASES = require("simkit.transport.auto").COSOCKET_PHASES
 
 -- KEYS[1] key; ARGV[1] n; ARGV[2] ttl in ms ("0": none). Creates the key at 0
 -- with its TTL when absent, then adds: one atomic step on the server.
