@@ -42,7 +42,7 @@ DEB_PKGS := build-essential lua5.4 liblua5.4-dev libcurl4-openssl-dev libssl-dev
             lua-cjson lua-busted lua-socket luarocks lua-check luajit2 libluajit2-5.1-dev \
             nginx-light libnginx-mod-http-lua valgrind ca-certificates locales \
             libsqlite3-dev sqlite3 libhiredis-dev redis-server redis-tools lua-nginx-redis \
-            lua-argparse chromium wrk util-linux
+            lua-argparse lua-filesystem lua-term chromium wrk util-linux
 
 .PHONY: asan all deps build test test-lua lint demo bench check-asan clean sandbox-start sandbox-stop
 
@@ -73,7 +73,7 @@ build: deps
 	$(MAKE) LUA=luajit
 
 lint:
-	luacheck --quiet lua spec sim bench examples tools
+	luacheck --quiet lua spec sim bench examples tools bin/simkit
 
 # The whole suite: lint, generated tables, busted under both VMs; ends with "N passed, N failed".
 test: build

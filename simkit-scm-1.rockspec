@@ -6,7 +6,7 @@ description = {
   summary = "IoT SIM card management for EIOTCLUB, Huawei Cloud GSL and TIBIOT, with a C core",
   license = "MIT",
 }
-dependencies = { "lua >= 5.1" }
+dependencies = { "lua >= 5.1", "argparse", "luafilesystem", "lua-term" }
 external_dependencies = {
   CURL = { library = "curl" },
   OPENSSL = { library = "crypto" },
@@ -17,7 +17,7 @@ build = {
   modules = {
     ["simkit.core"] = {
       sources = { "src/core.c", "src/compat.c", "src/crypto.c", "src/json.c", "src/http.c", "src/clock.c",
-        "src/num.c", "src/strsort.c", "src/sign_eiotclub.c", "src/sign_huawei.c", "src/sqlite.c" },
+        "src/num.c", "src/strsort.c", "src/sign_eiotclub.c", "src/sign_huawei.c", "src/sqlite.c", "src/cdr.c", "src/smtp.c" },
       libraries = { "curl", "crypto", "sqlite3" },
       incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)", "$(SQLITE_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)", "$(SQLITE_LIBDIR)" },
@@ -25,13 +25,21 @@ build = {
     },
     ["simkit"] = "lua/simkit/init.lua",
     ["simkit.cdr"] = "lua/simkit/cdr.lua",
+    ["simkit.cli"] = "lua/simkit/cli/init.lua",
+    ["simkit.cli.args"] = "lua/simkit/cli/args.lua",
+    ["simkit.cli.config"] = "lua/simkit/cli/config.lua",
+    ["simkit.cli.output"] = "lua/simkit/cli/output.lua",
+    ["simkit.cli.report"] = "lua/simkit/cli/report.lua",
+    ["simkit.cli.sim"] = "lua/simkit/cli/sim.lua",
     ["simkit.client"] = "lua/simkit/client.lua",
     ["simkit.errors"] = "lua/simkit/errors.lua",
     ["simkit.json"] = "lua/simkit/json.lua",
     ["simkit.notify"] = "lua/simkit/notify.lua",
     ["simkit.orders"] = "lua/simkit/orders.lua",
+    ["simkit.eiotclub.orders"] = "lua/simkit/eiotclub/orders.lua",
     ["simkit.ratelimit"] = "lua/simkit/ratelimit.lua",
     ["simkit.receiver"] = "lua/simkit/receiver.lua",
+    ["simkit.report"] = "lua/simkit/report.lua",
     ["simkit.sign"] = "lua/simkit/sign.lua",
     ["simkit.store"] = "lua/simkit/store/init.lua",
     ["simkit.store.codec"] = "lua/simkit/store/codec.lua",
@@ -58,4 +66,6 @@ build = {
     ["simkit.vendor.tibiot_ops"] = "lua/simkit/vendor/tibiot_ops.lua",
     ["simkit.vendor.tibiot_signers"] = "lua/simkit/vendor/tibiot_signers.lua",
   },
+  -- the `simkit` command (docs/cli.md); it needs Debian's lua-argparse, lua-filesystem and lua-term
+  install = { bin = { simkit = "bin/simkit" } },
 }

@@ -152,23 +152,39 @@ for _, case in ipairs(CASES) do
     rate(function() return lua_verify(body, SECRET) end))
 
   -- (b) a receiver handling distinct notifications: K bodies, each with its
-  -- own id; the seen-store holds K-1 ids, so by the time an id comes round
-  -- again it has been forgotten and the handler runs every time.
-  local K = 1024
+  -- own id, handed round in turn; the receiver remembers at most twice its
+  -- capacity (< K), so an id has been forgotten when it comes round again
+  -- and the handler runs every time. Two capacities, a power of two and
+  -- not (the old ring rehashed on nearly every insert at 1024: #11), and a
+  -- receiver over simkit.store.memory() (its clock moved past the ttl every
+  -- K bodies, so ids come round as new).
+  local K = 4096
   local bodies = {}
   for i = 1, K do bodies[i] = simkit.notify.sign_eiotclub(make(string.format("bench-%08d", i)), SECRET) end
   local calls, handled = 0, 0
   local function handler() calls = calls + 1 end
-  local r = simkit.notify.receiver { secret = SECRET, capacity = K - 1,
-    handlers = { PkgEffective = handler, FlowAlert = handler } }
-  local i = 0
-  local s_rate = rate(function()
-    i = i % K + 1
-    handled = handled + 1
-    local _, status = r:handle(bodies[i])
-    return status
-  end)
-  assert(calls == handled, "the receiver short-circuited (duplicates?): " .. calls .. " of " .. handled)
+  local function receiver_rate(r, on_wrap)
+    local i = 0
+    calls, handled = 0, 0
+    local rt = rate(function()
+      i = i % K + 1
+      if i == 1 and on_wrap then on_wrap() end
+      handled = handled + 1
+      local _, status = r:handle(bodies[i])
+      return status
+    end)
+    assert(calls == handled, "the receiver short-circuited (duplicates?): " .. calls .. " of " .. handled)
+    return rt
+  end
+  local hs = { PkgEffective = handler, FlowAlert = handler }
+  local s_rates = {}
+  for _, cap in ipairs({ 1000, 1024 }) do
+    s_rates[cap] = receiver_rate(simkit.notify.receiver { secret = SECRET, capacity = cap, handlers = hs })
+  end
+  local t = 0
+  local st = require("simkit.store").memory { clock = function() return t end }
+  local st_rate = receiver_rate(simkit.notify.receiver { secret = SECRET, store = st, ttl = 60, handlers = hs },
+    function() t = t + 61 end)
 
   -- pure-Lua receiver: the baseline verification, a set of seen ids
   -- (cleared every K), dispatch, reply
@@ -191,5 +207,7 @@ for _, case in ipairs(CASES) do
     return status
   end)
   assert(lcalls == lhandled, "the pure-Lua receiver short-circuited")
-  report("receiver handle " .. name .. " (new ids)", s_rate, l_rate)
+  report("receiver " .. name .. " capacity 1000", s_rates[1000], l_rate)
+  report("receiver " .. name .. " capacity 1024", s_rates[1024], l_rate)
+  report("receiver " .. name .. " store.memory()", st_rate, l_rate)
 end

@@ -4,6 +4,8 @@
 --           transaction each, WAL, synchronous=NORMAL) from a script;
 --   redis:  redis-benchmark with one client and no pipelining (one round
 --           trip per operation, as the store does).
+-- Then the per-call overhead of the pipeline's admit and authenticate steps
+-- with each store, against the memory store (no network: a fake transport).
 --   LUA_PATH='lua/?.lua;lua/?/init.lua;./?.lua;;' LUA_CPATH='build/lua5.4/?.so;;' lua5.4 bench/store_bench.lua [N]
 -- Wall-clock rates (the work is I/O); prints figure, baseline and ratio; no pass/fail.
 local store = require "simkit.store"
@@ -86,7 +88,7 @@ for _, op in ipairs(OPS) do line("sqlite", op, sq[op], cli[op], "sqlite3 CLI") e
 for _, op in ipairs(OPS) do line("sqlite", op, sq[op], mem[op], "memory") end
 
 -- Redis: the store against redis-benchmark (one client, no pipelining)
-local port
+local port, redis_pid, redis_port
 do
   local socket = require "socket"
   local s = assert(socket.bind("127.0.0.1", 0))
@@ -110,8 +112,44 @@ if sh("command -v redis-server") ~= "" then
   rb.add = rb.set
   for _, op in ipairs(OPS) do line("redis", op, rd[op], rb[op], "redis-benchmark") end
   for _, op in ipairs(OPS) do line("redis", op, rd[op], mem[op], "memory") end
-  sh("kill " .. pid)
+  redis_pid, redis_port = pid, tonumber(port)
 else
   print("redis: redis-server not installed, skipped")
 end
+-- Per-call overhead of the pipeline's admit + authenticate steps with each
+-- store, against the memory store. No network: a Huawei client in IAM-token
+-- mode over a transport function answering at once, so what differs between
+-- the rows is the store work of each call (the token read; a rate-window slot).
+local simkit = require "simkit"
+local ratelimit = require "simkit.ratelimit"
+local function fake(req)
+  if req.url:match("/v3/auth/tokens$") then
+    return { status = 201, headers = { ["x-subject-token"] = "BENCH-TOKEN" },
+      body = '{"token":{"expires_at":"2099-01-01T00:00:00.000000Z"}}' }
+  end
+  return { status = 200, headers = {}, body = '{"tags":[],"count":0}' }
+end
+local function pipeline_rates(name, st)
+  local c = simkit.client("huawei", { username = "u", password = "p", domain = "d", project = "cn-north-4",
+    endpoint = "http://127.0.0.1:9", iam_endpoint = "http://127.0.0.1:9", transport = fake, rate_limit = false,
+    store = st })
+  local auth = rate(function() assert(c:list_tags {}) end)
+  -- admit: one rate-window slot per call (ratelimit.acquire, as the admit step
+  -- does when the window has room), under a limit the bench never reaches
+  local admit = rate(function() assert(ratelimit.acquire(st, { { key = "bench:" .. name, limit = 1000000,
+    period = 60 } }, {})) end)
+  return auth, admit
+end
+local rows = { { "memory", store.memory() }, { "sqlite", store.sqlite(dir .. "/pipeline.db") } }
+if redis_port then rows[#rows + 1] = { "redis", store.redis { port = redis_port, prefix = "bench:" } } end
+local base_auth, base_admit
+for _, r in ipairs(rows) do
+  local auth, admit = pipeline_rates(r[1], r[2])
+  base_auth, base_admit = base_auth or auth, base_admit or admit
+  print(string.format("%-8s call with token from the store %8.0f calls/s   memory %8.0f   ratio %.2f", r[1], auth,
+    base_auth, auth / base_auth))
+  print(string.format("%-8s admit (one window slot)        %8.0f calls/s   memory %8.0f   ratio %.2f", r[1], admit,
+    base_admit, admit / base_admit))
+end
+if redis_pid then sh("kill " .. redis_pid) end
 sh("rm -rf " .. q(dir))

@@ -250,3 +250,163 @@ describe("calendar helpers (simkit.util)", function()
     end
   end)
 end)
+
+describe("simkit.cdr hardening (#10.7, #10.8)", function()
+  local HEADER = "id,start_time,stop_time,iccid,imsi,data_usage,imei,mccmnc"
+
+  local function rows_of(path, opts)
+    local out = {}
+    for row, err in cdr.rows(path, opts) do out[#out + 1] = row or err end
+    return out
+  end
+
+  it("is the same module as simkit.eiotclub.cdr (documented alias)", function()
+    assert.equal(require "simkit.eiotclub.cdr", cdr)
+  end)
+
+  it("accepts CR, LF and CRLF line ends, mixed, with a header (CR-only used to give 0 rows)", function()
+    for _, nl in ipairs({ "\r", "\n", "\r\n" }) do
+      local text = HEADER .. nl .. LINE .. nl .. nl .. LINE:gsub("^1001", "1002") .. nl
+      local rows = assert(cdr.parse(text))
+      assert.equal(2, #rows, "line end " .. nl:byte())
+      assert.same({ 1001, 2 }, { rows[1].id, rows[1].line })
+      assert.same({ 1002, 4 }, { rows[2].id, rows[2].line })
+    end
+    local mixed = assert(cdr.parse(HEADER .. "\r" .. LINE .. "\r\n" .. LINE .. "\n" .. LINE .. "\r\r" .. LINE))
+    assert.same({ 2, 3, 4, 6 }, { mixed[1].line, mixed[2].line, mixed[3].line, mixed[4].line })
+  end)
+
+  it("rows() gives the same rows and errors as parse() whatever the chunk size (CRLF split across reads)", function()
+    local text = "\239\187\191" .. HEADER .. "\r\n" .. LINE .. "\r" .. LINE .. "\r\n\r\nbad line\n" .. LINE ..
+      "\r\n" .. '"7", 2026-01-15 00:00:00 ,2026-01-15 00:00:01,"a""b",,0,,x' .. "\r"
+    local path = tmpfile(text)
+    local expect = {}
+    for i, line in ipairs({ 2, 3, 5, 6, 7 }) do expect[i] = line end
+    for size = 1, 40 do
+      local got = {}
+      for _, r in ipairs(rows_of(path, { chunk_size = size })) do got[#got + 1] = r.line end
+      assert.same(expect, got, "chunk_size " .. size)
+    end
+    os.remove(path)
+    local last = assert(cdr.parse((text:gsub("bad line\n", "\n"))))
+    assert.equal('a"b', last[#last].iccid)
+    assert.equal(7, last[#last].id)
+  end)
+
+  it("only line 1 may be a header, and only with the right columns", function()
+    local rows, err = cdr.parse(LINE .. "\n" .. HEADER .. "\n")
+    assert.is_nil(rows)
+    assert.same({ "decode", 2 }, { err.kind, err.line })
+    assert.matches("only line 1 may be a header", err.message)
+    for _, h in ipairs({ "id,start,stop", "id,start_time,stop_time,iccid,imsi,data_usage,imei,mccmnc,extra",
+      "ID,start_time,stop_time,iccid,imsi,usage,imei,mccmnc", "id" }) do
+      rows, err = cdr.parse(h .. "\n" .. LINE)
+      assert.is_nil(rows, h)
+      assert.same({ "decode", 1 }, { err.kind, err.line })
+      assert.matches("header must be exactly", err.message)
+    end
+    -- the right columns in any case and with spaces: skipped
+    assert.equal(1, #assert(cdr.parse(" ID , Start_Time,stop_time,ICCID,imsi,data_usage,imei,mccmnc\n" .. LINE)))
+    -- a blank line 1 then a header on line 2: not a header
+    assert.is_nil(cdr.parse("\n" .. HEADER .. "\n" .. LINE))
+  end)
+
+  it("trims a field of 80,000 spaces and reports a huge bad value shortened", function()
+    local pad = string.rep(" ", 80000)
+    local text = "1001," .. pad .. "2026-01-15 00:00:00" .. pad .. "," .. LINE:sub(26)
+    local rows = assert(cdr.parse(text, { max_line = 200000 }))
+    assert.equal(1768435200, rows[1].start_time)
+    assert.equal("2026-01-15 00:00:00", rows[1].start_time_text)
+    -- beyond the default bound it is refused, with its line number
+    local _, lerr = cdr.parse(LINE .. "\n" .. text)
+    assert.same({ "decode", 2 }, { lerr.kind, lerr.line })
+    local _, err = cdr.parse(string.rep("7", 60000) .. LINE:sub(5))
+    assert.equal(1, err.line)
+    assert.matches("(60000 bytes)", err.message, 1, true)
+    assert.is_true(#err.message < 200)
+  end)
+
+  it("bounds the line length: a 32 MB line is one error with its line number, then rows go on", function()
+    local path = os.tmpname()
+    local f = assert(io.open(path, "wb"))
+    f:write(HEADER, "\n", LINE, "\n1002,")
+    local mb = string.rep("x", 1024 * 1024)
+    for _ = 1, 32 do f:write(mb) end
+    f:write("\r\n", LINE, "\r\n")
+    f:close()
+    local got = rows_of(path)
+    assert.equal(3, #got)
+    assert.equal(2, got[1].line)
+    assert.same({ false, "decode", 3 }, { got[2].id ~= nil, got[2].kind, got[2].line })
+    assert.matches("longer than max_line %(65536 bytes%)", got[2].message)
+    assert.equal(4, got[3].line)
+    -- the same with the line ending in CR (a LF may follow in the next read)
+    -- and a smaller max_line
+    got = rows_of(path, { max_line = 100, chunk_size = 1000 })
+    assert.same({ 2, 3, 4 }, { got[1].line, got[2].line, got[3].line })
+    -- a larger max_line: the line is read (and found to have 2 fields)
+    got = rows_of(path, { max_line = 40 * 1024 * 1024 })
+    assert.same({ 2, 3, 4 }, { got[1].line, got[2].line, got[3].line })
+    assert.matches("expected 8 fields, got 2", got[2].message)
+    -- parse(): the first bad line fails the whole text
+    local fh = assert(io.open(path, "rb"))
+    local text = fh:read("*a")
+    fh:close()
+    os.remove(path)
+    local rows, err = cdr.parse(text)
+    assert.is_nil(rows)
+    assert.same({ "decode", 3 }, { err.kind, err.line })
+    rows, err = cdr.parse(LINE, { max_line = 50 })
+    assert.is_nil(rows)
+    assert.matches("longer than max_line %(50 bytes%)", err.message)
+    assert.equal(1, #assert(cdr.parse(LINE, { max_line = #LINE })))
+  end)
+
+  it("a line longer than max_line at the end of the file, with no line end", function()
+    local path = tmpfile(LINE .. "\n" .. string.rep("9", 300))
+    local got = rows_of(path, { max_line = 200, chunk_size = 7 })
+    os.remove(path)
+    assert.equal(2, #got)
+    assert.same({ 1, 2 }, { got[1].line, got[2].line })
+    assert.equal("decode", got[2].kind)
+  end)
+
+  it("refuses bad arguments: nil, err for data, a raise naming the option for options", function()
+    for _, v in ipairs({ 42, true, {}, print }) do
+      local rows, err = cdr.parse(v)
+      assert.is_nil(rows)
+      assert.equal("input", err.kind)
+      local got = rows_of(v)
+      assert.same({ "input" }, { got[1].kind })
+      assert.equal(1, #got)
+      local r, e = cdr.parse_line(v)
+      assert.is_nil(r)
+      assert.equal("input", e.kind)
+      local fname, ferr = cdr.parse_filename(v)
+      assert.is_nil(fname)
+      assert.equal("input", ferr.kind)
+      assert.is_nil(cdr.utc_epoch(v))
+    end
+    assert.is_nil(cdr.parse(nil))
+    for _, bad in ipairs({ 0 / 0, math.huge, -math.huge, 0, -5, 1.5, 2 ^ 40, "10", true }) do
+      assert.has_error(function() cdr.parse(LINE, { max_line = bad }) end)
+      assert.has_error(function() cdr.rows("/dev/null", { chunk_size = bad }) end)
+      assert.has_error(function() cdr.rows("/dev/null", { max_line = bad }) end)
+      local r, e = cdr.parse_line(LINE, bad)
+      if bad ~= 2 ^ 40 then
+        assert.is_nil(r, tostring(bad))
+        assert.equal("input", e.kind)
+      end
+    end
+    local ok, msg = pcall(cdr.parse, LINE, { max_line = 0 / 0 })
+    assert.is_false(ok)
+    assert.matches("opts.max_line must be an integer", msg)
+    assert.has_error(function() cdr.parse(LINE, "big") end)
+    local r, e = cdr.parse_line(LINE .. "\n" .. LINE)
+    assert.is_nil(r)
+    assert.equal("input", e.kind)
+    assert.equal(1001, assert(cdr.parse_line(LINE, 5)).id)
+    assert.is_false(cdr.parse_line(HEADER))
+    assert.is_nil(cdr.parse_line(HEADER, 2))
+  end)
+end)

@@ -20,7 +20,7 @@ end
 
 local function client(transport, extra)
   local opts = { appkey = "ak1", secret = SECRET, base_url = "https://eiot.test", transport = transport,
-    backoff = { base = 0.001, max = 0.01 }, sleep = function() end }
+    backoff = { base = 0.001, max = 0.01 }, sleep = function() end, rate_limit = false }
   for k, v in pairs(extra or {}) do opts[k] = v end
   return simkit.client("eiotclub", opts)
 end
@@ -37,6 +37,88 @@ describe("simkit.client", function()
     assert.has_error(function() simkit.client("eiotclub", { appkey = "a", secret = "s", timeout = -1 }) end)
     assert.has_error(function() simkit.client("eiotclub", { appkey = "a", secret = "s", retries = 1.5 }) end)
     assert.has_error(function() simkit.client("eiotclub", { appkey = "a", secret = "s", base_url = "ftp://x" }) end)
+  end)
+
+  it("raises on a misspelt operation, naming the closest ones", function()
+    local c = client(fake({ { body = OK_CARD } }))
+    local ok, err = pcall(function() return c:get_card_info { iccid = "1" } end)
+    assert.is_false(ok)
+    assert.matches("no operation or method 'get_card_info'", tostring(err), 1, true)
+    assert.matches("did you mean 'get_cards_info'", tostring(err), 1, true)
+    local hw = simkit.client("huawei", { ak = "A", sk = "S", project_id = "p", transport = fake({}), rate_limit = false })
+    ok, err = pcall(function() return hw:list_sim_card {} end)
+    assert.is_false(ok)
+    assert.matches("'list_sim_cards'", tostring(err), 1, true)
+    -- nothing close: still raises, pointing at client:operations()
+    ok, err = pcall(function() return c:zzzzzzzz() end)
+    assert.is_false(ok)
+    assert.matches("client:operations()", tostring(err), 1, true)
+    -- an unknown name through call() is an input error, not a raise
+    local d, e = c:call("get_card_info", {})
+    assert.is_nil(d)
+    assert.equal("input", e.kind)
+  end)
+
+  it("rejects NaN, +-inf and out-of-range numbers in every numeric option", function()
+    local nan, inf = 0 / 0, math.huge
+    for _, k in ipairs({ "timeout", "connect_timeout", "retries", "max_retry_wait", "max_body" }) do
+      for _, v in ipairs({ nan, inf, -inf, -1, 2 ^ 60 }) do
+        local ok, err = pcall(simkit.client, "eiotclub", { appkey = "a", secret = "s", [k] = v })
+        assert.is_false(ok, k .. "=" .. tostring(v))
+        assert.matches("option '" .. k .. "'", tostring(err), 1, true)
+      end
+    end
+    for _, v in ipairs({ nan, inf, -1 }) do
+      assert.has_error(function() simkit.client("eiotclub", { appkey = "a", secret = "s", backoff = { base = v } }) end)
+      assert.has_error(function() simkit.client("eiotclub", { appkey = "a", secret = "s", backoff = { max = v } }) end)
+      assert.has_error(function() simkit.client("eiotclub", { appkey = "a", secret = "s", clock_offset = v * inf }) end)
+      assert.has_error(function() simkit.client("eiotclub", { appkey = "a", secret = "s", rate_limit = v }) end)
+      assert.has_error(function() simkit.client("eiotclub", { appkey = "a", secret = "s", order_timeout = v }) end)
+    end
+    assert.has_error(function() simkit.client("eiotclub", { appkey = "a", secret = "s", backoff = { bsae = 1 } }) end)
+    assert.has_error(function() simkit.client("eiotclub", { appkey = "a", secret = "s", store = {} }) end)
+  end)
+
+  it("passes deadlines and the size cap to the transport: connect_timeout = min(timeout, 3), max_body 8 MB",
+      function()
+    local t, calls = fake({ { body = OK_CARD } })
+    assert(client(t):get_cards_info { iccid = "1" })
+    assert(client(t, { timeout = 2 }):get_cards_info { iccid = "1" })
+    assert(client(t, { timeout = 20, connect_timeout = 5, max_body = 1000 }):get_cards_info { iccid = "1" })
+    assert.same({ 10, 3, 8 * 1024 * 1024 }, { calls[1].timeout, calls[1].connect_timeout, calls[1].max_body })
+    assert.same({ 2, 2 }, { calls[2].timeout, calls[2].connect_timeout })
+    assert.same({ 20, 5, 1000 }, { calls[3].timeout, calls[3].connect_timeout, calls[3].max_body })
+  end)
+
+  it("maps a too large answer to a transport error that is never retried", function()
+    local t, calls = fake({ { err = "answer larger than max_body", category = "too_large" } })
+    local _, err = client(t, { retries = 3 }):get_cards_info { iccid = "1" }
+    assert.equal("transport", err.kind)
+    assert.equal("too_large", err.category)
+    assert.is_false(err.retryable)
+    assert.equal(1, #calls)
+    -- a connect failure: nothing sent, retried for a read, retryable for a write
+    local t2, calls2 = fake({ { err = "refused", category = "connect" } })
+    local _, e2 = client(t2, { retries = 1 }):get_cards_info { iccid = "1" }
+    assert.is_false(e2.sent)
+    assert.equal(2, #calls2)
+    -- a transport that knows the request never left says so (4th value)
+    local t3 = fake({ function() return nil, "timed out before sending", "timeout", false end })
+    local _, e3 = client(t3):bind_device { iccid = "1", imei = "2" }
+    assert.is_false(e3.sent)
+    assert.is_true(e3.retryable)
+  end)
+
+  it("pages go through the call hook and validation like single calls; bad page arguments raise", function()
+    local c = client(fake({ { body = OK_CARD } }))
+    assert.has_error(function() c:pages("get_all_card_info", "x") end)
+    assert.has_error(function() c:pages("get_all_card_info", { pageNum = 0 / 0 }) end)
+    assert.has_error(function() c:pages("get_all_card_info", { pageNum = math.huge }) end)
+    assert.has_error(function() c:pages("get_cards_info", {}) end)
+    local it_ = c:pages("get_all_card_info", { bogus = 1 })
+    local item, err = it_()
+    assert.is_false(item)
+    assert.equal("input", err.kind)
   end)
 
   it("never repeats an EIOTCLUB nonce within 90000 requests", function()
@@ -64,8 +146,8 @@ describe("simkit.client", function()
     assert.matches("did you mean 'base_url'", msg("eiotclub", { appkey = "a", secret = "s", endpoint = "http://x" }))
     assert.matches("did you mean 'appkey'", msg("eiotclub", { appKey = "a", secret = "s" }))
     assert.matches("did you mean 'app_key'", msg("tibiot", { appkey = "a", secret = "s", signer = "hmac-sha256" }))
-    assert.matches("unknown option 'rate_limit' for eiotclub", msg("eiotclub", { appkey = "a", secret = "s",
-      rate_limit = false }))
+    assert.matches("unknown option 'ratelimit' for eiotclub %(did you mean 'rate_limit'%?%)",
+      msg("eiotclub", { appkey = "a", secret = "s", ratelimit = false }))
     assert.matches("option names must be strings", msg("eiotclub", { appkey = "a", secret = "s", [1] = true }))
   end)
 

@@ -84,7 +84,9 @@ end
 
 local function client(f, extra)
   local o = { appkey = "k", secret = "s", transport = f.transport, sleep = function() end,
-    base_url = "https://oapi.example" }
+    base_url = "https://oapi.example", rate_limit = false,
+    -- a store of its own, on the clock the guard specs move
+    store = require("simkit.store").memory { clock = function() return util.now() end } }
   for k, v in pairs(extra or {}) do o[k] = v end
   return simkit.client("eiotclub", o)
 end
@@ -138,16 +140,19 @@ describe("eiotclub orders", function()
       assert.equal(1, f.count(ORDER))
     end)
 
-    it("order not made (" .. kind .. ", before): nothing placed, retryable with the same key", function()
+    it("order not found after " .. kind .. " (before): outcome unknown, never 'not_placed', re-use the key",
+        function()
       local f = fake()
       f.faults[ORDER] = { kind = kind, when = "before" }
       local c = client(f)
       local data, err = c:order_package{ iccid = "8985", packageCode = "P1" }
       assert.is_nil(data)
-      assert.is_true(err.retryable)
-      assert.equal("not_placed", err.outcome)
+      -- the lookups found nothing, but the vendor may still be processing it
+      assert.equal("unknown", err.outcome)
+      assert.is_false(err.retryable)
+      assert.is_true(err.reuse_key)
       assert.truthy(err.key)
-      assert.matches("safe to retry", err.message)
+      assert.matches("SAME outTradeNo '" .. err.key .. "'", err.message, 1, true)
       assert.equal(0, count(f.orders))
       assert.equal(1, f.count(ORDER))
       -- the caller retries with the same key: exactly one order
@@ -157,12 +162,71 @@ describe("eiotclub orders", function()
     end)
   end
 
-  it("connect failure: nothing sent, retryable, no lookup", function()
+  it("bounds the whole order call by order_timeout (send + pause + lookups), each request cut to what is left",
+      function()
+    local real = util.monotonic
+    local t = 100
+    util.monotonic = function() return t end
+    local ok, e = pcall(function()
+      local f = fake()
+      -- every request times out after its whole timeout (the fake clock moves by it)
+      local inner = f.transport
+      local timeouts = {}
+      f.transport = function(req)
+        timeouts[#timeouts + 1] = req.timeout
+        assert.is_true(req.connect_timeout <= req.timeout)
+        t = t + req.timeout
+        inner(req)
+        return nil, "Operation timed out", "timeout"
+      end
+      local c = client(f, { timeout = 4, order_timeout = 10, sleep = function(s) t = t + s end })
+      local data, err = c:order_package{ iccid = "8985", packageCode = "P1", outTradeNo = "bound" }
+      assert.is_nil(data)
+      assert.equal("unknown", err.outcome)
+      assert.is_true(t - 100 <= 10 + 1e-9, "took " .. (t - 100))
+      assert.equal(4, timeouts[1])
+      for i = 2, #timeouts do assert.is_true(timeouts[i] <= 4) end
+      assert.equal(1, f.count(ORDER)) -- the order itself was sent once
+      -- default: 3 x timeout
+      t = 100
+      local c2 = client(f, { timeout = 2, sleep = function(s) t = t + s end })
+      local _, err2 = c2:order_package{ iccid = "8985", packageCode = "P1", outTradeNo = "bound2" }
+      assert.equal("unknown", err2.outcome)
+      assert.is_true(t - 100 <= 6 + 1e-9, "took " .. (t - 100))
+    end)
+    util.monotonic = real
+    assert(ok, e)
+  end)
+
+  it("one result shape: 'already exists' carries the orderId (looked up) and the key like a new order", function()
+    local f = fake()
+    local c = client(f)
+    local new = assert(c:order_package{ iccid = "8985", packageCode = "P1", outTradeNo = "shape" })
+    local dup = assert(c:order_package{ iccid = "8985", packageCode = "P1", outTradeNo = "shape" })
+    for _, r in ipairs({ new, dup }) do
+      assert.equal(5001, r.orderId)
+      assert.equal("shape", r.outTradeNo)
+      assert.equal("shape", r._simkit.key)
+      assert.equal("outTradeNo", r._simkit.key_name)
+    end
+    assert.is_false(new._simkit.duplicate)
+    assert.is_true(dup._simkit.duplicate)
+    -- pool_sub's order id is its order_no, under orderId too
+    local p = assert(c:pool_sub{ pool_object_id = 7, pool_type_code = "T", out_trade_no = "ps" })
+    local pd = assert(c:pool_sub{ pool_object_id = 7, pool_type_code = "T", out_trade_no = "ps" })
+    assert.equal(p.order_no, p.orderId)
+    assert.equal(p.orderId, pd.orderId)
+    assert.is_true(pd._simkit.duplicate)
+  end)
+
+  it("connect failure: nothing sent, certainly not placed, retryable, no lookup", function()
     local f = fake()
     f.faults[ORDER] = { kind = "connect" }
     local data, err = client(f):order_package{ iccid = "8985", packageCode = "P1" }
     assert.is_nil(data)
     assert.is_true(err.retryable)
+    assert.is_false(err.sent)
+    assert.equal("not_placed", err.outcome)
     assert.truthy(err.key)
     assert.equal(1, #f.requests)
   end)
@@ -234,8 +298,14 @@ describe("eiotclub orders", function()
     f.faults["/api/v3/pool/sub"] = { kind = "5xx", when = "before" }
     local d2, e2 = client(f):pool_sub{ pool_object_id = 7, pool_type_code = "T" }
     assert.is_nil(d2)
-    assert.equal("not_placed", e2.outcome)
+    assert.equal("unknown", e2.outcome)
+    assert.is_true(e2.reuse_key)
     assert.equal(0, count(f.pool))
+    -- the same key again: placed once, with the vendor's order id
+    local d3 = assert(client(f):pool_sub{ pool_object_id = 7, pool_type_code = "T", out_trade_no = e2.key })
+    assert.equal(e2.key, d3.out_trade_no)
+    assert.equal(d3.order_no, d3.orderId)
+    assert.equal(1, count(f.pool))
   end)
 
   it("esim_purchase: success returns the key; an ambiguous failure is settled by asking again", function()

@@ -1,7 +1,9 @@
 -- The shipped nginx example (examples/nginx/eiotclub_notify.conf +
--- notify_handler.lua) run as is in a real nginx, on a free port, receiving
--- the notifications the EIOTCLUB sandbox pushes: delivered, de-duplicated
--- across deliveries (lua_shared_dict), forged bodies refused.
+-- notify_handler.lua) started with the exact one-liner its documentation
+-- gives (examples/nginx/run.sh PORT), on a free port, receiving the
+-- notifications the EIOTCLUB sandbox pushes: delivered, de-duplicated across
+-- deliveries (lua_shared_dict through the store contract), forged bodies
+-- refused; then stopped with the documented `run.sh stop PORT`.
 local sandbox = require "spec.support.sandbox"
 local socket = require "socket"
 
@@ -10,6 +12,16 @@ local nginx = require "spec.support.nginx"
 local ROOT = sandbox.root
 local SECRET = "sandbox-secret"
 local read = nginx.read
+
+-- run a shell command from the repository root: ok, output, exit code (read
+-- from the output: LuaJIT's popen close does not give it)
+local function sh(cmd)
+  local p = assert(io.popen("cd '" .. ROOT .. "' && { " .. cmd .. "; } 2>&1; echo \"exit=$?\""))
+  local out = p:read("*a")
+  p:close()
+  local code = tonumber(out:match("exit=(%d+)%s*$"))
+  return code == 0, out:gsub("exit=%d+%s*$", ""), code
+end
 
 local function count(haystack, needle)
   local n, i = 0, 1
@@ -20,27 +32,50 @@ local function count(haystack, needle)
   end
 end
 
-describe("examples/nginx/eiotclub_notify.conf in a real nginx", function()
-  local sb, ng, prefix, port, url
+describe("examples/nginx/run.sh", function()
+  it("refuses a bad port and a missing secret, saying what to do", function()
+    for _, port in ipairs({ "abc", "0", "65536", "80x", "-1" }) do
+      local ok, out, code = sh("EIOTCLUB_SECRET=x examples/nginx/run.sh " .. port)
+      assert.is_false(ok, port)
+      assert.equal(2, code)
+      assert.matches("port must be a number from 1 to 65535", out)
+    end
+    local ok, out = sh("EIOTCLUB_SECRET= examples/nginx/run.sh " .. sandbox.closed_port())
+    assert.is_false(ok)
+    assert.matches("set EIOTCLUB_SECRET", out)
+  end)
+end)
+
+describe("examples/nginx/eiotclub_notify.conf started by its one-liner", function()
+  local sb, prefix, port, url
 
   setup(function()
-    -- the example as shipped, but for its port (and, as root, the workers'
-    -- user); its $prefix paths point at the repository, as when it is run
-    -- from the repository root (`nginx -p "$PWD"`), while logs go to a temp prefix
-    local conf = read(ROOT .. "/examples/nginx/eiotclub_notify.conf")
-    local n
-    conf, n = conf:gsub("listen 127%.0%.0%.1:8089;", "listen 127.0.0.1:@PORT@;")
-    assert.are.equal(1, n, "the example's listen line changed")
-    conf = "@USER@\n" .. conf:gsub("%$prefix/", "@REPO@/")
-    ng = nginx.start { conf = conf, env = { EIOTCLUB_SECRET = SECRET } }
-    prefix, port = ng.prefix, ng.port
+    port = sandbox.closed_port()
+    prefix = (os.getenv("TMPDIR") or "/tmp") .. "/simkit-eiotclub-notify-" .. port
+    -- the documented one-liner, as is (from the repository root)
+    local ok, out = sh("EIOTCLUB_SECRET=" .. SECRET .. " examples/nginx/run.sh " .. port)
+    assert(ok, out)
+    assert.matches("http://127.0.0.1:" .. port .. "/eiotclub/notify", out, 1, true)
+    for _ = 1, 150 do
+      local c = socket.connect("127.0.0.1", port)
+      if c then c:close(); break end
+      socket.sleep(0.02)
+    end
     url = "http://127.0.0.1:" .. port .. "/eiotclub/notify"
     sb = sandbox.start()
   end)
 
   teardown(function()
     if sb then sb:stop() end
-    if ng then ng:stop() end
+    if prefix then
+      local pid = read(prefix .. "/logs/nginx.pid"):match("%d+")
+      sh("examples/nginx/run.sh stop " .. port) -- the documented way
+      for _ = 1, 150 do
+        if not pid or not sh("kill -0 " .. pid) then break end
+        socket.sleep(0.02)
+      end
+      sh("rm -rf '" .. prefix .. "'")
+    end
   end)
 
   -- a raw POST to the example (HTTP/1.0: the answer is not chunked)
@@ -95,5 +130,18 @@ describe("examples/nginx/eiotclub_notify.conf in a real nginx", function()
     st, res = sb:control("POST", "/_sim/eiotclub/notify", { event = "SubPkgList" })
     assert.are.equal(200, st)
     assert.are.equal("delivered", settled(res.notification.id).status)
+  end)
+
+  it("made its logs/ and temp/, answers the health check, de-duplicates through the shared dict", function()
+    local f = io.open(prefix .. "/logs/error.log")
+    assert.truthy(f)
+    f:close()
+    assert.is_true(sh("test -d '" .. prefix .. "/temp'"))
+    local c = assert(socket.connect("127.0.0.1", port))
+    c:settimeout(5)
+    c:send("GET /healthz HTTP/1.0\r\n\r\n")
+    local all = c:receive("*a")
+    c:close()
+    assert.matches("^HTTP/1%.1 200", all)
   end)
 end)

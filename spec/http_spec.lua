@@ -1,6 +1,7 @@
 -- simkit.core http (libcurl) against the sandbox and its test vendor.
 local core = require "simkit.core"
 local sandbox = require "spec.support.sandbox"
+local listeners = require "spec.support.listeners"
 
 local json = sandbox.json
 
@@ -8,7 +9,8 @@ describe("simkit.core http", function()
   local sb, h
 
   setup(function()
-    sb = sandbox.start({ test_vendor = true })
+    -- sim_ngxclient's /ngxtest/raw/<name>: hostile servers (trickles, floods)
+    sb = sandbox.start({ test_vendor = true, vendors = { "sim_ngxclient" } })
   end)
 
   teardown(function()
@@ -269,6 +271,105 @@ describe("simkit.core http", function()
     end)
   end)
 
+  describe("was the request sent?", function()
+    local l
+    after_each(function()
+      if l then l:close(); l = nil end
+    end)
+
+    it("reports a connect that never completes as 'connect' (nothing sent), for a write too", function()
+      l = listeners.blackhole()
+      local res, msg, cat, code = h:request({ method = "POST", url = l.url .. "/order", body = "{}",
+                                              timeout = 2, connect_timeout = 0.3 })
+      assert.is_nil(res)
+      assert.equal("connect", cat, msg)
+      assert.equal(28, code) -- CURLE_OPERATION_TIMEDOUT, during the connect
+      assert.matches("%(connect%)$", msg)
+    end)
+
+    it("reports 'connect' when the whole deadline runs out during the connect", function()
+      l = listeners.blackhole()
+      local res, msg, cat = h:request({ method = "POST", url = l.url .. "/order", body = "{}", timeout = 0.3 })
+      assert.is_nil(res)
+      assert.equal("connect", cat, msg)
+      assert.matches("before the request was sent", msg)
+    end)
+
+    it("decides per request: a failed connect after a good exchange is still 'connect'", function()
+      assert(get("/test/echo"))
+      assert(h:request({ method = "POST", url = sb.url .. "/test/echo", body = "x" }))
+      l = listeners.blackhole()
+      local res, msg, cat = h:request({ method = "POST", url = l.url .. "/x", body = "{}", timeout = 0.3 })
+      assert.is_nil(res)
+      assert.equal("connect", cat, msg)
+    end)
+
+    it("keeps 'timeout' once the request went out to a server that never answers", function()
+      l = listeners.silent()
+      local res, msg, cat, code = h:request({ method = "POST", url = l.url .. "/order", body = "{}", timeout = 0.3 })
+      assert.is_nil(res)
+      assert.equal("timeout", cat, msg)
+      assert.equal(28, code)
+      res, msg, cat = h:request({ url = l.url .. "/read", timeout = 0.3 })
+      assert.is_nil(res)
+      assert.equal("timeout", cat, msg)
+    end)
+  end)
+
+  describe("deadline per attempt", function()
+    -- each scenario sends a complete, valid answer one byte every 30 ms:
+    -- no single read waits long, only a deadline for the attempt cuts it
+    for _, name in ipairs({ "trickle_head", "trickle_body", "trickle_chunked" }) do
+      it("cuts a server trickling its answer (" .. name .. ") at the timeout", function()
+        local res, msg, cat = get("/ngxtest/raw/" .. name, { timeout = 0.4 })
+        assert.is_nil(res, "the trickled answer was taken whole")
+        assert.equal("timeout", cat, msg)
+      end)
+    end
+
+    it("takes the same trickled answer whole when the deadline allows it", function()
+      local res = assert(get("/ngxtest/raw/trickle_body", { timeout = 20 }))
+      assert.equal(200, res.status)
+      assert.equal(string.rep("z", 40), res.body)
+    end)
+  end)
+
+  describe("max_body", function()
+    it("takes an answer of exactly max_body bytes and refuses one byte more", function()
+      local res = assert(get("/test/big?n=1000", { max_body = 1000 }))
+      assert.equal(1000, #res.body)
+      local _, msg, cat = get("/test/big?n=1001", { max_body = 1000 })
+      assert.equal("too_large", cat, msg)
+      assert.equal("http: the answer is larger than max_body (too_large)", msg)
+    end)
+
+    it("refuses a chunked answer that grows past max_body", function()
+      sb:control("POST", "/_sim/config", { chunked = true })
+      local res = assert(get("/test/big?n=5000", { max_body = 5000 }))
+      assert.equal(5000, #res.body)
+      local _, msg, cat = get("/test/big?n=5001", { max_body = 5000 })
+      assert.equal("too_large", cat, msg)
+    end)
+
+    it("refuses 100 MB announced by Content-Length by default (8 MB)", function()
+      local res, msg, cat = get("/ngxtest/raw/huge", { timeout = 20 })
+      assert.is_nil(res)
+      assert.equal("too_large", cat, msg)
+    end)
+
+    it("stops reading endless bodies, chunked or delimited by the connection, at the cap", function()
+      for _, name in ipairs({ "endless_chunked", "endless_close" }) do
+        local res, msg, cat = get("/ngxtest/raw/" .. name, { timeout = 30 })
+        assert.is_nil(res, name)
+        assert.equal("too_large", cat, name .. ": " .. tostring(msg))
+        _, msg, cat = get("/ngxtest/raw/" .. name, { timeout = 30, max_body = 100000 })
+        assert.equal("too_large", cat, name .. ": " .. tostring(msg))
+      end
+      -- the handle works again afterwards
+      assert.equal(200, assert(get("/test/echo")).status)
+    end)
+  end)
+
   describe("misuse", function()
     local function raises(t, pattern)
       local ok, err = pcall(h.request, h, t)
@@ -291,6 +392,16 @@ describe("simkit.core http", function()
       raises({ url = "http://x/", timeout = 0 / 0 }, "timeout")
       raises({ url = "http://x/", timeout = math.huge }, "timeout")
       raises({ url = "http://x/", connect_timeout = 0 }, "connect_timeout")
+      raises({ url = "http://x/", connect_timeout = 0 / 0 }, "connect_timeout")
+      raises({ url = "http://x/", connect_timeout = -math.huge }, "connect_timeout")
+      raises({ url = "http://x/", max_body = 0 }, "max_body")
+      raises({ url = "http://x/", max_body = -1 }, "max_body")
+      raises({ url = "http://x/", max_body = 0.5 }, "max_body")
+      raises({ url = "http://x/", max_body = 0 / 0 }, "max_body")
+      raises({ url = "http://x/", max_body = math.huge }, "max_body")
+      raises({ url = "http://x/", max_body = 2 ^ 60 }, "max_body")
+      raises({ url = "http://x/", max_body = "1000" }, "max_body")
+      raises({ url = "http://x/", max_body = {} }, "max_body")
       raises({ url = "http://x/", body = 1 }, "body")
       raises({ url = "http://x/", body = {} }, "body")
       raises({ url = "http://x/", headers = "x" }, "headers")

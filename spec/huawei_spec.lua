@@ -6,6 +6,7 @@ local json = require "simkit.json"
 local sign = require "simkit.sign"
 local huawei = require "simkit.vendor.huawei"
 local htoken = require "simkit.vendor.huawei_token"
+local stores = require "simkit.store"
 
 local AK, SK, PID = "SANDBOXAKEXAMPLE0001", "sandbox-sk-secret", "0123456789abcdef0123456789abcdef"
 local IAM = { username = "sandbox-user", password = "sandbox-password", domain = "sandbox-domain",
@@ -58,6 +59,8 @@ local function iam_answer(req)
   end
   return nil
 end
+
+local function util_by_name(list) return require("simkit.util").by_name(list) end
 
 describe("huawei adapter (unit)", function()
   before_each(function() huawei._reset() end)
@@ -131,7 +134,7 @@ describe("huawei adapter (unit)", function()
       assert.equal(3, #t.reqs)
     end)
 
-    it("encodes query values RFC 3986, arrays as repeated keys, pool status comma-separated", function()
+    it("encodes query values RFC 3986, every array as repeated keys (SDK core >= 3.1.77)", function()
       local t = scripted({ ok('{"count":0,"sim_cards":[]}') })
       local c = aksk_client(t.fn)
       assert(c:list_sim_cards { main_search_key = "a b/é+*", tag_id = { 1, "2" }, limit = 10, real_named = true })
@@ -140,7 +143,26 @@ describe("huawei adapter (unit)", function()
       assert.matches("tag_id=1&tag_id=2", url, 1, true)
       assert.matches("real_named=true", url, 1, true)
       assert(c:list_sim_pools { status = { 0, 1 } })
-      assert.matches("?status=0,1$", t.reqs[2].url)
+      assert.matches("?status=0&status=1$", t.reqs[2].url)
+      -- every other array query parameter too: repeated keys, never a comma list
+      local n = 2
+      for name, op in pairs(huawei.ops) do
+        for _, p in ipairs(op.params) do
+          if p.loc == "query" and p.type == "Array" then
+            local args = { [p.name] = { "1", "2" } }
+            if p.items_type == "Integer" or p.items_type == "Long" then args[p.name] = { 1, 2 } end
+            local before = #t.reqs
+            c:call(name, args)
+            if #t.reqs > before then
+              n = n + 1
+              local u = t.reqs[#t.reqs].url
+              assert.matches(p.name .. "=1&" .. p.name .. "=2", u, 1, true)
+              assert.is_nil(u:find(p.name .. "=1%2C2", 1, true), u)
+            end
+          end
+        end
+      end
+      assert.is_true(n > 2)
       local _, err = c:list_sim_pools { status = { 0, 42 } }
       assert.equal("input", err.kind)
     end)
@@ -458,7 +480,7 @@ describe("huawei adapter (unit)", function()
       assert.is_nil(tostring(err):find("sandbox-password", 1, true))
     end)
 
-    it("refreshes before expiry and uses a pluggable cache", function()
+    it("keeps one token per account in the store, refreshed before expiry, never fetched per call", function()
       local now = 1700000000
       local iam = 0
       local t = scripted(function(req)
@@ -469,25 +491,65 @@ describe("huawei adapter (unit)", function()
         end
         return ok("{}")
       end)
-      local store, locks = {}, 0
-      local cache = {
-        get = function(k) local e = store[k]; if e then return e[1], e[2] end end,
-        set = function(k, tok, exp) store[k] = { tok, exp } end,
-        lock = function() locks = locks + 1; return true end,
-        unlock = function() end,
-      }
-      local c = token_client(t.fn, { now = function() return now end, token_cache = cache })
+      local mono = 0
+      local store = stores.memory { clock = function() return mono end }
+      local c = token_client(t.fn, { now = function() return now end, store = store })
       assert(c:list_tags {})
       assert.equal(1, iam)
-      local _, e = next(store)
-      assert.equal(1700000000 + 23 * 3600, e[2]) -- 24 h minus 1 h
-      now = now + 22 * 3600
+      local key = htoken.keys(c and "x" or "y") -- keys are derived, never the account's names
+      assert.matches("^simkit:hw:token:%x+$", key)
+      -- a second client (another process) on the same store shares the token
+      local c2 = token_client(t.fn, { now = function() return now end, store = store })
+      assert(c2:list_tags {})
+      assert.equal(1, iam)
+      -- kept 24 h minus 1 h (the store's TTL, not a time compared across nodes)
+      mono = mono + 22 * 3600
       assert(c:list_tags {})
       assert.equal(1, iam)
-      now = now + 1.5 * 3600
+      mono = mono + 1.5 * 3600
+      now = now + 23.5 * 3600
       assert(c:list_tags {})
       assert.equal(2, iam)
-      assert.equal(2, locks)
+      assert.equal("T2", t.reqs[#t.reqs].headers["X-Auth-Token"])
+    end)
+
+    it("refuses an IAM token with control bytes, spaces or non-ASCII, and never caches it", function()
+      for _, bad in ipairs({ "TOK\rEN", "TOK\nEN", "TOK\0EN", "TOK EN", "T\195\169", string.rep("A", 70000) }) do
+        huawei._reset()
+        local iam = 0
+        local t = scripted(function(req)
+          if req.url:match("/v3/auth/tokens$") then
+            iam = iam + 1
+            return { status = 201, headers = { ["x-subject-token"] = iam == 1 and bad or "GOOD" }, body = "{}" }
+          end
+          return ok("{}")
+        end)
+        local c = token_client(t.fn)
+        local data, err = c:list_tags {}
+        assert.is_nil(data)
+        assert.equal("decode", err.kind)
+        assert.is_nil(tostring(err):find(bad, 1, true))
+        assert.equal(1, #t.reqs) -- nothing sent with it
+        assert(c:list_tags {}) -- not cached: fetched again
+        assert.equal(2, iam)
+        assert.equal("GOOD", t.reqs[#t.reqs].headers["X-Auth-Token"])
+      end
+    end)
+
+    it("fetches a token through the client's transport with its deadlines and size cap", function()
+      local t = scripted(function(req)
+        if req.url:match("/v3/auth/tokens$") then return nil, "connection refused", "connect" end
+        return ok("{}")
+      end)
+      local c = token_client(t.fn, { timeout = 4, max_body = 5000, retries = 0 })
+      local _, err = c:list_tags {}
+      assert.equal("transport", err.kind)
+      assert.equal("connect", err.category)
+      assert.is_false(err.sent)
+      assert.matches("IAM token request failed", err.message)
+      assert.equal(4, t.reqs[1].timeout)
+      assert.equal(3, t.reqs[1].connect_timeout)
+      assert.equal(5000, t.reqs[1].max_body)
     end)
 
     it("parses IAM times", function()
@@ -499,18 +561,24 @@ describe("huawei adapter (unit)", function()
   end)
 
   describe("rate limit", function()
+    -- a store on the fake clock: its TTLs are the windows
+    local function limited(fc, extra)
+      return merge({ rate_limit = "wait", clock = fc.clock, sleep = fc.sleep,
+        store = stores.memory { clock = fc.clock } }, extra)
+    end
+
     it("waits ~1 s between list_sim_cards calls (fake clock)", function()
       local fc = fake_clock()
       local t = scripted({ ok('{"sim_cards":[]}') })
-      local c = aksk_client(t.fn, { rate_limit = "wait", clock = fc.clock, sleep = fc.sleep })
+      local c = aksk_client(t.fn, limited(fc))
       for _ = 1, 6 do assert(c:list_sim_cards {}) end
-      assert.is_true(fc.slept >= 5 and fc.slept < 6, tostring(fc.slept))
+      assert.is_true(fc.slept >= 5 and fc.slept < 6.5, tostring(fc.slept))
     end)
 
-    it("allows 5 calls/s per account, shared by the clients of that account", function()
+    it("allows 5 calls/s per account, shared by every client on the store, per account", function()
       local fc = fake_clock()
       local t = scripted({ ok('{"tags":[]}') })
-      local opts = { rate_limit = "wait", clock = fc.clock, sleep = fc.sleep }
+      local opts = limited(fc)
       local a, b = aksk_client(t.fn, opts), aksk_client(t.fn, opts)
       for _ = 1, 5 do assert(a:list_tags {}) end
       assert.equal(0, fc.slept)
@@ -520,86 +588,50 @@ describe("huawei adapter (unit)", function()
       local before = fc.slept
       for _ = 1, 5 do assert(other:list_tags {}) end
       assert.equal(before, fc.slept)
-    end)
-
-    it("keeps its windows in a rate_limit_store, so another process's calls count", function()
-      local ratelimit = require "simkit.ratelimit"
-      local fc = fake_clock()
-      local t = scripted({ ok('{"tags":[]}') })
-      local store = simkit.ratelimit.memory_store()
-      local opts = { rate_limit = "wait", clock = fc.clock, sleep = fc.sleep, rate_limit_store = store }
-      for _ = 1, 5 do assert(aksk_client(t.fn, opts):list_tags {}) end
-      assert.equal(0, fc.slept)
-      ratelimit.reset() -- what another worker sees: no in-process state
-      assert(aksk_client(t.fn, opts):list_tags {})
-      assert.is_true(fc.slept >= 1, tostring(fc.slept))
-      -- without the store the fresh process would not have waited
-      ratelimit.reset()
-      local before = fc.slept
-      local plain = aksk_client(t.fn, { rate_limit = "wait", clock = fc.clock, sleep = fc.sleep })
-      for _ = 1, 5 do assert(plain:list_tags {}) end
+      -- a client on another store (another machine without a shared store) does not count
+      local apart = aksk_client(t.fn, merge(opts, { store = stores.memory { clock = fc.clock } }))
+      before = fc.slept
+      for _ = 1, 5 do assert(apart:list_tags {}) end
       assert.equal(before, fc.slept)
     end)
 
-    it("works over an nginx-style shared dict, breaks a stale lock and reports a busy one", function()
+    it("keeps its windows in the store: never a key naming the account, a store failure is kind 'store'",
+        function()
       local fc = fake_clock()
-      -- ngx.shared.DICT's get / set / add / delete, expiring on the fake clock
-      local data = {}
-      local dict = {}
-      function dict.get(_, k)
-        local e = data[k]
-        if e and (not e.exp or e.exp > fc.t) then return e.v end
-        return nil
+      local t = scripted({ ok('{"tags":[]}') })
+      local store = stores.memory { clock = fc.clock }
+      local c = aksk_client(t.fn, limited(fc, { store = store }))
+      assert(c:list_tags {})
+      for k in pairs(store.data) do
+        assert.matches("^rl:simkit:hw:%x+", k)
+        assert.is_nil(k:find(AK, 1, true))
       end
-      function dict.set(_, k, v, ttl) data[k] = { v = v, exp = ttl and ttl > 0 and fc.t + ttl or nil } end
-      function dict.add(self, k, v, ttl)
-        if self:get(k) ~= nil then return false, "exists" end
-        self:set(k, v, ttl)
-        return true
-      end
-      function dict.delete(_, k) data[k] = nil end
-      local store = simkit.ratelimit.shared_dict_store(dict)
-      local t = scripted({ ok('{"sim_cards":[]}') })
-      local c = aksk_client(t.fn, { rate_limit = "error", clock = fc.clock, sleep = fc.sleep,
-        rate_limit_store = store })
-      assert(c:list_sim_cards {})
-      local _, err = c:list_sim_cards {}
-      assert.equal("rate_limited", err.kind)
-      assert.is_true(err.retry_after > 0.9)
-      -- the account's window, as the store holds it
-      local account
-      for k in pairs(data) do
-        if k:match("^rl:") and (not account or #k < #account) then account = k end
-      end
-      assert.matches("^rl:https://gsl%.", account)
-      -- a holder crashed with the lock: broken after LOCK_TTL, the call goes through
-      fc.t = fc.t + 2
-      dict:add("lock:" .. account, true, 0.5)
-      assert(c:list_sim_cards {})
-      -- a lock that never frees: rate_limited after LOCK_WAIT, nothing sent
+      local broken = setmetatable({ add = function() return nil, require("simkit.errors").new {
+        kind = "store", message = "down" } end }, { __index = store })
+      local c2 = aksk_client(t.fn, limited(fc, { store = broken }))
       local sent = #t.reqs
-      fc.t = fc.t + 2
-      dict:add("lock:" .. account, true, 1000)
-      _, err = c:list_sim_cards {}
-      assert.equal("rate_limited", err.kind)
-      assert.matches("lock busy", err.message)
+      local _, err = c2:list_tags {}
+      assert.equal("store", err.kind)
       assert.equal(sent, #t.reqs)
-      assert.has_error(function() aksk_client(t.fn, { rate_limit_store = {} }) end)
+      assert.has_error(function() aksk_client(t.fn, { store = {} }) end)
+      assert.has_error(function() aksk_client(t.fn, { rate_limit_store = store }) end)
+      assert.has_error(function() aksk_client(t.fn, { token_cache = store }) end)
     end)
 
     it("returns rate_limited at once with rate_limit = 'error', nothing with false", function()
       local fc = fake_clock()
       local t = scripted({ ok('{"sim_cards":[]}') })
-      local c = aksk_client(t.fn, { rate_limit = "error", clock = fc.clock, sleep = fc.sleep })
+      local c = aksk_client(t.fn, limited(fc, { rate_limit = "error" }))
       assert(c:list_sim_cards {})
       local _, err = c:list_sim_cards {}
       assert.equal("rate_limited", err.kind)
+      assert.is_true(err.client_side)
       assert.is_true(err.retry_after > 0.9)
       assert.equal(1, #t.reqs)
       assert.equal(0, fc.slept)
       fc.t = fc.t + 2
       assert(c:list_sim_cards {})
-      local free = aksk_client(t.fn, { rate_limit = false, clock = fc.clock, sleep = fc.sleep })
+      local free = aksk_client(t.fn, limited(fc, { rate_limit = false }))
       for _ = 1, 10 do assert(free:list_sim_cards {}) end
       assert.equal(0, fc.slept)
     end)
@@ -637,16 +669,61 @@ describe("huawei adapter (unit)", function()
       assert.equal(1, #t.reqs)
     end)
 
-    it("describes every list op", function()
-      for name in pairs(huawei.ITEMS) do
-        assert.is_table(huawei.pagination(name, huawei.ops[name]), name)
-        assert.is_truthy(huawei.ops[name], name)
+    it("describes every list op in its generated descriptor", function()
+      local n = 0
+      for name, op in pairs(huawei.ops) do
+        if name:match("^list_") and op.params and util_by_name(op.params).offset then
+          n = n + 1
+          local pg = huawei.pagination(name, op)
+          assert.is_table(pg, name)
+          assert.equal("offset", pg.page, name)
+          assert.equal(500, op.pagination.max_size, name)
+        end
       end
-      assert.is_nil(huawei.pagination("stop_sim_card"))
+      assert.equal(14, n)
+      assert.is_nil(huawei.pagination("stop_sim_card", huawei.ops.stop_sim_card))
+    end)
+
+    it("refreshes a refused token on a page just as on a single call", function()
+      local iam = 0
+      local t = scripted(function(req)
+        if req.url:match("/v3/auth/tokens$") then
+          iam = iam + 1
+          return { status = 201, headers = { ["x-subject-token"] = "T" .. iam }, body = "{}" }
+        end
+        if req.headers["X-Auth-Token"] == "T1" then
+          return ok('{"error_code":"GSL.00010001","error_msg":"token expired"}', 401)
+        end
+        return ok('{"count":1,"sim_cards":[{"id":1}]}')
+      end)
+      local c = simkit.client("huawei", merge(IAM, { transport = t.fn, rate_limit = false,
+        iam_endpoint = "https://iam.test", endpoint = "https://gsl.test" }))
+      local n = 0
+      for card, err in c:pages("list_sim_cards", {}) do
+        assert.is_truthy(card, tostring(err))
+        n = n + 1
+      end
+      assert.equal(1, n)
+      assert.equal(2, iam)
     end)
   end)
 
   describe("wait", function()
+    it("refuses NaN, +-inf and out-of-range timeout / interval before polling", function()
+      local t = scripted({ ok('{"count":0,"work_orders":[]}') })
+      local c = aksk_client(t.fn, { sleep = function() error("must not sleep") end })
+      for _, o in ipairs({ { timeout = 0 / 0 }, { interval = 0 / 0 }, { timeout = math.huge }, { interval = -math.huge },
+        { interval = 0 }, { timeout = -1 }, { timeout = 2 ^ 40 } }) do
+        local d, err = c:wait(1, o)
+        assert.is_nil(d)
+        assert.equal("input", err.kind)
+      end
+      local d, err = c:wait(1, "x")
+      assert.is_nil(d)
+      assert.equal("input", err.kind)
+      assert.equal(0, #t.reqs)
+    end)
+
     local function wo_transport(statuses)
       local n = 0
       return scripted(function()
@@ -854,9 +931,9 @@ describe("huawei adapter against the sandbox", function()
   it("30 back-to-back list_sim_cards calls draw no 429 (the limiter's waits move both clocks)", function()
     -- the client's clock and sleep are fake; every wait also advances the
     -- sandbox's clock (its own 1/s limiter), so 30 s of calls take no time
-    require("simkit.ratelimit").reset()
     local fc = { t = require("simkit.util").monotonic() + 1000, slept = 0 }
-    local c = client { clock = function() return fc.t end, sleep = function(s)
+    local c = client { clock = function() return fc.t end, store = stores.memory { clock = function() return fc.t end },
+      sleep = function(s)
       fc.t, fc.slept = fc.t + s, fc.slept + s
       assert.equal(200, (sb:control("POST", "/_sim/advance", { seconds = s })))
     end }

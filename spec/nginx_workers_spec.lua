@@ -68,7 +68,7 @@ describe("two nginx workers, one Huawei account", function()
     return answers, nw
   end
 
-  it("shares one IAM token through lua_shared_dict: one token request for both workers", function()
+  it("shares one IAM token through a store over lua_shared_dict: one token request for both workers", function()
     sb:control("POST", "/_sim/config", { huawei = { rate_limit = false } })
     local answers, nw = calls(24, "list_tags", "1", "0")
     assert.are.equal(2, nw, "both workers must have served")

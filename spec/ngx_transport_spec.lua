@@ -5,6 +5,7 @@
 -- The busted side only speaks HTTP to the sandbox, so this runs under Lua 5.4
 -- and LuaJIT alike; inside nginx it needs build/luajit/simkit/core.so.
 local sandbox = require "spec.support.sandbox"
+local listeners = require "spec.support.listeners"
 
 local json = sandbox.json
 local ROOT = sandbox.root
@@ -367,7 +368,120 @@ describe("simkit.transport.ngx inside nginx", function()
     end)
   end)
 
+  describe("was the request sent?", function()
+    local l
+    after_each(function()
+      if l then l:close(); l = nil end
+    end)
+
+    it("reports a connect that never completes as 'connect' (nothing sent), for a write too", function()
+      l = listeners.blackhole()
+      local res = run { { method = "POST", url = l.url .. "/order", body = "{}", timeout = 2, connect_timeout = 0.3 },
+                        { method = "POST", url = l.url .. "/order", body = "{}", timeout = 0.3 },
+                        { url = l.url .. "/read", timeout = 0.3 } }
+      for _, r in ipairs(res) do
+        assert.is_false(r.ok)
+        assert.is_nil(r.raised)
+        assert.equal("connect", r.category, r.message)
+        assert.matches("%(connect%)$", r.message)
+      end
+    end)
+
+    it("keeps 'timeout' once the request went out to a server that never answers", function()
+      l = listeners.silent()
+      local res = run { { method = "POST", url = l.url .. "/order", body = "{}", timeout = 0.3 },
+                        { url = l.url .. "/read", timeout = 0.3 } }
+      for _, r in ipairs(res) do
+        assert.is_false(r.ok)
+        assert.equal("timeout", r.category, r.message)
+      end
+    end)
+
+    it("a simkit client reports an order to an unreachable host as not sent, safe to retry", function()
+      l = listeners.blackhole()
+      local st, out = sb:control("POST", "/ngxtest/client", {
+        vendor = "eiotclub", opts = { appkey = "a", secret = "s", base_url = l.url, timeout = 0.3 },
+        calls = { { op = "order_package", args = { iccid = ICCID, packageCode = "P1", outTradeNo = "k-1" } } } })
+      assert(st == 200, "ngxtest/client: " .. errmsg(out))
+      local err = out.results[1].err
+      assert.equal("transport", err.kind)
+      assert.equal("connect", err.category)
+      assert.is_false(err.sent)
+      assert.is_true(err.retryable)
+    end)
+  end)
+
+  describe("deadline per attempt", function()
+    it("cuts servers trickling their answer at the timeout", function()
+      -- each sends a complete, valid answer one byte every 30 ms: no single
+      -- read waits long, only a deadline for the whole attempt cuts them
+      local res = run { { path = "/ngxtest/raw/trickle_head", timeout = 0.4 },
+                        { path = "/ngxtest/raw/trickle_body", timeout = 0.4 },
+                        { path = "/ngxtest/raw/trickle_chunked", timeout = 0.4 } }
+      for i, r in ipairs(res) do
+        assert.is_false(r.ok, "trickled answer " .. i .. " was taken whole")
+        assert.is_nil(r.raised)
+        assert.equal("timeout", r.category, r.message)
+      end
+    end)
+
+    it("takes the same trickled answers whole when the deadline allows it", function()
+      local res = run { { path = "/ngxtest/raw/trickle_head", timeout = 20 },
+                        { path = "/ngxtest/raw/trickle_chunked", timeout = 20 } }
+      assert.equal(200, res[1].status)
+      assert.equal("ok", res[1].body)
+      assert.equal("1", res[1].headers["x-slow"])
+      assert.equal(string.rep("z", 8), res[2].body)
+    end)
+  end)
+
+  describe("max_body", function()
+    it("takes an answer of exactly max_body bytes and refuses one byte more, chunked or not", function()
+      local res = run { { path = "/test/big?n=1000", max_body = 1000 }, { path = "/test/big?n=1001", max_body = 1000 } }
+      assert.equal(1000, res[1].body_len)
+      assert.is_false(res[2].ok)
+      assert.equal("too_large", res[2].category)
+      assert.equal("http: reading body: the answer is larger than max_body (too_large)", res[2].message)
+      sb:control("POST", "/_sim/config", { chunked = true })
+      res = run { { path = "/test/big?n=5000", max_body = 5000 }, { path = "/test/big?n=5001", max_body = 5000 } }
+      assert.equal("chunked", res[1].headers["transfer-encoding"])
+      assert.equal(5000, res[1].body_len)
+      assert.equal("too_large", res[2].category)
+    end)
+
+    it("refuses 100 MB announced by Content-Length by default (8 MB), and endless bodies", function()
+      local res = run { { path = "/ngxtest/raw/huge", timeout = 20 },
+                        { path = "/ngxtest/raw/endless_chunked", timeout = 30 },
+                        { path = "/ngxtest/raw/endless_close", timeout = 30 },
+                        { path = "/ngxtest/raw/endless_chunked", timeout = 30, max_body = 100000 },
+                        { path = "/ngxtest/raw/endless_close", timeout = 30, max_body = 100000 },
+                        { path = "/test/echo" } }
+      for i = 1, 5 do
+        assert.is_false(res[i].ok, "answer " .. i .. " was taken")
+        assert.is_nil(res[i].raised)
+        assert.equal("too_large", res[i].category, res[i].message)
+      end
+      assert.equal(200, res[6].status) -- works again afterwards
+    end)
+  end)
+
   describe("misuse", function()
+    it("raises on a bad timeout, connect_timeout or max_body", function()
+      local bad = {}
+      for _, f in ipairs({ "timeout", "connect_timeout", "max_body" }) do
+        for _, v in ipairs({ 0, -1, "1", 1e300, "nan", "inf", "-inf" }) do
+          bad[#bad + 1] = { path = "/test/echo", [f] = v }
+        end
+      end
+      bad[#bad + 1] = { path = "/test/echo", max_body = 0.5 }
+      local res = run(bad)
+      for i, r in ipairs(res) do
+        assert.is_string(r.raised, "request " .. i .. " was not refused")
+        assert.matches("must be a number", r.raised)
+      end
+      assert.equal(0, #sb:requests({ path = "/test/echo" }))
+    end)
+
     it("raises on a method or header that could split the request", function()
       local res = run { { path = "/test/echo", headers = { ["X-A"] = "1\r\nX-B: 2" } },
                         { path = "/test/echo", header_pairs = { { "Bad Name", "v" } } },

@@ -4,6 +4,8 @@ local notify = require "simkit.notify"
 local receiver = require "simkit.receiver"
 local json = require "simkit.json"
 local sign = require "simkit.sign"
+local store = require "simkit.store"
+local errors = require "simkit.errors"
 
 local SECRET = "s3cret"
 
@@ -19,6 +21,11 @@ local function flow_alert(extra)
 end
 
 describe("simkit.notify.eiotclub", function()
+  it("is simkit.eiotclub.notify, reachable as simkit.notify (documented aliases)", function()
+    assert.equal(require "simkit.eiotclub.notify", notify)
+    assert.equal(require "simkit.eiotclub.receiver", receiver)
+  end)
+
   it("is reachable as simkit.notify", function()
     assert.equal(notify, simkit.notify)
   end)
@@ -371,20 +378,189 @@ describe("simkit.receiver", function()
     assert.equal(500, status)
   end)
 
-  it("uses a custom seen-store", function()
-    local ids = {}
-    local store = { seen = function(_, id) return ids[id] == true end, add = function(_, id) ids[id] = true end }
-    local r = new({}, { seen = store })
-    r:handle(body_of(flow_alert()))
-    assert.is_true(ids["CNTUlkm0pzRujPBr2tN8NNa7"])
+  it("the default remembers the last 10,000 events, counted in events (it forgot after 5,000)", function()
+    local calls = 0
+    local r = new({ FlowAlert = function() calls = calls + 1 end })
+    local bodies = {}
+    for i = 1, 10000 do bodies[i] = body_of(flow_alert({ id = "ev" .. i })) end
+    for i = 1, 10000 do assert(r:handle(bodies[i])) end
+    assert.equal(10000, calls)
+    for i = 10000, 1, -1 do -- every one of them replayed, newest first
+      local _, status, ev = r:handle(bodies[i])
+      assert(status == 200 and ev.duplicate, "event " .. i .. " ran again")
+    end
+    assert.equal(10000, calls)
   end)
 
-  it("the memory store is bounded (oldest id forgotten first)", function()
-    local s = receiver.memory_store(3)
-    for _, id in ipairs({ "a", "b", "c", "d" }) do s:add(id) end
-    assert.is_false(s:seen("a"))
-    assert.is_true(s:seen("b"))
-    assert.is_true(s:seen("d"))
+  it("beyond the bound the oldest generation is forgotten (capacity events kept, at most twice that)", function()
+    local calls = {}
+    local r = new({ FlowAlert = function(ev) calls[ev.id] = (calls[ev.id] or 0) + 1 end }, { capacity = 3 })
+    local function deliver(i) return select(3, r:handle(body_of(flow_alert({ id = "e" .. i })))) end
+    for i = 1, 7 do deliver(i) end  -- 1-3 and 4-6 fill two generations; 7 drops 1-3
+    assert.is_nil(deliver(1).duplicate) -- forgotten: runs again
+    assert.equal(2, calls.e1)
+    for i = 4, 7 do assert.is_true(deliver(i).duplicate, "e" .. i) end
+    for i = 4, 7 do assert.equal(1, calls["e" .. i]) end
+  end)
+
+  it("with store =, de-duplicates across receivers sharing it, for ttl seconds", function()
+    local t = 1000
+    local st = store.memory { clock = function() return t end }
+    local calls = 0
+    local handlers = { FlowAlert = function() calls = calls + 1 end }
+    local node1 = new(handlers, { store = st, ttl = 3600 })
+    local node2 = new(handlers, { store = st, ttl = 3600 })
+    local b = body_of(flow_alert())
+    assert.equal(200, select(2, node1:handle(b)))
+    local _, status, ev = node2:handle(b)
+    assert.equal(200, status)
+    assert.is_true(ev.duplicate)
+    assert.equal(1, calls)
+    assert.equal(1, st:get(receiver.PREFIX .. "id:CNTUlkm0pzRujPBr2tN8NNa7"))
+    t = t + 3599
+    assert.is_true(select(3, node2:handle(b)).duplicate)
+    t = t + 2 -- the window is over: a late copy runs again
+    assert.is_nil(select(3, node2:handle(b)).duplicate)
+    assert.equal(2, calls)
+    -- another prefix is another namespace
+    local other = new(handlers, { store = st, prefix = "tenant2:" })
+    other:handle(b)
+    assert.equal(3, calls)
+  end)
+
+  it("with store =, a copy arriving while the first is being handled gets 503; a failure releases the claim", function()
+    local st = store.memory()
+    local b = body_of(flow_alert())
+    local inner_status, node2
+    local calls = 0
+    local node1 = new({ FlowAlert = function()
+      calls = calls + 1
+      if calls == 1 then
+        inner_status = select(2, node2:handle(b)) -- the vendor's copy reaches node 2 meanwhile
+        error("db down")
+      end
+    end }, { store = st })
+    node2 = new({ FlowAlert = function() calls = calls + 100 end }, { store = st })
+    assert.equal(500, select(2, node1:handle(b)))
+    assert.equal(503, inner_status)
+    assert.equal(1, calls)
+    assert.is_nil(st:get(receiver.PREFIX .. "id:CNTUlkm0pzRujPBr2tN8NNa7")) -- released
+    assert.equal(200, select(2, node1:handle(b))) -- the re-delivery runs it
+    assert.equal(2, calls)
+    assert.is_true(select(3, node2:handle(b)).duplicate)
+  end)
+
+  it("with store =, a claim left by a process that died expires after lease seconds", function()
+    local t = 0
+    local st = store.memory { clock = function() return t end }
+    assert.is_true(st:add(receiver.PREFIX .. "id:CNTUlkm0pzRujPBr2tN8NNa7", 0, 30)) -- what a dead node left
+    local calls = 0
+    local r = new({ FlowAlert = function() calls = calls + 1 end }, { store = st })
+    local _, status, ev = r:handle(body_of(flow_alert()))
+    assert.same({ 503, true, 0 }, { status, ev.busy, calls })
+    t = 31
+    assert.equal(200, select(2, r:handle(body_of(flow_alert()))))
+    assert.equal(1, calls)
+  end)
+
+  -- a store whose methods fail as a store that is down does
+  local function failing(which)
+    local inner = store.memory()
+    local s = {}
+    for _, m in ipairs({ "get", "set", "add", "incr", "delete" }) do
+      s[m] = function(_, ...)
+        if which[m] then
+          which[m] = which[m] - 1
+          if which[m] < 0 then
+            return nil, errors.new { kind = "store", backend = "test", message = "connection refused", retryable = true }
+          end
+        end
+        return inner[m](inner, ...)
+      end
+    end
+    return s, inner
+  end
+
+  it("a store that fails: 503 so the vendor re-delivers, the handler never runs without a record", function()
+    local calls = 0
+    local handlers = { FlowAlert = function() calls = calls + 1 end }
+    local b = body_of(flow_alert())
+    for _, which in ipairs({ { add = 0 }, { add = 1 }, { add = 1, delete = 0 }, { add = 0, get = 0 } }) do
+      local st = failing(which)
+      local reply, status, err = new(handlers, { store = st }):handle(b)
+      assert.equal(503, status)
+      assert.equal("FAIL", json.decode(reply).status)
+      assert.equal("store", err.kind)
+      assert.is_true(err.retryable)
+    end
+    assert.equal(0, calls)
+    -- a duplicate whose state cannot be read: 503 too, not a pass
+    local st, inner = failing({ get = 0 })
+    assert(inner:add(receiver.PREFIX .. "id:CNTUlkm0pzRujPBr2tN8NNa7", 1))
+    assert.equal(503, select(2, new(handlers, { store = st }):handle(b)))
+    assert.equal(0, calls)
+    -- recording "done" fails after the handler ran: acknowledged (a 5xx would
+    -- run it twice), the error kept on the event and logged
+    local logged = {}
+    st = failing({ set = 0 })
+    local _, status, ev = new(handlers, { store = st, logger = function(l, m) logged[#logged + 1] = l .. " " .. m end })
+      :handle(b)
+    assert.equal(200, status)
+    assert.equal(1, calls)
+    assert.equal("store", ev.store_error.kind)
+    assert.matches("not recorded as done", logged[1])
+  end)
+
+  it("refuses bad options with a message saying what to do", function()
+    local function raises(o, pattern)
+      local ok, msg = pcall(new, {}, o)
+      assert.is_false(ok)
+      assert.matches(pattern, msg)
+    end
+    raises({ seen = {} }, "option 'seen' is gone")
+    raises({ store = {} }, "must be a simkit.store")
+    raises({ store = "redis" }, "must be a simkit.store")
+    for _, bad in ipairs({ 0 / 0, math.huge, -math.huge, 0, -1, 1e300, "60", true }) do
+      raises({ ttl = bad }, "option 'ttl'")
+      raises({ lease = bad }, "option 'lease'")
+      raises({ capacity = bad }, "option 'capacity'")
+    end
+    raises({ capacity = 2.5 }, "option 'capacity' must be an integer")
+    for _, bad in ipairs({ 0 / 0, math.huge, -1, "60", {} }) do raises({ max_age = bad }, "option 'max_age'") end
+    for _, bad in ipairs({ 0 / 0, math.huge, "now", {} }) do raises({ now = bad }, "option 'now'") end
+    raises({ prefix = 5 }, "option 'prefix'")
+    raises({ prefix = string.rep("p", 129) }, "option 'prefix'")
+    raises({ default = "f" }, "option 'default'")
+    raises({ logger = 1 }, "option 'logger'")
+    assert.has_error(function() receiver.new("secret") end)
+    assert.has_error(function() receiver.new({ secret = "" }) end)
+  end)
+
+  it("#10.10: a timestamp beyond +-2^53 (or not an integer) with max_age set is a 400, never a raise", function()
+    local r = new({ FlowAlert = function() error("must not run") end }, { max_age = 300, now = 1703142059 })
+    for _, ts in ipairs({ "99999999999999999999999", "-99999999999999999999999", "9223372036854775808",
+      "9007199254740993", 1e300, -1e300, 2 ^ 63, "1e30", "NaN", "0x10", 1.5 }) do
+      local reply, status, err = r:handle(body_of(flow_alert({ timestamp = ts })))
+      assert.equal(400, status, tostring(ts))
+      assert.equal("input", err.kind)
+      assert.equal("timestamp", err.param)
+      assert.equal("FAIL", json.decode(reply).status)
+    end
+    -- decoded tables with NaN / inf: refused, no raise (signature or timestamp)
+    for _, ts in ipairs({ 0 / 0, math.huge, -math.huge }) do
+      local t = flow_alert({ timestamp = ts })
+      t.sign = string.rep("A", 40)
+      local ok, _, status = pcall(r.handle, r, t)
+      assert.is_true(ok)
+      assert.is_true(status == 400 or status == 401)
+    end
+    -- a far but representable one: refused as stale, with its value in the message
+    local _, status, err = r:handle(body_of(flow_alert({ timestamp = "9007199254740992" })))
+    assert.equal(401, status)
+    assert.matches("9007199254740992", err.message)
+    -- an id too long to be a key
+    _, status, err = r:handle(body_of(flow_alert({ id = string.rep("x", 300) })))
+    assert.same({ 400, "id" }, { status, err.param })
   end)
 
   it("does not keep the secret in a field", function()

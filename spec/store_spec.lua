@@ -387,6 +387,10 @@ http {
 end)
 
 describe("simkit.store constructors", function()
+  it("are reachable as simkit.store", function()
+    assert.equal(store, require("simkit").store)
+  end)
+
   it("shdict outside nginx raises, saying where it works", function()
     assert.has_error(function() store.shdict("x") end)
     local ok, e = pcall(store.shdict, "x")

@@ -81,6 +81,16 @@ describe("tibiot client", function()
       for _, v in pairs(c) do assert.not_equal(SECRET, v) end
     end)
 
+    it("wait_batch refuses NaN, +-inf and out-of-range timeout / interval before polling", function()
+      local c = client()
+      for _, o in ipairs({ { timeout = 0 / 0 }, { interval = 0 / 0 }, { timeout = math.huge }, { interval = -math.huge },
+        { interval = 0 }, { timeout = -1 }, { timeout = 2 ^ 40 } }) do
+        local d, err = c:wait_batch("B1", o)
+        assert.is_nil(d)
+        assert.equal("input", err.kind)
+      end
+    end)
+
     it("offers the 8 operations and wait_batch", function()
       local c = client()
       assert.same({ "card_detail", "get_card_day_usage", "get_card_month_usage", "get_pool_day_usage",

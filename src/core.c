@@ -12,6 +12,8 @@ SKC_EXPORT int luaopen_simkit_core(lua_State *L)
     skc_open_http(L);
     skc_open_clock(L);
     skc_open_sqlite(L);
+    skc_open_cdr(L);
+    skc_open_smtp(L);
     lua_pushcfunction(L, skc_sign_eiotclub);
     lua_setfield(L, -2, "sign_eiotclub");
     lua_pushcfunction(L, skc_sign_huawei);

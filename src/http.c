@@ -3,9 +3,22 @@
  *   core.http_new() -> handle | nil, msg, "other", code
  *   core.http_version() -> "libcurl/7.88.1 OpenSSL/3.0.x ..."
  *   handle:request{ method=, url=, headers=, body=, timeout=, connect_timeout=,
- *                   cafile=, capath=, proxy=, noproxy=, insecure=, idempotent= }
+ *                   max_body=, cafile=, capath=, proxy=, noproxy=, insecure=,
+ *                   idempotent= }
  *     -> { status=, headers={lower-name=value}, body=, elapsed=, reused= }
  *      | nil, message, category, curlcode
+ *
+ * `timeout` (seconds, default 10) is a deadline for the whole attempt,
+ * connect included (CURLOPT_TIMEOUT_MS); `connect_timeout` bounds the connect
+ * alone (default min(timeout, 3)). `max_body` (bytes, default 8 MB) caps the
+ * answer's body: a larger Content-Length, or a body (chunked or not) that
+ * grows past it, stops the transfer with category "too_large".
+ *
+ * Category "connect" means the request never went out: the connection was
+ * refused, or the connect or TLS handshake did not finish in time, or the
+ * connection failed before a single request byte was written (decided from
+ * CURLINFO_REQUEST_SIZE, which libcurl resets per transfer). Once request
+ * bytes may have gone out, a failure stays "timeout", "reset", ...
  *   handle:close()   (also __gc and __close; idempotent)
  *
  * Misuse (bad argument, closed handle) raises; transport failures return
@@ -36,6 +49,9 @@
 #define HTTP_MT "simkit.http"
 #define HTTP_INIT_KEY "simkit.http.global_init"
 #define HTTP_DEFAULT_TIMEOUT 10.0
+#define HTTP_DEFAULT_CONNECT_TIMEOUT 3.0
+#define HTTP_DEFAULT_MAX_BODY (8.0 * 1024 * 1024)
+#define HTTP_MAX_MAX_BODY 9007199254740992.0 /* 2^53: any larger cap is no cap */
 #define HTTP_MAX_TIMEOUT (86400.0 * 30) /* 30 days, so ms fit in a long */
 #define HTTP_KEEP_BUFFER (256 * 1024) /* larger buffers are freed after use */
 
@@ -50,6 +66,8 @@ typedef struct {
     http_buf body;
     http_buf head;
     int oom;
+    int too_large;      /* the body grew past max_body */
+    curl_off_t max_body;
     const char *up;     /* request body sent by on_read (non-idempotent) */
     size_t up_len, up_off;
     char errbuf[CURL_ERROR_SIZE];
@@ -63,6 +81,7 @@ typedef struct {
     const char *body;
     size_t body_len;
     long timeout_ms, connect_timeout_ms;
+    curl_off_t max_body;
     const char *cafile, *capath, *proxy, *noproxy;
     int insecure;
     int idempotent;  /* curl may resend it on a reused connection that died */
@@ -114,6 +133,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
     http_handle *h = (http_handle *)ud;
     size_t n = size * nmemb;
+    if ((curl_off_t)n > h->max_body - (curl_off_t)h->body.len) {
+        h->too_large = 1;
+        return 0; /* aborts with CURLE_WRITE_ERROR */
+    }
     if (!buf_add(&h->body, data, n)) {
         h->oom = 1;
         return 0; /* aborts with CURLE_WRITE_ERROR */
@@ -284,6 +307,21 @@ static long seconds_field(lua_State *L, const char *name, double dflt)
         return luaL_argerror(L, 2,
                              lua_pushfstring(L, "field '%s' must be a positive number of seconds", name));
     return (long)ceil(s * 1000.0);
+}
+
+static curl_off_t bytes_field(lua_State *L, const char *name, double dflt)
+{
+    int t = push_field(L, name);
+    double n;
+    if (t == LUA_TNIL)
+        n = dflt;
+    else if (t != LUA_TNUMBER)
+        return luaL_argerror(L, 2, lua_pushfstring(L, "field '%s' must be a number (bytes)", name));
+    else
+        n = (double)lua_tonumber(L, -1);
+    if (!(n >= 1) || !(n <= HTTP_MAX_MAX_BODY))
+        return luaL_argerror(L, 2, lua_pushfstring(L, "field '%s' must be a number of bytes from 1 to 2^53", name));
+    return (curl_off_t)floor(n);
 }
 
 static int valid_method(const char *m)
@@ -458,7 +496,9 @@ static void read_request(lua_State *L, http_req *r)
     r->body = opt_string_field(L, "body", &r->body_len);
 
     r->timeout_ms = seconds_field(L, "timeout", HTTP_DEFAULT_TIMEOUT);
-    r->connect_timeout_ms = seconds_field(L, "connect_timeout", (double)r->timeout_ms / 1000.0);
+    r->connect_timeout_ms = seconds_field(L, "connect_timeout",
+                                          fmin((double)r->timeout_ms / 1000.0, HTTP_DEFAULT_CONNECT_TIMEOUT));
+    r->max_body = bytes_field(L, "max_body", HTTP_DEFAULT_MAX_BODY);
 
     r->cafile = opt_string_field(L, "cafile", NULL);
     r->capath = opt_string_field(L, "capath", NULL);
@@ -527,18 +567,39 @@ static const char *category_of(CURLcode rc)
         return "reset";
     case CURLE_PARTIAL_FILE:
         return "partial";
+    case CURLE_FILESIZE_EXCEEDED:
+        return "too_large";
     default:
         return "other";
     }
 }
 
-static int push_failure(lua_State *L, http_handle *h, CURLcode rc)
+/* The category of a failed transfer: the code's, except that a connection
+ * that failed before one request byte was written is "connect" (nothing was
+ * sent; a write may be retried). request_sent is -1 when unknown. */
+static const char *failure_category(const http_handle *h, CURLcode rc, int request_sent)
 {
-    const char *cat = category_of(rc);
+    if (h->too_large || rc == CURLE_FILESIZE_EXCEEDED)
+        return "too_large";
+    if (request_sent == 0 &&
+        (rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR ||
+         rc == CURLE_GOT_NOTHING))
+        return "connect";
+    return category_of(rc);
+}
+
+static int push_failure(lua_State *L, http_handle *h, CURLcode rc, int request_sent)
+{
+    const char *cat = failure_category(h, rc, request_sent);
     const char *what = h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc);
     size_t n;
     if (h->oom)
         what = "out of memory";
+    else if (strcmp(cat, "too_large") == 0)
+        what = "the answer is larger than max_body";
+    else if (strcmp(cat, "connect") == 0 && rc != CURLE_COULDNT_CONNECT)
+        what = rc == CURLE_OPERATION_TIMEDOUT ? "timed out before the request was sent"
+                                               : "connection failed before the request was sent";
     else if (rc == CURLE_SEND_FAIL_REWIND)
         what = "connection lost after the request was sent; not resent, it may have been processed";
     /* curl's messages end with a newline now and then */
@@ -665,6 +726,8 @@ static int http_request(lua_State *L)
     h->body.len = 0;
     h->head.len = 0;
     h->oom = 0;
+    h->too_large = 0;
+    h->max_body = r.max_body;
     h->errbuf[0] = '\0';
     h->up = NULL;
     h->up_len = h->up_off = 0;
@@ -681,7 +744,7 @@ static int http_request(lua_State *L)
         st.failed = 1;
     if (st.failed) {
         h->oom = 1;
-        return push_failure(L, h, CURLE_OUT_OF_MEMORY);
+        return push_failure(L, h, CURLE_OUT_OF_MEMORY, -1);
     }
 
     is_head = strcmp(r.method, "HEAD") == 0;
@@ -699,6 +762,7 @@ static int http_request(lua_State *L)
     SETOPT(CURLOPT_HTTPHEADER, h->hdrs);
     SETOPT(CURLOPT_TIMEOUT_MS, r.timeout_ms);
     SETOPT(CURLOPT_CONNECTTIMEOUT_MS, r.connect_timeout_ms);
+    SETOPT(CURLOPT_MAXFILESIZE_LARGE, r.max_body); /* a Content-Length above it */
     SETOPT(CURLOPT_SSL_VERIFYPEER, r.insecure ? 0L : 1L);
     SETOPT(CURLOPT_SSL_VERIFYHOST, r.insecure ? 0L : 2L);
     if (r.cafile)
@@ -742,13 +806,16 @@ static int http_request(lua_State *L)
             SETOPT(CURLOPT_FRESH_CONNECT, 1L);
     }
     if (rc != CURLE_OK)
-        return push_failure(L, h, rc);
+        return push_failure(L, h, rc, -1);
 
     rc = curl_easy_perform(c);
     if (rc != CURLE_OK) {
+        long req_size = -1;
+        if (curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &req_size) != CURLE_OK)
+            req_size = -1;
         buf_done(&h->body);
         buf_done(&h->head);
-        return push_failure(L, h, rc);
+        return push_failure(L, h, rc, req_size < 0 ? -1 : req_size > 0);
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &nconn);

@@ -24,6 +24,8 @@ SKC_LOCAL void skc_open_json(lua_State *L);
 SKC_LOCAL void skc_open_http(lua_State *L);
 SKC_LOCAL void skc_open_clock(lua_State *L);
 SKC_LOCAL void skc_open_sqlite(lua_State *L);
+SKC_LOCAL void skc_open_cdr(lua_State *L);
+SKC_LOCAL void skc_open_smtp(lua_State *L);
 SKC_LOCAL int skc_sign_eiotclub(lua_State *L);
 SKC_LOCAL int skc_sign_huawei(lua_State *L);
 

@@ -129,6 +129,27 @@ local OVERRIDES = {
     -- "by orderNumber or outTradeNo ... at most 50" (L4445, 42009): a cap on
     -- the items of several comma lists together.
     list_total = { get_order_package_details = { max = 50, params = { "orderNumberArrStr", "outTradeNoArrStr" } } },
+    -- Orders (DESIGN.md "Orders"): the catalog's idempotency_key is generated
+    -- by simkit when the caller gives none; `id` is the answer's order id
+    -- field; `lookup` finds the order by its key after an ambiguous failure;
+    -- `probe`: no lookup by key exists, so the same key is sent once more.
+    orders = {
+      -- "by orderNumber or outTradeNo" (L4440-4446); its items carry no
+      -- orderId (L4604-4607): packageOrderRecord (L949) has orderId and
+      -- outTradeNo (`id_lookup`)
+      order_package = { id = "orderId", lookup = "get_order_package_details", id_lookup = "package_order_record" },
+      -- 503016: "query the eSIM order details" (L3995), by the platform's id only
+      esim_purchase = { id = "orderId", probe = true },
+      -- data.orderId (L8496); the package records carry no outTradeNo
+      cloudesim_purchase = { id = "orderId", probe = true },
+      -- data.order_no (L11059); pool/record/list by out_trade_no (L11134)
+      pool_sub = { id = "order_no", lookup = "pool_record_list" },
+    },
+    -- "42002 outTradeNo already exists" (L244), "503016 duplicate order number" (L264)
+    duplicate_codes = { "42002", "503016" },
+    -- "only once per 5 minutes" per card (L5179, L5266): simkit refuses a
+    -- second call for the same card before it is sent
+    guards = { refresh_usage = "iccid", cancel_location = "iccid" },
   },
   huawei = {
     -- POSTs that only query (the SDK's "show"/"list" names).
@@ -151,6 +172,27 @@ local OVERRIDES = {
     -- The SDK's name for a parameter the document names otherwise (notes quirk
     -- 12): accepted from the caller, sent under the document's name.
     aliases = { list_flow_by_sim_cards = { iccids = "iccid" } },
+    -- Paged lists (offset = page number, limit = page size, `count` = the
+    -- records in all pages): op -> the answer's list field (seed line), or
+    -- false for a bare top-level array (list_sim_price_plans, L2604).
+    paging = {
+      list_sim_cards = "sim_cards", -- L463
+      list_pro_price_plans = "price_plans", -- L2458
+      list_sim_price_plans = false, -- L2604
+      list_sim_pools = "pools", -- L2989
+      list_sim_pool_members = "pool_members", -- L3180
+      list_back_pools = "pools", -- L3340
+      list_back_pool_members = "pool_members", -- L3532
+      list_tags = "tags", -- L3689
+      list_attributes = "attributes", -- L4225
+      list_sms_details = "sms_details", -- L5092
+      list_work_orders = "work_orders", -- L5194
+      list_work_order_details = "work_order_details", -- L5360
+      list_sim_device_multiply = "sim_cards", -- L5520
+      list_network_switch_policies = "network_switch_policy_list", -- L5932
+    },
+    -- simkit's page size for client:pages (the API's default is 10)
+    page_size = 100,
   },
   tibiot = { reads = {} },
 }
@@ -166,14 +208,26 @@ function M.eiotclub(spec)
   local reads, money = set_of(ov.reads), set_of(ov.money)
   local ops = {}
   for _, e in ipairs(spec.endpoints) do
+    local key = null_to_nil(e.idempotency_key)
+    local order = ov.orders[e.op]
     local params = {}
-    for _, p in ipairs(e.params) do params[#params + 1] = param(p) end
+    for _, p in ipairs(e.params) do
+      -- an order's key is optional: simkit generates it when absent
+      params[#params + 1] = param(p, (order and p.name == key) and { required = false, generated = true } or nil)
+    end
     local dev = null_to_nil(e.system_param_deviations)
     local op = {
       method = e.method, path = e.path, summary = e.summary_en, params = params,
       read = reads[e.op] or nil,
       money = (e.spends_money or money[e.op]) and true or nil,
-      idempotency_key = null_to_nil(e.idempotency_key),
+      idempotency_key = key,
+      order = order and {
+        key = assert(key, e.op .. ": an order needs the catalog's idempotency_key"), id = order.id,
+        lookup = order.lookup, id_lookup = order.id_lookup, probe = order.probe,
+        duplicate_codes = ov.duplicate_codes,
+      } or nil,
+      guard = ov.guards[e.op] and { param = ov.guards[e.op],
+        interval = assert(e.rate_limit and null_to_nil(e.rate_limit.min_interval_s), e.op .. ": no interval") } or nil,
       one_of = null_to_nil(e.one_of_required),
       nonce_string = (dev and dev.nonce) and true or nil,
       list_total = ov.list_total[e.op],
@@ -213,8 +267,16 @@ function M.huawei(spec)
         params[#params + 1] = param(p, cap and { max_items = cap })
       end
     end
+    local items, pagination = O.paging[e.op], nil
+    if items ~= nil then
+      local max
+      for _, p in ipairs(e.query_params) do if p.name == "limit" then max = null_to_nil(p.max) end end
+      pagination = { page = "offset", size = "limit", default_size = O.page_size, max_size = max,
+        items = items or nil, total = items and "count" or nil, total_kind = items and "records" or nil }
+    end
     ops[e.op] = {
       method = e.method, path = e.uri, summary = e.summary_en, params = params,
+      pagination = pagination,
       read = (e.method == "GET" or reads[e.op]) or nil,
       async = e.async or nil,
       rate_per_s = null_to_nil(e.rate_limit_per_s),

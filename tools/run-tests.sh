@@ -17,13 +17,14 @@ step() { # name, command...
   fi
 }
 
-step luacheck luacheck --quiet --no-color lua spec sim bench examples tools
+step luacheck luacheck --quiet --no-color lua spec sim bench examples tools bin/simkit
 # the catalogs: ../shared/spec when present (and then the in-repo copies must
 # match it), else the copies in spec/catalog
 if [ -d ../shared/spec ]; then
   step catalog-copies sh -c 'for f in spec/catalog/*.json; do cmp "$f" "../shared/spec/${f##*/}" || exit 1; done'
 fi
 step vendor-tables lua5.4 tools/gen_vendor.lua --check spec/catalog lua/simkit/vendor
+step reference env LUA_CPATH='build/lua5.4/?.so;;' lua5.4 tools/gen_reference.lua --check spec/catalog docs/reference
 
 # A decimal-comma locale for the JSON spec's LC_NUMERIC check.
 LOCPATH=$(tools/locale.sh)

@@ -117,6 +117,55 @@ function M.by_name(list)
   return t
 end
 
+--- Is `v` a finite number (not NaN, not +-inf)?
+-- @param v any value
+-- @treturn boolean
+function M.finite(v)
+  return type(v) == "number" and v == v and v > -math.huge and v < math.huge
+end
+
+-- Levenshtein distance, with an early exit above `cap`.
+local function distance(a, b, cap)
+  if math.abs(#a - #b) > cap then return cap + 1 end
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur, best = { [0] = i }, i
+    local ca = a:byte(i)
+    for j = 1, #b do
+      local cost = (ca == b:byte(j)) and 0 or 1
+      local v = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+      cur[j] = v
+      if v < best then best = v end
+    end
+    if best > cap then return cap + 1 end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+--- The names of `names` closest to `word` (edit distance at most a third of
+-- its length, at least 2), best first, at most `n` of them, each quoted.
+-- @tparam string word
+-- @tparam table names a list of strings
+-- @tparam number n
+-- @treturn table
+function M.closest(word, names, n)
+  local cap = math.max(2, math.floor(#word / 3))
+  local scored = {}
+  for _, name in ipairs(names) do
+    local d = distance(word, name, cap)
+    if d <= cap then scored[#scored + 1] = { name, d } end
+  end
+  table.sort(scored, function(x, y)
+    if x[2] ~= y[2] then return x[2] < y[2] end
+    return x[1] < y[1]
+  end)
+  local out = {}
+  for i = 1, math.min(n, #scored) do out[i] = "'" .. scored[i][1] .. "'" end
+  return out
+end
+
 --- Shallow copy of a table.
 function M.copy(t)
   local c = {}

@@ -2,17 +2,98 @@
 -- Checks names, required, types, enums, lengths, list sizes and formats, and
 -- returns a normalised copy (lists joined, numeric strings typed) — all before
 -- anything is sent.
+--
+-- One text rule for every string a caller passes, whatever the vendor, the
+-- parameter's place (query, path, body) or its nesting (list and array items,
+-- object fields): it must be valid UTF-8 (RFC 3629: no overlong forms, no
+-- surrogates, nothing above U+10FFFF), must hold no control byte (C0 0x00-0x1F,
+-- NUL included, and DEL 0x7F; no vendor document allows one, not even in an
+-- SMS text; a parameter whose descriptor says `allow_newlines = true` may hold
+-- LF and CR), and must fit its cap: the catalog's `max_length` in characters,
+-- else `DEFAULT_MAX_LENGTH`. No one parameter's value — a string, a list, all
+-- the strings of an array together — exceeds `MAX_PARAM_BYTES`.
 -- @module simkit.validate
 local json = require "simkit.json"
 local util = require "simkit.util"
 
 local M = {}
 
+--- The cap, in characters, of a string parameter whose catalog gives none.
+M.DEFAULT_MAX_LENGTH = 65536
+
+--- The most bytes one parameter's value may hold (1 MiB), whatever its caps.
+M.MAX_PARAM_BYTES = 1048576
+
+--- The text rule in one sentence (the reference and `describe` quote it).
+M.TEXT_RULE = "valid UTF-8 without control characters (bytes 0x00-0x1F and 0x7F)"
+
 local function ulen(s)
   if utf8 and utf8.len then return utf8.len(s) or #s end
   local n = 0
   for _ in s:gmatch("[^\128-\191]") do n = n + 1 end
   return n
+end
+
+-- The byte position of the first invalid UTF-8 sequence, or nil (RFC 3629;
+-- the same code on every VM, so one rule everywhere).
+local function utf8_error_at(s)
+  local i = 1
+  while true do
+    i = s:find("[\128-\255]", i)
+    if not i then return nil end
+    local c = s:byte(i)
+    local len
+    if c >= 0xC2 and c <= 0xDF then len = 2
+    elseif c >= 0xE0 and c <= 0xEF then len = 3
+    elseif c >= 0xF0 and c <= 0xF4 then len = 4
+    else return i end
+    -- the second byte's range excludes overlongs, surrogates and > U+10FFFF
+    local lo, hi = 0x80, 0xBF
+    if c == 0xE0 then lo = 0xA0 elseif c == 0xED then hi = 0x9F
+    elseif c == 0xF0 then lo = 0x90 elseif c == 0xF4 then hi = 0x8F end
+    local b = s:byte(i + 1)
+    if not b or b < lo or b > hi then return i end
+    for k = 2, len - 1 do
+      b = s:byte(i + k)
+      if not b or b < 0x80 or b > 0xBF then return i end
+    end
+    i = i + len
+  end
+end
+
+--- Why a string breaks the text rule, or nil when it keeps it.
+-- @tparam string s the text
+-- @tparam[opt] boolean allow_newlines LF and CR allowed
+-- @treturn string|nil what is wrong, with the byte position
+function M.text_error(s, allow_newlines)
+  if type(s) ~= "string" then
+    error("simkit.validate.text_error: the text must be a string, got " .. type(s), 2)
+  end
+  local bad = utf8_error_at(s)
+  if bad then return "is not valid UTF-8 (byte " .. bad .. ")" end
+  local init = 1
+  while true do
+    local at = s:find("[%z\1-\31\127]", init)
+    if not at then return nil end
+    local b = s:byte(at)
+    if not (allow_newlines and (b == 10 or b == 13)) then
+      if b == 0 then return "contains a NUL byte (byte " .. at .. ")" end
+      return string.format("contains a control character (0x%02X at byte %d)", b, at)
+    end
+    init = at + 1
+  end
+end
+
+--- The cap, in characters, of a string parameter (or of its items).
+-- @tparam table p a parameter spec
+-- @treturn number the cap
+-- @treturn string "catalog" or "default"
+function M.max_length(p)
+  if type(p) ~= "table" then
+    error("simkit.validate.max_length: pass a parameter spec (a table), got " .. type(p), 2)
+  end
+  if p.max_length then return p.max_length, "catalog" end
+  return M.DEFAULT_MAX_LENGTH, "default"
 end
 
 local FORMATS = {
@@ -81,6 +162,38 @@ local function fail(p, msg)
   return nil, "'" .. p.name .. "' " .. msg
 end
 
+-- A value of a type the validator knows nothing more about (an object, an
+-- array item of an untyped array): every string in it, keys included, keeps
+-- the text rule, and its strings together stay under MAX_PARAM_BYTES.
+local function check_any(p, v)
+  local total, nodes, path = 0, 0, {}
+  local function walk(x, depth)
+    nodes = nodes + 1
+    if nodes > 100000 then return "holds more than 100000 values" end
+    if type(x) == "string" then
+      total = total + #x
+      if total > M.MAX_PARAM_BYTES then return "is larger than " .. M.MAX_PARAM_BYTES .. " bytes" end
+      return M.text_error(x, p.allow_newlines)
+    elseif type(x) == "number" then
+      if x ~= x or x == math.huge or x == -math.huge then return "holds a number that is not finite" end
+    elseif type(x) == "table" then
+      if path[x] or depth > 64 then return "is nested too deeply (or holds a cycle)" end
+      path[x] = true
+      for k, y in pairs(x) do
+        local e = walk(k, depth + 1) or walk(y, depth + 1)
+        if e then return e end
+      end
+      path[x] = nil
+    elseif type(x) ~= "boolean" then
+      return "holds a " .. type(x) .. " (only text, numbers, booleans and tables are sent)"
+    end
+    return nil
+  end
+  local e = walk(v, 0)
+  if e then return fail(p, e) end
+  return v
+end
+
 local function check_scalar(p, v, ptype)
   ptype = (ptype or "string"):lower()
   if ptype == "string" then
@@ -91,11 +204,18 @@ local function check_scalar(p, v, ptype)
     elseif type(v) ~= "string" then
       return fail(p, "must be a string, got " .. type(v))
     end
+    local cap = M.max_length(p)
+    -- bytes first: a 10 MB value is refused without being scanned
+    if #v > M.MAX_PARAM_BYTES or #v > 4 * cap then
+      return fail(p, "is longer than " .. cap .. " characters")
+    end
+    local bad = M.text_error(v, p.allow_newlines)
+    if bad then return fail(p, bad) end
     if p.numeric_string and not v:match("^%d+$") then
       return fail(p, "must be a number written as a string of digits")
     end
-    if p.max_length and ulen(v) > p.max_length then
-      return fail(p, "is longer than " .. p.max_length .. " characters")
+    if #v > cap and ulen(v) > cap then
+      return fail(p, "is longer than " .. cap .. " characters")
     end
     if p.min_length and ulen(v) < p.min_length then
       return fail(p, "is shorter than " .. p.min_length .. " characters")
@@ -132,9 +252,9 @@ local function check_scalar(p, v, ptype)
     return v
   elseif ptype == "object" then
     if type(v) ~= "table" then return fail(p, "must be a table") end
-    return v
+    return check_any(p, v)
   end
-  return v
+  return check_any(p, v)
 end
 
 local function is_seq(t)
@@ -153,6 +273,10 @@ local function check_list(p, v)
   elseif type(v) == "string" or type(v) == "number" then
     local s = type(v) == "string" and v or util.integer_text(v)
     if not s then return fail(p, "must be a comma-separated string or an array") end
+    local cap = M.max_length(p)
+    if #s > M.MAX_PARAM_BYTES or #s > 4 * cap then -- refused before it is split
+      return fail(p, "is longer than " .. cap .. " characters")
+    end
     raw = {}
     for item in (s .. ","):gmatch("([^,]*),") do
       item = item:match("^%s*(.-)%s*$")
@@ -162,11 +286,15 @@ local function check_list(p, v)
   else
     return fail(p, "must be a comma-separated string or an array")
   end
+  if #raw > M.max_length(p) then -- the joined list could not fit its cap
+    return fail(p, "is longer than " .. M.max_length(p) .. " characters")
+  end
   -- every item typed like a parameter of items_type, written exactly
   -- (integer text, never "1e+14" as tostring gives on LuaJIT)
   local items = {}
   for i, x in ipairs(raw) do
-    local s, err = check_scalar({ name = p.name .. "[" .. i .. "]" }, x, p.items_type or "string")
+    local s, err = check_scalar({ name = p.name .. "[" .. i .. "]", allow_newlines = p.allow_newlines }, x,
+      p.items_type or "string")
     if s == nil then return nil, err end
     s = util.integer_text(s) or tostring(s)
     if s:find(",", 1, true) then return fail(p, "items must not contain commas") end
@@ -182,7 +310,13 @@ local function check_list(p, v)
       if not in_enum(p.items_enum, it) then return fail(p, "item '" .. it .. "' is not allowed") end
     end
   end
-  return table.concat(items, ",")
+  -- the list is sent as one string: its cap is the parameter's
+  local joined = table.concat(items, ",")
+  local cap = M.max_length(p)
+  if #joined > M.MAX_PARAM_BYTES or (#joined > cap and ulen(joined) > cap) then
+    return fail(p, "is longer than " .. cap .. " characters (all items joined by commas)")
+  end
+  return joined
 end
 
 -- One object item of an Array whose items have `fields` (validated and
@@ -231,6 +365,7 @@ local function check_array(p, v)
   end
   local out = json.array({})
   local itype = p.items_type
+  local bytes = 0
   for i, x in ipairs(v) do
     if p.items_enum and not in_enum(p.items_enum, x) then
       return fail(p, "item '" .. tostring(x) .. "' is not allowed")
@@ -241,11 +376,20 @@ local function check_array(p, v)
       out[i] = item
     elseif itype and (itype:lower() == "string" or is_integer_type(itype) or itype:lower() == "boolean") then
       local s, err = check_scalar({ name = p.name .. "[" .. i .. "]", min_length = p.item_min_length,
-        max_length = p.item_max_length, min = p.item_min, max = p.item_max }, x, itype)
+        max_length = p.item_max_length, min = p.item_min, max = p.item_max,
+        allow_newlines = p.allow_newlines }, x, itype)
       if s == nil then return nil, err end
+      if type(s) == "string" then
+        bytes = bytes + #s
+        if bytes > M.MAX_PARAM_BYTES then
+          return fail(p, "is larger than " .. M.MAX_PARAM_BYTES .. " bytes (all items together)")
+        end
+      end
       out[i] = s
     else
-      out[i] = x
+      local s, err = check_any({ name = p.name .. "[" .. i .. "]", allow_newlines = p.allow_newlines }, x)
+      if s == nil then return nil, err end
+      out[i] = s
     end
   end
   return out

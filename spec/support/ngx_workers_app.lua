@@ -2,11 +2,10 @@
 -- per worker (IAM token mode, against the sandbox), created at first use
 -- and kept, as an application would. GET /call?op=&base=&shared=1|0&rl=1|0
 -- answers {worker, pid, ok, err}.
---   shared=1: token_cache and rate_limit_store over lua_shared_dict "simkit"
---   shared=0: the defaults (per-worker memory)
+--   shared=1: one simkit.store over lua_shared_dict "simkit" (token and windows)
+--   shared=0: the defaults (a per-worker memory store)
 -- luacheck: globals ngx
 local simkit = require "simkit"
-local htoken = require "simkit.vendor.huawei_token"
 
 local M = {}
 local clients = {}
@@ -17,8 +16,9 @@ local function client(args)
   local opts = { username = "sandbox-user", password = "sandbox-password", domain = "sandbox-domain",
     project = "cn-north-4", endpoint = args.base, iam_endpoint = args.base, rate_limit = args.rl == "1" }
   if args.shared == "1" then
-    opts.token_cache = htoken.shared_dict_cache(ngx.shared.simkit)
-    opts.rate_limit_store = simkit.ratelimit.shared_dict_store(ngx.shared.simkit)
+    opts.store = simkit.store.shdict("simkit")
+  else
+    opts.store = require("simkit.store").memory()
   end
   clients[key] = simkit.client("huawei", opts)
   return clients[key]

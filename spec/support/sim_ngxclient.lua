@@ -9,14 +9,16 @@
 --   POST /ngxtest/transport  {opts = transport opts, drain = bool, requests = [
 --            {method, url | path, headers = {name = value}, header_pairs =
 --             [[name, value]], body, body_gen = "binary", timeout,
---             connect_timeout, idempotent}]}
+--             connect_timeout, max_body, idempotent}]} ("nan", "inf" and
+--             "-inf" stand for those numbers in timeout, connect_timeout, max_body)
 --        (drain: first empty the keepalive pool of the sandbox's address)
 --        -> {results = [{ok, status, headers, body, body_len, body_same,
 --                        elapsed, reused, message, category, took}]}
 --   POST /ngxtest/client     {vendor, opts, transport_opts, default_transport, calls = [{op, args}]}
 --        -> {results = [{ok, data_json | err = {...}}], ngx_sleeps = [s...],
 --            blocking_sleeps = [s...], max_gap, took, logs = [...]}
---   GET  /ngxtest/raw/<name> a misbehaving HTTP server (see RAW below)
+--   GET  /ngxtest/raw/<name> a misbehaving HTTP server (see RAW below): also
+--        used by spec/http_spec.lua against libcurl
 --
 -- For /ngxtest/client a light thread ticks every 5 ms meanwhile: max_gap is
 -- the longest the worker was busy (a blocking sleep shows up there), and
@@ -78,14 +80,22 @@ local function printable(body)
   return #body <= 65536 and not body:find("[\128-\255]")
 end
 
+-- "nan" / "inf" / "-inf" stand for the numbers JSON cannot carry
+local SPECIAL = { nan = 0 / 0, inf = math.huge, ["-inf"] = -math.huge }
+local function number(v)
+  if SPECIAL[v] then return SPECIAL[v] end
+  return v
+end
+
 local function one_request(transport, r, base)
   local req = {
     method = r.method or "GET",
     url = r.url or (base .. (r.path or "/")),
     headers = plain(r.headers) or {},
     body = r.body,
-    timeout = r.timeout,
-    connect_timeout = r.connect_timeout,
+    timeout = number(r.timeout),
+    connect_timeout = number(r.connect_timeout),
+    max_body = number(r.max_body),
     idempotent = r.idempotent,
   }
   for _, pair in ipairs(plain(r.header_pairs) or {}) do req.headers[#req.headers + 1] = pair end
@@ -201,6 +211,35 @@ end
 
 -- GET /ngxtest/raw/<name>: a misbehaving server, written byte by byte on the
 -- raw downstream socket (the sandbox's own answers are always well formed).
+-- A step is a string to send, a number of seconds to sleep, "close", or a
+-- function(sock) -> false to stop.
+
+-- send `text` one byte at a time, `pause` seconds apart
+local function trickle(text, pause)
+  return function(sock)
+    for i = 1, #text do
+      if not sock:send(text:sub(i, i)) then return false end
+      ngx.sleep(pause)
+    end
+    return true
+  end
+end
+
+-- send `piece` `count` times (nil: until the peer goes away, 60 s at most)
+local function flood(piece, count)
+  return function(sock)
+    local i, stop = 0, now() + 60
+    while (count == nil or i < count) and now() < stop do
+      i = i + 1
+      if not sock:send(piece) then return false end
+    end
+    return true
+  end
+end
+
+local MB = string.rep("x", 1024 * 1024)
+local CHUNK64K = string.format("%x", 65536) .. "\r\n" .. string.rep("y", 65536) .. "\r\n"
+
 local RAW = {
   -- the body stalls after half of it
   slowbody = { "HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n0123456789", 0.6, "abcdefghij" },
@@ -220,6 +259,18 @@ local RAW = {
   closetoken = { "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: Close, x-foo\r\n\r\nok", 0.5 },
   -- no length: the body ends with the connection
   closedelim = { "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end", "close" },
+  -- Trickles: a complete, valid answer, one byte every 30 ms (about 1.5 s in
+  -- all), so no single read ever waits long; only a per-attempt deadline
+  -- cuts them.
+  trickle_head = { trickle("HTTP/1.1 200 OK\r\nX-Slow: 1\r\nContent-Length: 2\r\n\r\nok", 0.03), "close" },
+  trickle_body = { "HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n", trickle(string.rep("z", 40), 0.03), "close" },
+  trickle_chunked = { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                      trickle(string.rep("1\r\nz\r\n", 8) .. "0\r\n\r\n", 0.03), "close" },
+  -- Floods: 100 MB announced by Content-Length, and bodies that never end
+  -- (chunked, and delimited by the connection).
+  huge = { "HTTP/1.1 200 OK\r\nContent-Length: 104857600\r\n\r\n", flood(MB, 100), "close" },
+  endless_chunked = { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", flood(CHUNK64K), "close" },
+  endless_close = { "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n", flood(MB), "close" },
 }
 
 local function raw(name)
@@ -227,9 +278,12 @@ local function raw(name)
   if not steps then return 404, util.json_encode({ error = "ngxtest: no raw scenario " .. name }) end
   local sock, err = ngx.req.socket(true)
   if not sock then return 500, util.json_encode({ error = "ngxtest: raw socket: " .. tostring(err) }) end
+  sock:settimeout(5000)
   for _, step in ipairs(steps) do
     if type(step) == "number" then
       ngx.sleep(step)
+    elseif type(step) == "function" then
+      if not step(sock) then break end
     elseif step ~= "close" then
       if not sock:send(step) then break end
     end

@@ -7,8 +7,14 @@ local core = require "simkit.core"
 local M = {}
 
 --- Make a transport function bound to one libcurl handle.
--- @tparam table opts client options (`timeout`, `connect_timeout`, `cafile`,
---   `capath`, `proxy`, `noproxy`, `insecure`)
+-- A request's `timeout` is a deadline for the whole attempt, connect
+-- included; `connect_timeout` bounds the connect alone (default
+-- min(timeout, 3)); `max_body` (bytes, default 8 MB) caps the answer
+-- (category "too_large" beyond it). A connection that failed before the
+-- request went out is category "connect": nothing was sent.
+-- @tparam table opts client options (`timeout`, `connect_timeout`, `max_body`,
+--   `cafile`, `capath`, `proxy`, `noproxy`, `insecure`); a request's own
+--   `timeout`, `connect_timeout` and `max_body` win
 -- @treturn function `transport(req) -> res | nil, message, category`
 -- @treturn userdata the handle (closed by `__gc`)
 function M.new(opts)
@@ -17,6 +23,7 @@ function M.new(opts)
     return handle:request {
       method = req.method, url = req.url, headers = req.headers, body = req.body,
       timeout = req.timeout or opts.timeout, connect_timeout = req.connect_timeout or opts.connect_timeout,
+      max_body = req.max_body or opts.max_body,
       cafile = opts.cafile, capath = opts.capath, proxy = opts.proxy, noproxy = opts.noproxy,
       insecure = opts.insecure, idempotent = req.idempotent,
     }

@@ -1,5 +1,42 @@
 --- Pieces every vendor adapter shares (internal): option checks, HTTP
--- status errors, JSON body decoding.
+-- status errors, JSON body decoding, pagination from descriptors.
+--
+-- THE ADAPTER CONTRACT (also in docs/pipeline.md). An adapter is a table:
+--
+--   name            "eiotclub" | "huawei" | "tibiot"
+--   ops             the GENERATED descriptors (tools/gen_vendor.lua): op ->
+--                   method, path, params, read, response, pagination, order
+--                   (money: key, id, lookup, probe), guard, rate_per_s,
+--                   one_of, ... Everything simkit knows about an op is there.
+--   OPTIONS         the vendor's own client option names
+--   init(opts, env) -> cfg, secrets      checks options (raises on misuse);
+--                   env.store is the client's simkit.store
+--   describe(cfg)   -> string for tostring(client), never a secret
+--   admit(ctx, args) [optional] -> true | release_fn | nil, err
+--                   rate limits, pacing, guards, all in ctx.store; the one
+--                   hook that may wait (ctx.sleep). `release_fn(err)` is
+--                   called when the attempt fails (to give a guard back).
+--   authenticate(ctx, refused) [optional] -> auth | nil, err
+--                   credentials for one attempt (a token from ctx.store; a
+--                   fetch goes through ctx.request). `refused` is a token
+--                   the vendor just refused: get another.
+--   build(ctx, args, auth) -> req | nil, err      PURE: no sleep, no I/O
+--   parse(ctx, res, auth) -> data | nil, err, full  PURE. An error with
+--                   `token_refused = auth.token` makes the pipeline
+--                   re-authenticate once (the field never leaves it).
+--   call(ctx, args, send) [optional] -> data, err   wraps one logical call
+--                   (orders, cross-field checks); `send(args, opts)` runs
+--                   the attempts (opts: retries, timeout, deadline).
+--   pagination(name, op) -> descriptor | nil   (`M.pagination` below)
+--   methods         extra client methods: fn(mctx, ...), mctx = { client,
+--                   cfg, vendor, call, sleep, clock, store }
+--
+-- `ctx` (one per call): vendor, op, spec (the descriptor), read, cfg,
+-- secrets, store, state (per client, never shared state), attempt,
+-- deadline, sleep, clock, request(req[, timeout]) -> res | nil, err,
+-- call(op, args[, opts]) -> data, err, full. No adapter reads the client's
+-- fields; retry decisions are the pipeline's alone (client.should_retry):
+-- adapters only describe errors (kind, retryable, not_processed, sent).
 -- @module simkit.vendor.common
 local errors = require "simkit.errors"
 local json = require "simkit.json"
@@ -95,6 +132,26 @@ function M.decode_body(ctx, res)
     }
   end
   return body
+end
+
+--- The pagination of a paged op, from its generated descriptor
+-- (`op.pagination`: page, page_type, size, default_size, max_size, items,
+-- total, total_kind), in the form `client:pages` walks; nil when not paged.
+-- @tparam string _ the op's name
+-- @tparam table op the op's descriptor
+function M.pagination(_, op)
+  local pg = op.pagination
+  if not pg then return nil end
+  local kind = pg.total_kind or ""
+  return {
+    page = pg.page, page_type = pg.page_type, size = pg.size,
+    default_size = pg.default_size,
+    items_of = function(full) return util.get_path(full, pg.items) end,
+    total_of = pg.total and function(full)
+      return tonumber(util.get_path(full, pg.total))
+    end or nil,
+    total_kind = kind:match("^pages") and "pages" or (kind:match("^records") and "records" or nil),
+  }
 end
 
 return M

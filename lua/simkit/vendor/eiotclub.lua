@@ -10,42 +10,27 @@ local sign = require "simkit.sign"
 local util = require "simkit.util"
 local common = require "simkit.vendor.common"
 
-local orders = require "simkit.orders"
+local core = require "simkit.core"
+local ratelimit = require "simkit.ratelimit"
+local orders = require "simkit.eiotclub.orders"
 
 local M = {
   name = "eiotclub",
   codes = require "simkit.vendor.eiotclub_errors",
+  -- the generated descriptors: orders (key, lookup), guards, paging, ...
+  ops = require "simkit.vendor.eiotclub_ops",
 }
-
--- The catalog's ops, except that the idempotency key of the ordering ops is
--- optional here: the `call` hook generates it when absent (simkit.orders).
-do
-  local ops = {}
-  for name, op in pairs(require "simkit.vendor.eiotclub_ops") do
-    local spec = orders.ORDERS[name]
-    if spec then
-      local copy = util.copy(op)
-      copy.params = {}
-      for i, p in ipairs(op.params) do
-        if p.name == spec.key then
-          p = util.copy(p)
-          p.required = false
-          p.generated = true
-        end
-        copy.params[i] = p
-      end
-      op = copy
-    end
-    ops[name] = op
-  end
-  M.ops = ops
-end
 
 local DEFAULT_BASE = "https://oapi.eiotclub.com"
 
 --- Check options; returns the public config and the secrets.
 --- The vendor's own client options (besides the common ones).
-M.OPTIONS = { "appkey", "secret", "base_url", "clock_offset" }
+M.OPTIONS = { "appkey", "secret", "base_url", "clock_offset", "rate_limit", "order_timeout" }
+
+--- Default client-side pacing: calls per second per appkey (option
+-- `rate_limit`; the vendor answers 501 "too many requests" beyond its own
+-- undocumented limit).
+M.RATE_LIMIT = 10
 
 function M.init(opts)
   local cfg = {
@@ -53,9 +38,21 @@ function M.init(opts)
     base_url = common.base_url("eiotclub", opts.base_url or DEFAULT_BASE, "base_url"),
     clock_offset = opts.clock_offset or 0,
   }
-  if type(cfg.clock_offset) ~= "number" then
-    common.config_error("eiotclub", "option 'clock_offset' must be a number of seconds")
+  if not util.finite(cfg.clock_offset) or math.abs(cfg.clock_offset) > 86400 * 366 then
+    common.config_error("eiotclub", "option 'clock_offset' must be a finite number of seconds")
   end
+  local rl = opts.rate_limit
+  if rl == nil then rl = M.RATE_LIMIT end
+  if rl ~= false and not (util.finite(rl) and rl >= 1 and rl <= 10000 and rl % 1 == 0) then
+    common.config_error("eiotclub", "option 'rate_limit' must be calls per second (an integer 1..10000) or false")
+  end
+  cfg.rate_limit = rl
+  local ot = opts.order_timeout
+  if ot ~= nil and not (util.finite(ot) and ot > 0 and ot <= 3600) then
+    common.config_error("eiotclub", "option 'order_timeout' must be seconds in (0, 3600]")
+  end
+  cfg.order_timeout = ot
+  cfg.key_id = core.sha256(cfg.appkey, "hex"):sub(1, 16)
   return cfg, { secret = common.need_string("eiotclub", opts, "secret") }
 end
 
@@ -80,7 +77,7 @@ function M.next_nonce()
   return 10000 + nonce_seq
 end
 
---- Build and sign one attempt (fresh timestamp and nonce every time).
+--- Build and sign one attempt (pure; fresh timestamp and nonce every time).
 function M.build(ctx, args)
   local op = ctx.spec
   local params = util.copy(args)
@@ -148,50 +145,62 @@ function M.parse(ctx, res)
   return data, nil, body
 end
 
--- Client-side guards: one call per card per 5 minutes (the vendor answers
--- 44001 otherwise; L5179, L5266). op -> the card parameter. The Cloud eSIM
--- refresh / cancel-session ops state no such limit (L8170-8346): not guarded;
--- a 44001 from the vendor is still rate_limited.
-local GUARDED = { refresh_usage = "iccid", cancel_location = "iccid" }
-M.GUARDED = GUARDED
-M.GUARD_INTERVAL = 300
-
-local function guard_check(ctx, args)
-  local param = GUARDED[ctx.op]
-  local card = tostring(args[param])
-  local st = ctx.state.eiotclub_guard
-  if not st then
-    st = {}
-    ctx.state.eiotclub_guard = st
-  end
-  local k = ctx.op .. "\0" .. card
-  local interval = ctx.spec.min_interval or M.GUARD_INTERVAL
+-- The per-card guard of an op (its descriptor's `guard`: "once per 5
+-- minutes", the vendor answers 44001 otherwise), in the store: a key added
+-- with the interval as TTL. Returns a release function, or nil, err.
+local function guard(ctx, args, g)
+  local card = tostring(args[g.param])
+  local k = "simkit:eiot:guard:" .. ctx.cfg.key_id .. ":" .. ctx.op .. ":" .. card
   local now = util.now()
-  local last = st[k]
-  if last and now - last < interval then
-    local remaining = math.ceil(interval - (now - last))
-    return nil, errors.new { kind = "rate_limited", vendor = "eiotclub", op = ctx.op, param = param,
-      message = ctx.op .. " is allowed once per " .. interval .. " s per card; " .. param .. " " .. card ..
-        " was sent " .. math.floor(now - last) .. " s ago (not sent; limit enforced by simkit)",
-      retry_after = remaining, retryable = true, client_side = true }
+  local ok, err = ctx.store:add(k, now, g.interval)
+  if ok == nil then return nil, err end
+  if not ok then
+    -- the earlier call's wall time is for the message only; the window is the store's TTL
+    local since = ctx.store:get(k)
+    local ago = type(since) == "number" and math.max(0, math.floor(now - since)) or nil
+    return nil, errors.new { kind = "rate_limited", vendor = "eiotclub", op = ctx.op, param = g.param,
+      message = ctx.op .. " is allowed once per " .. g.interval .. " s per card; " .. g.param .. " " .. card ..
+        " was sent" .. (ago and (" " .. ago .. " s ago") or " recently") .. " (not sent; limit enforced by simkit)",
+      retry_after = ago and math.max(1, g.interval - ago) or g.interval, retryable = true, client_side = true }
   end
-  -- prune old entries now and then, so the table stays small
-  if (ctx.state.eiotclub_guard_n or 0) > 1000 then
-    for gk, t in pairs(st) do if now - t >= interval then st[gk] = nil end end
-    ctx.state.eiotclub_guard_n = 0
+  -- give the slot back when nothing reached the vendor, or the vendor
+  -- refused the call unprocessed (501)
+  return function(e)
+    if e.kind == "input" or e.client_side or (e.kind == "transport" and e.sent == false) or e.not_processed then
+      ctx.store:delete(k)
+    end
   end
-  return st, k, now
 end
 
---- The `call` hook: money-safe orders, refunds sent once, per-card guards,
+--- The `admit` step: client-side pacing (`rate_limit` calls/s per appkey,
+-- in the store) and the per-card guards.
+-- @treturn true|function|nil true, or a release function (called with the
+--   error when the call fails), or nil and an error
+function M.admit(ctx, args)
+  local cfg = ctx.cfg
+  if cfg.rate_limit then
+    local waited, wait, serr = ratelimit.acquire(ctx.store, {
+      { key = "simkit:eiot:" .. cfg.key_id, limit = cfg.rate_limit, period = 1 } },
+      { sleep = ctx.sleep, clock = ctx.clock,
+        max_wait = ctx.deadline and math.max(0, ctx.deadline - ctx.clock() - 0.1) or nil })
+    if not waited then
+      if serr then return nil, serr end
+      return nil, ratelimit.error(ctx, wait, cfg.rate_limit .. " calls/s per appkey, option rate_limit")
+    end
+  end
+  local g = ctx.spec.guard
+  if g then return guard(ctx, args, g) end
+  return true
+end
+
+--- The `call` hook: money-safe orders (`simkit.eiotclub.orders`),
 -- deprecation warnings; every other op goes straight to `send`.
 -- @tparam table ctx the call context
 -- @tparam table args the validated arguments
 -- @tparam function send `send(args, opts) -> data, err, full`
 function M.call(ctx, args, send)
   local op = ctx.op
-  if orders.ORDERS[op] then return orders.place(ctx, args, send) end
-  if orders.REFUNDS[op] then return orders.refund(ctx, args, send) end
+  if ctx.spec.order then return orders.place(ctx, args, send) end
   if ctx.spec.deprecated then
     local warned = ctx.state.eiotclub_deprecated
     if not warned then
@@ -207,39 +216,10 @@ function M.call(ctx, args, send)
       if ctx.cfg.logger then pcall(ctx.cfg.logger, "warn", msg, { vendor = "eiotclub", op = op, deprecated = true }) end
     end
   end
-  if GUARDED[op] then
-    local st, k, now = guard_check(ctx, args)
-    if not st then return nil, k end
-    -- reserve the slot before sending (a concurrent call in another
-    -- coroutine sees it); give it back when nothing reached the vendor, or
-    -- the vendor refused it unprocessed (501)
-    local prev = st[k]
-    st[k] = now
-    ctx.state.eiotclub_guard_n = (ctx.state.eiotclub_guard_n or 0) + 1
-    local data, err = send(args)
-    if err and (err.kind == "input" or (err.kind == "transport" and err.sent == false) or err.not_processed) then
-      st[k] = prev
-    end
-    return data, err
-  end
-  local data, err = send(args)
-  return data, err
+  return send(args)
 end
 
---- Pagination descriptor for a paged op, or nil.
-function M.pagination(_, op)
-  local pg = op.pagination
-  if not pg then return nil end
-  local kind = pg.total_kind or ""
-  return {
-    page = pg.page, page_type = pg.page_type, size = pg.size,
-    default_size = pg.default_size,
-    items_of = function(full) return util.get_path(full, pg.items) end,
-    total_of = pg.total and function(full)
-      return tonumber(util.get_path(full, pg.total))
-    end or nil,
-    total_kind = kind:match("^pages") and "pages" or (kind:match("^records") and "records" or nil),
-  }
-end
+--- Pagination descriptor for a paged op (from its generated descriptor), or nil.
+M.pagination = common.pagination
 
 return M

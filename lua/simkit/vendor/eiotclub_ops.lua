@@ -36,6 +36,10 @@ return {
     summary = "Bind a card to a device (IMEI)",
   },
   cancel_location = {
+    guard = {
+      interval = 300,
+      param = "iccid",
+    },
     method = "POST",
     min_interval = 300,
     params = {
@@ -318,6 +322,12 @@ return {
     idempotency_key = "outTradeNo",
     method = "POST",
     money = true,
+    order = {
+      duplicate_codes = { "42002", "503016" },
+      id = "orderId",
+      key = "outTradeNo",
+      probe = true,
+    },
     params = {
       {
         name = "eid",
@@ -325,9 +335,10 @@ return {
         type = "string",
       },
       {
+        generated = true,
         max_length = 32,
         name = "outTradeNo",
-        required = true,
+        required = false,
         type = "string",
       },
       {
@@ -489,6 +500,12 @@ return {
     idempotency_key = "outTradeNo",
     method = "POST",
     money = true,
+    order = {
+      duplicate_codes = { "42002", "503016" },
+      id = "orderId",
+      key = "outTradeNo",
+      probe = true,
+    },
     params = {
       {
         max_length = 255,
@@ -498,9 +515,10 @@ return {
         type = "string",
       },
       {
+        generated = true,
         max_length = 32,
         name = "outTradeNo",
-        required = true,
+        required = false,
         type = "string",
       },
     },
@@ -813,6 +831,13 @@ return {
     idempotency_key = "outTradeNo",
     method = "POST",
     money = true,
+    order = {
+      duplicate_codes = { "42002", "503016" },
+      id = "orderId",
+      id_lookup = "package_order_record",
+      key = "outTradeNo",
+      lookup = "get_order_package_details",
+    },
     params = {
       {
         name = "iccid",
@@ -825,9 +850,10 @@ return {
         type = "string",
       },
       {
+        generated = true,
         max_length = 32,
         name = "outTradeNo",
-        required = true,
+        required = false,
         type = "string",
       },
     },
@@ -1248,6 +1274,12 @@ return {
     idempotency_key = "out_trade_no",
     method = "POST",
     money = true,
+    order = {
+      duplicate_codes = { "42002", "503016" },
+      id = "order_no",
+      key = "out_trade_no",
+      lookup = "pool_record_list",
+    },
     params = {
       {
         name = "pool_object_id",
@@ -1260,9 +1292,10 @@ return {
         type = "string",
       },
       {
+        generated = true,
         max_length = 32,
         name = "out_trade_no",
-        required = true,
+        required = false,
         type = "string",
       },
     },
@@ -1459,6 +1492,10 @@ return {
     summary = "Refresh a single card (deprecated)",
   },
   refresh_usage = {
+    guard = {
+      interval = 300,
+      param = "iccid",
+    },
     method = "POST",
     min_interval = 300,
     params = {

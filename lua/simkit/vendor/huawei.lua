@@ -1,13 +1,15 @@
 --- Huawei Cloud Global SIM Link (GSL) adapter.
 --
 -- Auth: AK/SK (`SDK-HMAC-SHA256`, signed afresh for every attempt, with
--- `X-Project-Id`) or an IAM token (password method, cached per account and
--- shared by every client of the process, see `simkit.vendor.huawei_token`).
--- Requests: path ids as exact integers, query RFC 3986 (arrays as repeated
--- keys, `list_sim_pools` `status` comma-separated), body one JSON object.
+-- `X-Project-Id`) or an IAM token (password method, one per account in the
+-- client's `store`, shared by every client, process and node on that store,
+-- see `simkit.vendor.huawei_token`).
+-- Requests: path ids as exact integers, query RFC 3986 (every array as
+-- repeated keys, `status=0&status=1`, as the official SDK core >= 3.1.77),
+-- body one JSON object.
 -- Answers: any 2xx is a success (object, top-level array or bare `true`;
--- empty = true). Client-side rate limit: 5 calls/s per account, 1/s for
--- `list_sim_cards` and `list_sim_price_plans`.
+-- empty = true). Client-side rate limit (the `admit` step, in the store):
+-- 5 calls/s per account, 1/s for `list_sim_cards` and `list_sim_price_plans`.
 -- @module simkit.vendor.huawei
 local core = require "simkit.core"
 local errors = require "simkit.errors"
@@ -64,7 +66,7 @@ end
 --- Check options; returns the public config and the secrets.
 --- The vendor's own client options (besides the common ones).
 M.OPTIONS = { "ak", "sk", "project_id", "username", "password", "domain", "project", "iam_endpoint",
-  "endpoint", "region", "rate_limit", "rate_limit_store", "token_cache", "clock", "now" }
+  "endpoint", "region", "rate_limit", "clock", "now" }
 
 function M.init(opts)
   local region = opts.region
@@ -107,11 +109,6 @@ function M.init(opts)
     -- client with a wrong password does not ride on a token another client
     -- fetched (see password_tag)
     cfg.token_key = cfg.account_key .. "|" .. password_tag(cfg.account_key, secrets.password)
-    local cache = opts.token_cache or token.memory_cache
-    if not token.check_cache(cache) then
-      common.config_error(NAME, "option 'token_cache' must be a table with get, set, lock and unlock functions")
-    end
-    cfg.token_cache = cache
   else
     common.config_error(NAME, "credentials are required: { ak=, sk=, project_id= } or " ..
       "{ username=, password=, domain=, project= }")
@@ -122,14 +119,8 @@ function M.init(opts)
     common.config_error(NAME, "option 'rate_limit' must be \"wait\" (default), \"error\" or false")
   end
   cfg.rate_limit = rl
-  if opts.rate_limit_store ~= nil then
-    if not ratelimit.check_store(opts.rate_limit_store) then
-      common.config_error(NAME, "option 'rate_limit_store' must be a table with get, set, lock and unlock functions")
-    end
-    cfg.rate_limit_store = opts.rate_limit_store
-  end
   -- the limiter's key: the account (AK or IAM user) at this endpoint
-  cfg.limit_key = cfg.endpoint .. "|" .. (cfg.ak or cfg.account_key)
+  cfg.limit_key = "simkit:hw:" .. core.sha256(cfg.endpoint .. "|" .. (cfg.ak or cfg.account_key), "hex"):sub(1, 24)
   for _, k in ipairs({ "clock", "now" }) do
     if opts[k] ~= nil and type(opts[k]) ~= "function" then
       common.config_error(NAME, "option '" .. k .. "' must be a function")
@@ -208,22 +199,40 @@ local function input_error(ctx, msg, param)
   return errors.input(msg, { vendor = NAME, op = ctx.op, param = param })
 end
 
--- Rate-limit rules of one op.
-local function limit_rules(ctx)
-  local key = ctx.cfg.limit_key
-  local rules = { { key = key, limit = 5, period = M.RATE_PERIOD } }
-  local per = ctx.spec.rate_per_s
-  if per then
-    rules[2] = { key = key .. "|" .. ctx.op, limit = per, period = M.RATE_PERIOD }
-  end
-  return rules
-end
-
 --- Seconds of one rate window (1 s plus a margin for network jitter).
 M.RATE_PERIOD = 1.05
 
---- Build one attempt (signed afresh, or with the current IAM token).
-function M.build(ctx, args)
+--- The `admit` step: the client-side rate limit, in the client's store
+-- (5 calls/s per account, `rate_per_s` of the op's descriptor besides).
+function M.admit(ctx)
+  local cfg = ctx.cfg
+  if not cfg.rate_limit then return true end
+  local key = cfg.limit_key
+  local rules = { { key = key, limit = 5, period = M.RATE_PERIOD } }
+  local per = ctx.spec.rate_per_s
+  if per then rules[2] = { key = key .. ":" .. ctx.op, limit = per, period = M.RATE_PERIOD } end
+  local waited, wait, serr = ratelimit.acquire(ctx.store, rules, { mode = cfg.rate_limit, sleep = ctx.sleep,
+    clock = ctx.clock, max_wait = ctx.deadline and math.max(0, ctx.deadline - ctx.clock() - 0.1) or nil })
+  if waited then return true end
+  if serr then return nil, serr end
+  return nil, ratelimit.error(ctx, wait, "5 calls/s per account" ..
+    (per and (", " .. per .. "/s for " .. ctx.op) or ""))
+end
+
+--- The `authenticate` step: the IAM token (token mode), from the store or
+-- fetched once for every client sharing it; nothing in AK/SK mode.
+-- @tparam table ctx
+-- @tparam[opt] string refused a token the vendor just refused
+-- @treturn table `{ token = }` or nil, err
+function M.authenticate(ctx, refused)
+  if ctx.cfg.mode ~= "token" then return {} end
+  local tok, err = token.get(ctx, refused)
+  if not tok then return nil, err end
+  return { token = tok }
+end
+
+--- Build one attempt (pure: signed afresh, or with the token `auth.token`).
+function M.build(ctx, args, auth)
   local op, cfg = ctx.spec, ctx.cfg
   local path = op.path
   local query, body_parts = {}, {}
@@ -237,13 +246,8 @@ function M.build(ctx, args)
     elseif v ~= nil and p.loc == "query" then
       local key = util.urlencode(p.name)
       if type(v) == "table" then
-        local items = {}
-        for i, x in ipairs(v) do items[i] = util.urlencode(scalar_text(x)) end
-        if ctx.op == "list_sim_pools" and p.name == "status" then
-          query[#query + 1] = key .. "=" .. table.concat(items, ",")
-        else
-          for _, it in ipairs(items) do query[#query + 1] = key .. "=" .. it end
-        end
+        -- repeated keys for every array (the official SDK core >= 3.1.77)
+        for _, x in ipairs(v) do query[#query + 1] = key .. "=" .. util.urlencode(scalar_text(x)) end
       else
         query[#query + 1] = key .. "=" .. util.urlencode(scalar_text(v))
       end
@@ -268,25 +272,12 @@ function M.build(ctx, args)
   end
   local url = cfg.endpoint .. path .. (#query > 0 and ("?" .. table.concat(query, "&")) or "")
   local headers = { ["Content-Type"] = "application/json" }
-  if cfg.rate_limit then
-    local waited, wait, why = ratelimit.acquire(limit_rules(ctx), cfg.clock, cfg.sleep, cfg.rate_limit,
-      cfg.rate_limit_store)
-    if not waited then
-      return nil, errors.new { kind = "rate_limited", vendor = NAME, op = ctx.op, retryable = true,
-        retry_after = math.ceil(wait * 1000) / 1000,
-        message = (why and (why .. ": ") or "") .. "client-side rate limit (5 calls/s per account" ..
-          (ctx.spec.rate_per_s and (", " .. ctx.spec.rate_per_s .. "/s for " .. ctx.op) or "") .. ")" }
-    end
-  end
   if cfg.mode == "aksk" then
     headers["X-Project-Id"] = cfg.project_id
     headers = sign.huawei { method = op.method, url = url, headers = headers, body = body,
                             ak = cfg.ak, sk = ctx.secrets.sk }
   else
-    local tok, terr = token.get(ctx, ctx.bad_token)
-    if not tok then return nil, terr end
-    ctx.token = tok
-    headers["X-Auth-Token"] = tok
+    headers["X-Auth-Token"] = auth.token
     if cfg.project_id then headers["X-Project-Id"] = cfg.project_id end
   end
   return { method = op.method, url = url, headers = headers, body = body }
@@ -294,9 +285,6 @@ end
 
 ----------------------------------------------------------------------------
 -- parsing answers
-
--- Tokens that an answer refused, keyed by the error (weak): never in the error.
-local REFUSED = setmetatable({}, { __mode = "k" })
 
 local AUTH_CODES = { ["GSL.00010001"] = true, ["GSL.00010002"] = true }
 local PENDING = { ["GSL.00016009"] = true, ["GSL.00016010"] = true, ["GSL.00016015"] = true }
@@ -323,7 +311,7 @@ function M.error_fields(body)
   return code, msg or str(body.message)
 end
 
-local function vendor_error(ctx, res, code, msg, trace)
+local function vendor_error(ctx, res, code, msg, trace, auth)
   local status = res.status
   local info = code and M.codes[code] or {}
   local f = {
@@ -350,15 +338,15 @@ local function vendor_error(ctx, res, code, msg, trace)
   if not f.message then
     f.message = "unexpected HTTP status " .. tostring(status) .. ": " .. common.snippet(res.body)
   end
-  local e = errors.new(f)
-  if e.kind == "auth" and ctx.token and (code == "GSL.00010001" or status == 401) then
-    REFUSED[e] = ctx.token
+  if f.kind == "auth" and auth and auth.token and (code == "GSL.00010001" or status == 401) then
+    -- the pipeline fetches a new token once and removes this field
+    f.token_refused = auth.token
   end
-  return e
+  return errors.new(f)
 end
 
 --- Decode an answer; returns data, err, the decoded body.
-function M.parse(ctx, res)
+function M.parse(ctx, res, auth)
   local trace = common.header(res.headers, "x-request-id")
   local text = res.body or ""
   if res.status >= 200 and res.status < 300 then
@@ -371,13 +359,13 @@ function M.parse(ctx, res)
     -- an error envelope with a success status (seen behind gateways)
     if type(body) == "table" and type(body.error_code) == "string" and type(body.error_msg) == "string" then
       local code, msg = M.error_fields(body)
-      return nil, vendor_error(ctx, res, code, msg, trace), body
+      return nil, vendor_error(ctx, res, code, msg, trace, auth), body
     end
     return body, nil, body
   end
   local body = json.decode(text)
   local code, msg = M.error_fields(body)
-  return nil, vendor_error(ctx, res, code, msg, trace), body
+  return nil, vendor_error(ctx, res, code, msg, trace, auth), body
 end
 
 ----------------------------------------------------------------------------
@@ -412,50 +400,18 @@ local function extra_checks(ctx, args)
   return nil
 end
 
+--- The call hook: the cross-field checks, then the pipeline.
 function M.call(ctx, args, send)
   local ierr = extra_checks(ctx, args)
   if ierr then return nil, ierr end
-  local data, err = send(args)
-  if err and err.kind == "auth" and ctx.cfg.mode == "token" and REFUSED[err] then
-    -- the token was refused (expired, or replaced by another process's
-    -- request): fetch a new one ONCE, unless someone already did, and retry
-    local bad = REFUSED[err]
-    local _, terr = token.get(ctx, bad)
-    if terr then return nil, terr end
-    data, err = send(args)
-  end
-  return data, err
+  return send(args)
 end
 
 ----------------------------------------------------------------------------
 -- pagination
 
-local ITEMS = {
-  list_sim_cards = "sim_cards", list_pro_price_plans = "price_plans", list_sim_pools = "pools",
-  list_sim_pool_members = "pool_members", list_back_pools = "pools", list_back_pool_members = "pool_members",
-  list_tags = "tags", list_attributes = "attributes", list_sms_details = "sms_details",
-  list_work_orders = "work_orders", list_work_order_details = "work_order_details",
-  list_sim_device_multiply = "sim_cards", list_network_switch_policies = "network_switch_policy_list",
-  list_sim_price_plans = false, -- a bare array
-}
-M.ITEMS = ITEMS
-
---- Default page size used by `client:pages` (the API's default is 10).
-M.PAGE_SIZE = 100
-
-function M.pagination(name)
-  local key = ITEMS[name]
-  if key == nil then return nil end
-  return {
-    page = "offset", size = "limit", default_size = M.PAGE_SIZE,
-    items_of = function(full)
-      if key == false then return full end
-      return type(full) == "table" and full[key] or nil
-    end,
-    total_of = key and function(full) return type(full) == "table" and tonumber(full.count) or nil end or nil,
-    total_kind = key and "records" or nil,
-  }
-end
+--- Pagination descriptor of a paged op (from its generated descriptor), or nil.
+M.pagination = common.pagination
 
 ----------------------------------------------------------------------------
 -- extra client methods
@@ -473,23 +429,29 @@ M.methods = {}
 --   "work_order_rejected" (7) and
 --   `work_order_status`, or code "timeout" (retryable) when it is still
 --   pending at the deadline; errors of list_work_orders as they come.
-function M.methods.wait(client, id, opts)
+function M.methods.wait(ctx, id, opts)
   if type(id) == "table" then id = id.work_order_id end
   local text = util.integer_text(id)
   if not text then
     return nil, errors.input("wait: a work_order_id (integer or digit string) is required",
       { vendor = NAME, op = "wait", param = "work_order_id" })
   end
-  opts = opts or {}
-  local cfg = rawget(client, "_cfg")
-  local timeout, interval = opts.timeout or 1800, opts.interval or 10
-  if type(timeout) ~= "number" or timeout < 0 or type(interval) ~= "number" or interval < 0 then
-    return nil, errors.input("wait: timeout and interval are seconds (numbers >= 0)", { vendor = NAME, op = "wait" })
+  if opts ~= nil and type(opts) ~= "table" then
+    return nil, errors.input("wait: options must be a table", { vendor = NAME, op = "wait" })
   end
-  local deadline = cfg.clock() + timeout
+  opts = opts or {}
+  local timeout, interval = opts.timeout or 1800, opts.interval or 10
+  -- NaN passes a "< 0" check and would loop forever: finite numbers only
+  if not util.finite(timeout) or timeout < 0 or timeout > 366 * 86400 or not util.finite(interval)
+      or interval <= 0 or interval > 86400 then
+    return nil, errors.input("wait: timeout (seconds, 0 to 366 days) and interval (seconds, > 0, at most a day) " ..
+      "must be finite numbers", { vendor = NAME, op = "wait", param = "timeout" })
+  end
+  local clock = ctx.clock
+  local deadline = clock() + timeout
   local last_status
   while true do
-    local data, err = client:call("list_work_orders", { main_search_key = text })
+    local data, err = ctx.call("list_work_orders", { main_search_key = text })
     if not data then
       if not err.retryable then return nil, err end
     elseif type(data) == "table" and type(data.work_orders) == "table" then
@@ -507,21 +469,20 @@ function M.methods.wait(client, id, opts)
         end
       end
     end
-    local now = cfg.clock()
+    local now = clock()
     if now >= deadline then
       return nil, errors.new { kind = "vendor", vendor = NAME, op = "wait", code = "timeout", retryable = true,
         work_order_id = text, work_order_status = last_status,
         message = "work order " .. text .. " not finished after " .. tostring(timeout) .. " s" ..
           (last_status and (" (status " .. last_status .. ")") or "") }
     end
-    cfg.sleep(math.min(interval, deadline - now))
+    ctx.sleep(math.min(interval, deadline - now))
   end
 end
 
---- Forget process-wide state (tokens, rate windows): for specs.
+--- Forget process-wide state (the default store: tokens, rate windows): for specs.
 function M._reset()
-  token.reset()
-  ratelimit.reset()
+  require("simkit.client")._reset_default_store()
 end
 
 return M

@@ -373,6 +373,15 @@ return {
   },
   list_attributes = {
     method = "GET",
+    pagination = {
+      default_size = 100,
+      items = "attributes",
+      max_size = 500,
+      page = "offset",
+      size = "limit",
+      total = "count",
+      total_kind = "records",
+    },
     params = {
       {
         loc = "query",
@@ -420,6 +429,15 @@ return {
   },
   list_back_pool_members = {
     method = "GET",
+    pagination = {
+      default_size = 100,
+      items = "pool_members",
+      max_size = 500,
+      page = "offset",
+      size = "limit",
+      total = "count",
+      total_kind = "records",
+    },
     params = {
       {
         loc = "path",
@@ -472,6 +490,15 @@ return {
   },
   list_back_pools = {
     method = "GET",
+    pagination = {
+      default_size = 100,
+      items = "pools",
+      max_size = 500,
+      page = "offset",
+      size = "limit",
+      total = "count",
+      total_kind = "records",
+    },
     params = {
       {
         loc = "query",
@@ -567,6 +594,15 @@ return {
   },
   list_network_switch_policies = {
     method = "GET",
+    pagination = {
+      default_size = 100,
+      items = "network_switch_policy_list",
+      max_size = 500,
+      page = "offset",
+      size = "limit",
+      total = "count",
+      total_kind = "records",
+    },
     params = {
       {
         loc = "query",
@@ -614,6 +650,15 @@ return {
   },
   list_pro_price_plans = {
     method = "GET",
+    pagination = {
+      default_size = 100,
+      items = "price_plans",
+      max_size = 500,
+      page = "offset",
+      size = "limit",
+      total = "count",
+      total_kind = "records",
+    },
     params = {
       {
         default = 10,
@@ -743,6 +788,15 @@ return {
   },
   list_sim_cards = {
     method = "GET",
+    pagination = {
+      default_size = 100,
+      items = "sim_cards",
+      max_size = 500,
+      page = "offset",
+      size = "limit",
+      total = "count",
+      total_kind = "records",
+    },
     params = {
       {
         enum = { 1, 2, 3 },
@@ -974,6 +1028,15 @@ return {
   },
   list_sim_device_multiply = {
     method = "GET",
+    pagination = {
+      default_size = 100,
+      items = "sim_cards",
+      max_size = 500,
+      page = "offset",
+      size = "limit",
+      total = "count",
+      total_kind = "records",
+    },
     params = {
       {
         loc = "query",
@@ -1053,6 +1116,15 @@ return {
   },
   list_sim_pool_members = {
     method = "GET",
+    pagination = {
+      default_size = 100,
+      items = "pool_members",
+      max_size = 500,
+      page = "offset",
+      size = "limit",
+      total = "count",
+      total_kind = "records",
+    },
     params = {
       {
         loc = "path",
@@ -1105,6 +1177,15 @@ return {
   },
   list_sim_pools = {
     method = "GET",
+    pagination = {
+      default_size = 100,
+      items = "pools",
+      max_size = 500,
+      page = "offset",
+      size = "limit",
+      total = "count",
+      total_kind = "records",
+    },
     params = {
       {
         loc = "query",
@@ -1170,6 +1251,12 @@ return {
   },
   list_sim_price_plans = {
     method = "GET",
+    pagination = {
+      default_size = 100,
+      max_size = 500,
+      page = "offset",
+      size = "limit",
+    },
     params = {
       {
         loc = "query",
@@ -1224,6 +1311,15 @@ return {
   },
   list_sms_details = {
     method = "GET",
+    pagination = {
+      default_size = 100,
+      items = "sms_details",
+      max_size = 500,
+      page = "offset",
+      size = "limit",
+      total = "count",
+      total_kind = "records",
+    },
     params = {
       {
         default = 10,
@@ -1273,6 +1369,15 @@ return {
   },
   list_tags = {
     method = "GET",
+    pagination = {
+      default_size = 100,
+      items = "tags",
+      max_size = 500,
+      page = "offset",
+      size = "limit",
+      total = "count",
+      total_kind = "records",
+    },
     params = {
       {
         loc = "query",
@@ -1320,6 +1425,15 @@ return {
   },
   list_work_order_details = {
     method = "GET",
+    pagination = {
+      default_size = 100,
+      items = "work_order_details",
+      max_size = 500,
+      page = "offset",
+      size = "limit",
+      total = "count",
+      total_kind = "records",
+    },
     params = {
       {
         loc = "path",
@@ -1382,6 +1496,15 @@ return {
   },
   list_work_orders = {
     method = "GET",
+    pagination = {
+      default_size = 100,
+      items = "work_orders",
+      max_size = 500,
+      page = "offset",
+      size = "limit",
+      total = "count",
+      total_kind = "records",
+    },
     params = {
       {
         loc = "query",

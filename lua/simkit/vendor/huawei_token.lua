@@ -1,95 +1,40 @@
---- IAM token handling for the Huawei GSL adapter (internal, but the cache
--- interface is public).
+--- IAM token handling for the Huawei GSL adapter (internal): the pipeline's
+-- `authenticate` step in token mode.
 --
 -- A new IAM token invalidates the previous one of the same user, so simkit
--- keeps ONE token per account key (iam_endpoint, domain, username, project)
--- in a cache shared by every client of the process, fetches it under a lock
--- (one fetcher at a time) and re-uses it until shortly before it expires.
---
--- A cache is a table `{ get(key) -> token, expires_at; set(key, token,
--- expires_at); lock(key) -> bool; unlock(key) }` where `expires_at` (Unix
--- seconds) is the time after which simkit stops using the token (the IAM
--- expiry minus a safety margin). The default cache is a module-level table:
--- shared by the clients of one Lua state (one nginx worker). With several
--- nginx workers use `shared_dict_cache(ngx.shared.DICT)`, or each worker's
--- token would invalidate the others'.
+-- keeps ONE token per account (iam_endpoint, domain, username, project and
+-- a tag of the password) in the client's `store`: every client, process,
+-- nginx worker or node sharing that store shares the token. Only one of
+-- them fetches it: the fetcher holds a lock taken with `store:add` and a TTL
+-- (`LOCK_TTL`), the others wait for the token to appear. The token is kept
+-- with a TTL ending `MARGIN` before IAM's expiry; no clock is compared
+-- across nodes. The fetch is an ordinary request through the client's
+-- transport (`ctx.request`): same deadlines, size cap and error kinds as any
+-- call. What IAM sends is checked before it is stored: a token holding
+-- anything but printable ASCII is refused (kind "decode") and never cached.
 -- @module simkit.vendor.huawei_token
+local core = require "simkit.core"
 local errors = require "simkit.errors"
 local json = require "simkit.json"
-local util = require "simkit.util"
 local common = require "simkit.vendor.common"
 
 local M = {}
 
---- Refresh margin: at most one hour before expiry.
+--- Refresh margin: at most one hour before expiry (seconds).
 M.MARGIN = 3600
 --- Validity assumed when IAM does not say (24 h).
 M.VALIDITY = 24 * 3600
---- A lock older than this is considered abandoned (seconds).
-M.LOCK_TTL = 60
+--- A fetch lock older than this is considered abandoned (seconds).
+M.LOCK_TTL = 30
+--- Largest token accepted (bytes); IAM tokens are a few KB.
+M.MAX_TOKEN = 64 * 1024
 
-local STORE, LOCKS = {}, {}
-
---- The default in-memory cache (module-level, shared by all clients).
-M.memory_cache = {
-  get = function(key)
-    local e = STORE[key]
-    if e then return e.token, e.expires_at end
-    return nil
-  end,
-  set = function(key, token, expires_at)
-    if token then STORE[key] = { token = token, expires_at = expires_at } else STORE[key] = nil end
-  end,
-  lock = function(key)
-    local now = util.now()
-    local l = LOCKS[key]
-    if l and l > now then return false end
-    LOCKS[key] = now + M.LOCK_TTL
-    return true
-  end,
-  unlock = function(key)
-    LOCKS[key] = nil
-  end,
-}
-
---- Forget every cached token and lock of the default cache (specs).
-function M.reset()
-  STORE, LOCKS = {}, {}
-end
-
---- A cache backed by an nginx `lua_shared_dict` (shared by all workers).
--- @param dict an `ngx.shared.DICT`
--- @treturn table a cache for the `token_cache` option
-function M.shared_dict_cache(dict)
-  return {
-    get = function(key)
-      local token = dict:get("tok:" .. key)
-      local exp = dict:get("exp:" .. key)
-      if token and exp then return token, exp end
-      return nil
-    end,
-    set = function(key, token, expires_at)
-      local ttl = math.max(1, expires_at - util.now())
-      dict:set("tok:" .. key, token, ttl)
-      dict:set("exp:" .. key, expires_at, ttl)
-    end,
-    lock = function(key)
-      local ok = dict:add("lock:" .. key, true, M.LOCK_TTL)
-      return ok and true or false
-    end,
-    unlock = function(key)
-      dict:delete("lock:" .. key)
-    end,
-  }
-end
-
---- Check a user-supplied cache (raises: a programming error).
-function M.check_cache(c)
-  if type(c) ~= "table" then return false end
-  for _, f in ipairs({ "get", "set", "lock", "unlock" }) do
-    if type(c[f]) ~= "function" then return false end
-  end
-  return true
+--- The store keys of an account: token and lock.
+-- @tparam string token_key the account's cache key
+-- @treturn string,string
+function M.keys(token_key)
+  local id = core.sha256(token_key, "hex"):sub(1, 32)
+  return "simkit:hw:token:" .. id, "simkit:hw:token-lock:" .. id
 end
 
 --- Parse an ISO-8601 time ("2026-11-24T05:54:20.123000Z", "...+08:00") to Unix seconds.
@@ -106,15 +51,23 @@ function M.parse_time(s)
     if not sign then return nil end
     offset = (tonumber(oh) * 3600 + tonumber(om) * 60) * (sign == "-" and -1 or 1)
   end
+  local util = require "simkit.util"
   local days = util.days_from_civil(tonumber(y), tonumber(mo), tonumber(d))
   local t = days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(se) - offset
   if frac ~= "" then t = t + tonumber("0." .. frac) end
   return t
 end
 
+--- Is `token` something simkit may store and send in a header?
+-- (non-empty printable ASCII, no space, at most `MAX_TOKEN` bytes)
+function M.valid(token)
+  return type(token) == "string" and token ~= "" and #token <= M.MAX_TOKEN and not token:find("[^\33-\126]")
+end
+
 local header = common.header
 
--- One POST /v3/auth/tokens. Returns token, use_until or nil, err.
+-- One POST /v3/auth/tokens through the client's transport.
+-- Returns token, seconds it may be used, or nil, err.
 local function fetch(ctx)
   local cfg, secrets = ctx.cfg, ctx.secrets
   local body = assert(json.encode {
@@ -127,16 +80,16 @@ local function fetch(ctx)
       scope = { project = { name = cfg.project } },
     },
   })
-  local req = {
-    method = "POST", url = cfg.iam_endpoint .. "/v3/auth/tokens", body = body,
+  local res, terr = ctx.request({
+    method = "POST", url = cfg.iam_endpoint .. "/v3/auth/tokens", body = body, op = "iam_token",
     headers = { ["Content-Type"] = "application/json;charset=utf8", ["Accept"] = "application/json" },
-    timeout = cfg.timeout, connect_timeout = cfg.connect_timeout, op = "iam_token", vendor = "huawei",
-  }
-  local res, terr, category = cfg.transport(req)
-  local base = { vendor = "huawei", op = ctx.op }
+    -- fetching a token changes nothing a retry could double
+    idempotent = true,
+  })
   if not res then
-    return nil, errors.new { kind = "transport", vendor = base.vendor, op = base.op, category = category,
-      message = "IAM token request failed: " .. tostring(terr), retryable = true }
+    terr.message = "IAM token request failed: " .. tostring(terr.message)
+    terr.retryable = true
+    return nil, terr
   end
   local trace = header(res.headers, "x-request-id")
   if res.status < 200 or res.status >= 300 then
@@ -149,15 +102,21 @@ local function fetch(ctx)
     end
     local kind = (res.status == 400 or res.status == 401 or res.status == 403) and "auth"
       or (res.status == 429 and "rate_limited" or "http")
-    return nil, errors.new { kind = kind, vendor = base.vendor, op = base.op, status = res.status,
+    return nil, errors.new { kind = kind, vendor = "huawei", op = ctx.op, status = res.status,
       code = code ~= nil and code ~= json.null and tostring(code) or nil,
-      message = "IAM token request refused" .. (type(msg) == "string" and (": " .. msg) or ""),
-      trace_id = trace, retryable = res.status >= 500 or res.status == 429 }
+      message = "IAM token request refused" .. (type(msg) == "string" and (": " .. common.snippet(msg)) or ""),
+      trace_id = type(trace) == "string" and trace or nil, retryable = res.status >= 500 or res.status == 429 }
   end
   local token = header(res.headers, "x-subject-token")
   if type(token) ~= "string" or token == "" then
-    return nil, errors.new { kind = "auth", vendor = base.vendor, op = base.op, status = res.status,
+    return nil, errors.new { kind = "auth", vendor = "huawei", op = ctx.op, status = res.status,
       message = "IAM answer carries no X-Subject-Token header", trace_id = trace }
+  end
+  if not M.valid(token) then
+    -- never cached, never sent, never shown (it may be a real token with junk)
+    return nil, errors.new { kind = "decode", vendor = "huawei", op = ctx.op, status = res.status,
+      message = "IAM answer's X-Subject-Token is not a usable token (control bytes, spaces, non-ASCII or over " ..
+        M.MAX_TOKEN .. " bytes): refused, not cached", trace_id = trace }
   end
   local now = cfg.now()
   local expires
@@ -165,47 +124,53 @@ local function fetch(ctx)
   if type(decoded) == "table" and type(decoded.token) == "table" then
     expires = M.parse_time(decoded.token.expires_at)
   end
-  if not expires or expires <= now then expires = now + M.VALIDITY end
-  local margin = math.min(M.MARGIN, (expires - now) / 10)
-  return token, expires - margin
+  if not expires or expires <= now or expires - now > 10 * M.VALIDITY then expires = now + M.VALIDITY end
+  local life = expires - now
+  return token, life - math.min(M.MARGIN, life / 10)
 end
 
-local function usable(token, use_until, bad, now)
-  return type(token) == "string" and token ~= bad and type(use_until) == "number" and now < use_until
+local function usable(token, bad)
+  return type(token) == "string" and token ~= bad and M.valid(token)
 end
 
---- The token to send: from the cache, or fetched (one fetcher at a time).
--- @tparam table ctx the call context (cfg, secrets)
+--- The token to send: from the store, or fetched (one fetcher at a time).
+-- @tparam table ctx the call context (cfg, secrets, store, request, sleep, clock)
 -- @tparam[opt] string bad a token known to be refused (forces a new one
 --   unless another caller already replaced it)
 -- @treturn string|nil the token, or nil and an error
 function M.get(ctx, bad)
-  local cfg = ctx.cfg
-  local cache, key = cfg.token_cache, cfg.token_key
-  local token, use_until = cache.get(key)
-  if usable(token, use_until, bad, cfg.now()) then return token end
-  local deadline = cfg.clock() + cfg.timeout + 5
-  while not cache.lock(key) do
-    cfg.sleep(0.05)
-    token, use_until = cache.get(key)
-    if usable(token, use_until, bad, cfg.now()) then return token end
-    if cfg.clock() > deadline then
+  local cfg, store = ctx.cfg, ctx.store
+  local key, lock = M.keys(cfg.token_key)
+  local token, err = store:get(key)
+  if err then return nil, err end
+  if usable(token, bad) then return token end
+  local deadline = ctx.clock() + cfg.timeout + 5
+  while true do
+    local got, lerr = store:add(lock, 1, M.LOCK_TTL)
+    if got == nil then return nil, lerr end
+    if got then break end
+    ctx.sleep(0.05)
+    token, err = store:get(key)
+    if err then return nil, err end
+    if usable(token, bad) then return token end
+    if ctx.clock() > deadline then
       return nil, errors.new { kind = "auth", vendor = "huawei", op = ctx.op, retryable = true,
         message = "timed out waiting for another caller's IAM token request" }
     end
   end
   -- somebody may have refreshed it while we waited for the lock
-  token, use_until = cache.get(key)
-  if usable(token, use_until, bad, cfg.now()) then
-    cache.unlock(key)
+  token = store:get(key)
+  if usable(token, bad) then
+    store:delete(lock)
     return token
   end
-  local ok, t, u = pcall(fetch, ctx)
-  if ok and t then cache.set(key, t, u) end
-  cache.unlock(key)
-  if not ok then error(t, 0) end
-  if t then return t end
-  return nil, u
+  local t, life = fetch(ctx)
+  local stored, serr = true, nil
+  if t then stored, serr = store:set(key, t, life) end
+  store:delete(lock)
+  if not t then return nil, life end
+  if not stored then return nil, serr end
+  return t
 end
 
 return M

@@ -351,8 +351,7 @@ end
 
 -- Extra client methods -----------------------------------------------------------
 
-local function wait_batch(client, codes, opts)
-  local cfg = rawget(client, "_cfg")
+local function wait_batch(ctx, codes, opts)
   local single = type(codes) == "string"
   if single then codes = { codes } end
   if type(codes) ~= "table" or #codes == 0 then
@@ -370,18 +369,20 @@ local function wait_batch(client, codes, opts)
     return nil, errors.input("wait_batch: options must be a table", { vendor = VENDOR, op = "wait_batch" })
   end
   local timeout, interval = opts.timeout or 60, opts.interval or 2
-  if type(timeout) ~= "number" or timeout < 0 or type(interval) ~= "number" or interval <= 0 then
-    return nil, errors.input("wait_batch: timeout must be a number >= 0 and interval a number > 0",
-      { vendor = VENDOR, op = "wait_batch" })
+  -- NaN passes a "< 0" check and would loop forever: finite numbers only
+  if not util.finite(timeout) or timeout < 0 or timeout > 366 * 86400 or not util.finite(interval)
+      or interval <= 0 or interval > 86400 then
+    return nil, errors.input("wait_batch: timeout (seconds, 0 to 366 days) and interval (seconds, > 0, at most " ..
+      "a day) must be finite numbers", { vendor = VENDOR, op = "wait_batch", param = "timeout" })
   end
-  local sleep = cfg.sleep or util.sleep
+  local sleep = ctx.sleep
   local t0, slept = util.monotonic(), 0
   local finished = {} -- code -> list
   while true do
     local pending = 0
     for _, code in ipairs(codes) do
       if not finished[code] then
-        local list, err = client:query_batch_status { batchCode = code }
+        local list, err = ctx.call("query_batch_status", { batchCode = code })
         if not list then return nil, err end
         if type(list) ~= "table" then list = {} end
         local all = true

@@ -24,6 +24,9 @@
 --   GET /_sim/clock            {now, clock_offset}
 --   GET|DELETE /_sim/pushes    outgoing pushes and their answers
 --   POST /_sim/config {chunked = true}   answers without Content-Length
+--   POST /_sim/config {cards = N}   N generated cards per vendor on top of the
+--       seed (0..20000; kept across /_sim/reset; applied at once by a reset);
+--       `sim/run start --cards N` sets it at start. sandbox.fleet_cards holds it.
 --   fault fields: message (with kind="vendor"); length = "full" (with
 --   kind="truncate": announce the full Content-Length, send half, close:
 --   the client sees a partial transfer instead of a short body).
@@ -41,10 +44,12 @@ local M = {
   log = {},
   pushes = {},
   chunked = false,    -- /_sim/config {chunked=true}: answers without Content-Length
+  fleet_cards = 0,    -- generated cards per vendor (/_sim/config {cards=N}, sim/run --cards N)
   initialized = false,
 }
 
 local BUILTIN = { "eiotclub", "huawei", "tibiot" }
+M.MAX_FLEET_CARDS = 20000
 local LOG_MAX = 20000
 local FAULT_KINDS = { ["5xx"] = true, html = true, truncate = true, delay = true,
                       reset = true, vendor = true }
@@ -108,6 +113,7 @@ end
 -- tried before the built-in ones (tests use these).
 function M.init(opts)
   M.vendors, M.vendor_list, M.load_errors = {}, {}, {}
+  M.fleet_cards = opts and tonumber(opts.cards) or 0
   for _, modname in ipairs(opts and opts.extra_vendors or {}) do
     load_vendor(modname)
   end
@@ -431,6 +437,12 @@ local function control_config(args)
       util.set_clock_offset(v)
     elseif k == "chunked" then
       M.chunked = v == true
+    elseif k == "cards" then
+      if not is_int(v, 0, M.MAX_FLEET_CARDS) then
+        return bad("config: cards must be an integer in 0.." .. M.MAX_FLEET_CARDS)
+      end
+      M.fleet_cards = v
+      M.reset()
     elseif M.vendors[k] then
       local vendor = M.vendors[k]
       if type(vendor.config) ~= "function" then return bad("config: " .. k .. " has no knobs") end

@@ -24,16 +24,18 @@ local KIND = { [2] = 0, [3] = 1, [4] = 2 }
 ----------------------------------------------------------------------------
 -- physical cards
 
+local NONE = {}
+
 function M.current(card)
-  for _, o in ipairs(S.order_list) do
-    if o.iccid == card.iccid and o.state == 1 then return o end
+  for _, o in ipairs(S.orders_by_iccid[card.iccid] or NONE) do
+    if o.state == 1 then return o end
   end
 end
 
 function M.pending(card)
   local out = {}
-  for _, o in ipairs(S.order_list) do
-    if o.iccid == card.iccid and o.state == 0 then out[#out + 1] = o end
+  for _, o in ipairs(S.orders_by_iccid[card.iccid] or NONE) do
+    if o.state == 0 then out[#out + 1] = o end
   end
   sort(out, function(a, b) return a.orderId < b.orderId end)
   return out
@@ -41,9 +43,7 @@ end
 
 function M.card_orders(card)
   local out = {}
-  for _, o in ipairs(S.order_list) do
-    if o.iccid == card.iccid then out[#out + 1] = o end
-  end
+  for i, o in ipairs(S.orders_by_iccid[card.iccid] or NONE) do out[i] = o end
   return out
 end
 

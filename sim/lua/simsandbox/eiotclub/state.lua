@@ -142,6 +142,10 @@ end
 function S.add_order(o)
   S.orders[o.orderId] = o
   S.order_list[#S.order_list + 1] = o
+  -- per card, in the same (creation) order: card views stay O(orders of the card)
+  local mine = S.orders_by_iccid[o.iccid]
+  if not mine then mine = {}; S.orders_by_iccid[o.iccid] = mine end
+  mine[#mine + 1] = o
   S.orders_by_number[o.orderNumber] = o
   if o.outTradeNo and o.outTradeNo ~= "" then S.orders_by_otn[o.outTradeNo] = o end
   local card = S.cards[o.iccid]
@@ -301,6 +305,30 @@ local function seed_cards(now)
     outTradeNo = "SEED-0011-A", alerts = { [1] = true, [2] = true } }, now)
 end
 
+S.FLEET_ICCID_PREFIX = "898520123456780" -- + 5 digits: generated cards (/_sim/config {cards=N})
+
+--- `n` generated cards (fleet scale): every 20th ready to activate, every
+-- 20th deactivated, the others activated with a 1G package in use
+-- (deterministic use) and, every 7th, a second one waiting to start.
+local function seed_fleet(now, n)
+  local DN = "1US-DN20230407170352"
+  for i = 1, n do
+    local status = (i % 20 == 0) and "ACTIVATION_READY_NAME" or ((i % 20 == 1) and "DEACTIVATED_NAME" or "ACTIVATED_NAME")
+    local c = new_card(1, DN, status, now, {
+      iccid = format("%s%05d", S.FLEET_ICCID_PREFIX, i),
+      imsi = format("45412346%07d", i), msisdn = format("8525%07d", i),
+      imei = status == "ACTIVATED_NAME" and format("86100%010d", i) or "",
+    })
+    if status ~= "ACTIVATION_READY_NAME" then c.activateDate = now - (30 + i % 300) * DAY end
+    S.add_card(c)
+    if status == "ACTIVATED_NAME" then
+      seed_order(c, "GJ-LLB-1G-30-1US-DN", 1 + i % 25, { state = 1, started = 1 + i % 25,
+        used_mb = (i * 37) % 1024 + (i % 100) / 100 }, now)
+      if i % 7 == 0 then seed_order(c, "GJ-LLB-1G-30-1US-DN", 0, { state = 0 }, now) end
+    end
+  end
+end
+
 local function seed_cloud(now)
   local statuses = { "ACTIVATED_NAME", "ACTIVATED_NAME", "ACTIVATION_READY_NAME", "DEACTIVATED_NAME" }
   for i, st in ipairs(statuses) do
@@ -414,7 +442,7 @@ end
 
 local TABLES = {
   "products", "packages", "package_list", "esim_goods", "cloud_packages", "cloud_package_list",
-  "pool_types", "pool_type_list", "cards", "card_list", "cards_by_imsi", "orders", "order_list",
+  "pool_types", "pool_type_list", "cards", "card_list", "cards_by_imsi", "orders", "order_list", "orders_by_iccid",
   "orders_by_otn", "orders_by_number", "esim_orders", "esim_order_list", "esim_orders_by_otn",
   "clouds", "cloud_list", "cloud_orders", "cloud_orders_by_id", "cloud_order_list",
   "cloud_orders_by_otn", "pools", "pool_list", "pool_records", "pool_records_by_otn",
@@ -423,7 +451,7 @@ local TABLES = {
 }
 
 --- Empty the state and load the fixtures, times relative to `now`.
-function S.reset(now)
+function S.reset(now, fleet_cards)
   now = floor(now)
   for _, name in ipairs(TABLES) do
     if type(S[name]) == "table" then wipe(S[name]) else S[name] = {} end
@@ -448,6 +476,7 @@ function S.reset(now)
   cfg.unlock_limit = 5
   seed_catalog()
   seed_cards(now)
+  seed_fleet(now, fleet_cards or 0)
   seed_cloud(now)
   seed_pools(now)
   seed_misc(now)

@@ -138,8 +138,25 @@ local function card_from(spec, idx)
   }
 end
 
---- Build a fresh state table.
-function F.build()
+F.FLEET_ID_BASE = "7000000000000000000"    -- + i: generated sim_card_ids (> 2^53)
+F.FLEET_ICCID_PREFIX = "8986032200"         -- + 10 digits: generated ICCIDs
+local FLEET_STATUS = { [0] = 14, [1] = 11, [2] = 30, [3] = 10, [4] = 13 }
+
+--- Spec of generated card `i` (fleet scale, /_sim/config {cards=N}): mostly
+-- in use, a few of every other status, every 10th in the forward pool.
+local function fleet_spec(i)
+  local pooled = i % 10 == 5
+  return {
+    id = C.id_add(F.FLEET_ID_BASE, i), iccid = string.format("%s%010d", F.FLEET_ICCID_PREFIX, i),
+    carrier = i % 3 + 1, status = FLEET_STATUS[i % 25] or 20,
+    used = ((i * 37) % 3000) / 100, act = (i % 25 ~= 1 and i % 25 ~= 4) and nil or false,
+    plan = pooled and "100010" or nil, pool = pooled and "9007199254745001" or nil,
+    real_named = i % 2 == 0, imei = string.format("8645%011d", i),
+  }
+end
+
+--- Build a fresh state table, with `fleet_cards` generated cards.
+function F.build(fleet_cards)
   local S = {
     cards = {}, card_list = {}, by_iccid = {},
     plans = PLANS, plan_by_id = {},
@@ -156,12 +173,13 @@ function F.build()
   }
   for _, p in ipairs(PLANS) do S.plan_by_id[p.price_plan_id] = p end
 
-  for i, spec in ipairs(CARDS) do
-    local c = card_from(spec, i)
+  local function add(c)
     S.cards[c.id] = c
     S.card_list[#S.card_list + 1] = c
     S.by_iccid[c.iccid] = c
   end
+  for i, spec in ipairs(CARDS) do add(card_from(spec, i)) end
+  for i = 1, fleet_cards or 0 do add(card_from(fleet_spec(i), #CARDS + i)) end
 
   local pools = {
     { id = "9007199254745001", pool_name = "sandbox-forward-pool", price_plan_id = "100010",

@@ -305,9 +305,9 @@ function V.match(_, path)
   return sub(path, 1, 8) == "/api/v3/" or sub(path, 1, 15) == "/_sim/eiotclub/"
 end
 
-function V.reset()
+function V.reset(sandbox)
   math.randomseed(floor(util.now() * 1000) % 2147483647)
-  S.reset(util.now())
+  S.reset(util.now(), sandbox and sandbox.fleet_cards or 0)
 end
 
 function V.advance()

@@ -126,9 +126,9 @@ local function default_config()
   }
 end
 
-function M.reset()
+function M.reset(sandbox)
   generation = generation + 1
-  S = F.build()
+  S = F.build(sandbox and sandbox.fleet_cards or 0)
   S.account_id = F.ACCOUNT_ID
   S.token = nil
   S.old_tokens = {}

@@ -239,6 +239,20 @@ local function seed_pools(now)
 end
 
 local built = false
+local FLEET_ICCID_PREFIX = "898611223344557" -- + 5 digits: generated cards
+local fleet_cards = 0                         -- /_sim/config {cards=N}
+
+-- the pool of the generated cards (fleet scale)
+local function fleet_pool(n)
+  return {
+    upoolCode = "UP10000009", upoolName = "车队池", enUpoolName = "Fleet pool",
+    poolType = 1, billingCycle = 1, card_total_flow = 2097152, -- 2 GB per card
+    rawAddTime = "2025-01-01 00:00:00", upoolStatus = 1, apn = "CMIOT",
+    billingMethod = 1, ncards = n, iccid_prefix = FLEET_ICCID_PREFIX,
+    packageInfo = { flowPackageType = 1, clientFlowPackageName = "2GB/月 共享套餐",
+      channelName = "China Mobile", epiConfigs = util.array{} },
+  }
+end
 
 local function build_state(now)
   built = true
@@ -247,19 +261,23 @@ local function build_state(now)
   network_requests, auth_seen, last_auth_failure = {}, {}, nil
   counters = { trace = counters.trace, batch = 0, requests = 0, auth_rejected = 0 }
   local i = 0
-  for _, p in ipairs(seed_pools(now)) do
+  local list = seed_pools(now)
+  if fleet_cards > 0 then list[#list + 1] = fleet_pool(fleet_cards) end
+  for _, p in ipairs(list) do
+    if p.iccid_prefix then i = 0 end -- generated cards count from 1 under their own prefix
     p.iccids = {}
     pools[p.upoolCode] = p
     pool_order[#pool_order + 1] = p.upoolCode
     for _ = 1, p.ncards do
       i = i + 1
-      local iccid = ICCID_PREFIX .. format("%04d", i)
-      local status = SEED_STATUS[i] or 8
+      local iccid = p.iccid_prefix and (p.iccid_prefix .. format("%05d", i)) or (ICCID_PREFIX .. format("%04d", i))
+      local status = p.iccid_prefix and ((i % 30 == 0) and 4 or 8) or (SEED_STATUS[i] or 8)
+      local n = p.iccid_prefix and 100000 + i or i -- numbers apart from the seeded cards'
       local card = {
         iccid = iccid,
-        imsi = format("46001%010d", 3700000000 + i),
-        msisdn = format("1064%09d", 812340000 + i),
-        imei = format("86%013d", 4512300000000 + i * 7919),
+        imsi = format("46001%010d", 3700000000 + n),
+        msisdn = format("1064%09d", 812340000 + n),
+        imei = format("86%013d", 4512300000000 + n * 7919),
         pool = p.upoolCode,
         billingMethod = p.billingMethod,
         totalFlow = p.card_total_flow,
@@ -704,7 +722,8 @@ function M.match(_, path)
   return sub(path, 1, 8) == "/api/v1/"
 end
 
-function M.reset(_)
+function M.reset(sandbox)
+  fleet_cards = sandbox and sandbox.fleet_cards or 0
   cfg = default_config()
   build_state(util.now())
 end
