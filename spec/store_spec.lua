@@ -130,6 +130,10 @@ describe("simkit.store.sqlite", function()
   it("a path that cannot be opened: kind store from every method, and a retry later works", function()
     every_method_fails(store.sqlite(dir .. "/no/such/dir/x.db"), "store")
     every_method_fails(store.sqlite(dir), "store") -- a directory
+    local f = assert(io.open(dir .. "/text.db", "w"))
+    f:write(string.rep("not a database\n", 100))
+    f:close()
+    every_method_fails(store.sqlite(dir .. "/text.db"), "store")
     local later = store.sqlite(dir .. "/later/x.db")
     every_method_fails(later, "store")
     sh("mkdir " .. q(dir .. "/later"))
@@ -237,6 +241,35 @@ describe("simkit.store.redis", function()
     assert.is_true(s:set("k", "again"))
     assert.equal("again", s:get("k"))
   end)
+
+  it("a server that answers garbage, half an answer, nothing at all, or an error: kind store, never a raise",
+    function()
+      local function hex(s) return (s:gsub(".", function(ch) return string.format("%02x", ch:byte()) end)) end
+      local replies = { "?what\r\n", "$10\r\nabc", "", "*2\r\n$1\r\na\r\n", "-ERR unknown command\r\n",
+        ":12\r\n", "$-5x\r\n" }
+      for _, reply in ipairs(replies) do
+        local port = sandbox.closed_port()
+        local p = assert(io.popen(LUA .. " " .. q(sandbox.root .. "/spec/support/fake_redis.lua") .. " " .. port ..
+          " 1 " .. q(hex(reply))))
+        assert.equal("ready", p:read("*l"))
+        local s = store.redis { port = port, timeout = 1 }
+        local v, err = s:get("k")
+        p:read("*a")
+        p:close()
+        assert.is_nil(v, "reply " .. string.format("%q", reply))
+        assert.equal("store", err.kind, "reply " .. string.format("%q", reply))
+      end
+      -- a server that accepts and never answers: the timeout, as kind store
+      local port = sandbox.closed_port()
+      local p = assert(io.popen(LUA .. " " .. q(sandbox.root .. "/spec/support/fake_redis.lua") .. " " .. port .. " 1 -"))
+      assert.equal("ready", p:read("*l"))
+      local v, err = store.redis({ port = port, timeout = 0.3 }):set("k", 1)
+      p:read("*a")
+      p:close()
+      assert.is_nil(v)
+      assert.equal("store", err.kind)
+      assert.matches("timeout", err.message)
+    end)
 
   it("a password: used, and never in an error or tostring", function()
     local secret = "s3cr3t-pa55"

@@ -132,6 +132,7 @@ function Store:get(k)
   local r, cerr = command(self, "GET", self.prefix .. k)
   if r == nil then return nil, cerr end
   if r == resp.null then return nil end
+  if type(r) ~= "string" then return fail(self, "GET: unexpected reply") end
   local v, derr = codec.decode(r)
   if v == nil then return fail(self, derr) end
   return v
@@ -182,7 +183,7 @@ function Store:incr(k, n, ttl)
     end
     return nil, cerr
   end
-  local v = codec.decode(r)
+  local v = type(r) == "string" and codec.decode(r)
   if type(v) ~= "number" then return fail(self, "incr: unexpected reply") end
   return v
 end
