@@ -10,16 +10,17 @@ dependencies = { "lua >= 5.1", "argparse", "luafilesystem", "lua-term" }
 external_dependencies = {
   CURL = { library = "curl" },
   OPENSSL = { library = "crypto" },
+  SQLITE = { library = "sqlite3" },
 }
 build = {
   type = "builtin",
   modules = {
     ["simkit.core"] = {
       sources = { "src/core.c", "src/compat.c", "src/crypto.c", "src/json.c", "src/http.c", "src/clock.c",
-        "src/num.c", "src/strsort.c", "src/sign_eiotclub.c", "src/sign_huawei.c" },
-      libraries = { "curl", "crypto" },
-      incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },
-      libdirs = { "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)" },
+        "src/num.c", "src/strsort.c", "src/sign_eiotclub.c", "src/sign_huawei.c", "src/sqlite.c", "src/cdr.c", "src/smtp.c" },
+      libraries = { "curl", "crypto", "sqlite3" },
+      incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)", "$(SQLITE_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)", "$(SQLITE_LIBDIR)" },
       defines = { "_POSIX_C_SOURCE=200809L", "_DEFAULT_SOURCE" },
     },
     ["simkit"] = "lua/simkit/init.lua",
@@ -43,6 +44,13 @@ build = {
     ["simkit.receiver"] = "lua/simkit/receiver.lua",
     ["simkit.report"] = "lua/simkit/report.lua",
     ["simkit.sign"] = "lua/simkit/sign.lua",
+    ["simkit.store"] = "lua/simkit/store/init.lua",
+    ["simkit.store.codec"] = "lua/simkit/store/codec.lua",
+    ["simkit.store.memory"] = "lua/simkit/store/memory.lua",
+    ["simkit.store.redis"] = "lua/simkit/store/redis.lua",
+    ["simkit.store.resp"] = "lua/simkit/store/resp.lua",
+    ["simkit.store.shdict"] = "lua/simkit/store/shdict.lua",
+    ["simkit.store.sqlite"] = "lua/simkit/store/sqlite.lua",
     ["simkit.transport.auto"] = "lua/simkit/transport/auto.lua",
     ["simkit.transport.curl"] = "lua/simkit/transport/curl.lua",
     ["simkit.transport.ngx"] = "lua/simkit/transport/ngx.lua",
