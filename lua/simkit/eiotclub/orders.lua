@@ -260,4 +260,29 @@ function M.place(ctx, args, send)
     { lookup_error = v and tostring(v) or nil })
 end
 
+--- Look an order up at the vendor by its key; no order is sent. For callers
+-- that keep their own ledger (the rules engine reconciles an order in doubt
+-- with it).
+-- @tparam table client an EIOTCLUB client
+-- @tparam string op the ordering op whose descriptor names a lookup
+--   (`order_package`, `pool_sub`)
+-- @tparam string key the order key
+-- @tparam[opt] table args the order's arguments (`pool_sub`: `pool_object_id`)
+-- @tparam[opt] number budget seconds the lookups may take (default 30)
+-- @return `"found", item` | `"absent"` | `"unknown", err`
+function M.lookup(client, op, key, args, budget)
+  local d = require("simkit.vendor.eiotclub_ops")[op]
+  local spec = type(d) == "table" and d.order
+  if not spec or not spec.lookup then
+    error("simkit.eiotclub.orders.lookup: '" .. tostring(op) .. "' is not an order that can be looked up by key", 2)
+  end
+  if type(key) ~= "string" or key == "" then
+    return "unknown", errors.input("an order key must be a non-empty string")
+  end
+  local ctx = { clock = util.monotonic, sleep = util.sleep,
+    call = function(name, a) return client:call(name, a) end }
+  local o = { ctx = ctx, spec = spec, key = key, args = args or {}, deadline = util.monotonic() + (budget or 30) }
+  return LOOKUPS[spec.lookup](o)
+end
+
 return M

@@ -4,6 +4,7 @@
 -- lookup of an order by its key (reconciliation of orders in doubt).
 -- Both are reads. Only EIOTCLUB sells top-ups through its API.
 -- @module simkit.rules.vendors
+local orders = require "simkit.eiotclub.orders"
 local errors = require "simkit.errors"
 
 local M = {}
@@ -46,23 +47,16 @@ function M.packages(clients, card)
 end
 
 --- Look an order up by its key: "found", order | "absent" | "unknown", err.
--- EIOTCLUB: `get_order_package_details` by `outTradeNoArrStr` over the
--- order states 0, 1 and 2 (reads only: never a second order request).
+-- EIOTCLUB: `simkit.eiotclub.orders.lookup` (`get_order_package_details` by
+-- `outTradeNoArrStr`): reads only, never a second order request.
 function M.lookup(clients, card, key)
   local c = clients[card.vendor]
   if card.vendor ~= "eiotclub" or not c then
     return "unknown", nil, select(2, unsupported(card.vendor, "looking an order up"))
   end
-  for _, state in ipairs({ 0, 1, 2 }) do
-    local data, err = c:call("get_order_package_details",
-      { outTradeNoArrStr = key, state = state, page = 1, pageSize = 50 })
-    if not data then return "unknown", nil, err end
-    local list = type(data) == "table" and (type(data.list) == "table" and data.list or data) or {}
-    for _, item in ipairs(list) do
-      if type(item) == "table" and item.outTradeNo == key then return "found", item end
-    end
-  end
-  return "absent"
+  local state, order = orders.lookup(c, "order_package", key)
+  if state == "unknown" then return "unknown", nil, order end
+  return state, order
 end
 
 return M
