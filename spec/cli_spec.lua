@@ -62,7 +62,8 @@ return {
   describe("--help", function()
     it("on every command, exit 0, usage on stdout", function()
       for _, args in ipairs({ { "--help" }, { "call", "--help" }, { "sim", "--help" }, { "sim", "start", "--help" },
-        { "sim", "stop", "--help" }, { "sim", "status", "--help" }, { "report", "--help" } }) do
+        { "sim", "stop", "--help" }, { "sim", "status", "--help" }, { "report", "--help" }, { "cards", "--help" },
+        { "card", "--help" }, { "pools", "--help" }, { "act", "--help" } }) do
         local r = run(args)
         assert.are.equal(0, r.rc, table.concat(args, " ") .. ": " .. r.err)
         assert.matches("Usage: simkit", r.out, 1, true)

@@ -4,6 +4,7 @@ local output = require "simkit.cli.output"
 local cliargs = require "simkit.cli.args"
 local config = require "simkit.cli.config"
 local sim = require "simkit.cli.sim"
+local clifleet = require "simkit.cli.fleet"
 local json = require "simkit.json"
 local cli = require "spec.support.cli"
 
@@ -194,5 +195,41 @@ describe("simkit.cli.sim", function()
     if os.getenv("SIMKIT_SIM") then return assert.truthy(s) end
     assert.is_nil(s)
     assert.matches("SIMKIT_SIM", err.message)
+  end)
+end)
+
+describe("simkit.cli.fleet", function()
+  it("types the arguments of each action", function()
+    assert.are.same({ on = false }, assert(clifleet.action_args("network", { "on=false" })))
+    assert.are.same({ kbps = 128 }, assert(clifleet.action_args("speed", { "kbps=128" })))
+    assert.are.same({ kbps = "default" }, assert(clifleet.action_args("speed", { "kbps=default" })))
+    assert.are.same({ tags = { "a", "b" } }, assert(clifleet.action_args("tag", { "tags=a,b" })))
+    assert.are.same({ package = "P1", key = "k" }, assert(clifleet.action_args("topup", { "package=P1", "key=k" })))
+    assert.are.same({ mb = 1.5 }, assert(clifleet.action_args("usage_cap", { "mb=1.5" })))
+    assert.are.same({}, assert(clifleet.action_args("suspend", {})))
+  end)
+
+  it("refuses unknown actions and arguments, wrong types, NaN, inf, negatives and empty values", function()
+    for _, c in ipairs({ { "explode", {} }, { nil, {} }, { "suspend", { "now=1" } }, { "network", { "on=maybe" } },
+      { "speed", { "kbps=fast" } }, { "speed", { "kbps=nan" } }, { "speed", { "kbps=inf" } }, { "speed", { "kbps=-1" } },
+      { "usage_cap", { "mb=1e999" } }, { "tag", { "tags=a,,b" } }, { "sms", { "text=" } }, { "sms", { "text" } },
+      { "sms", { "text=a", "text=b" } } }) do
+      local args, err = clifleet.action_args(c[1], c[2])
+      assert.is_nil(args, tostring(c[1]) .. " " .. table.concat(c[2], " "))
+      assert.are.equal("input", err.kind)
+    end
+  end)
+
+  it("a card as a row has exactly the documented columns", function()
+    local row = clifleet.card_row({ vendor = "huawei", iccid = "1", status = "active", tags = { "a", "b" },
+      expires = 0, usage = { used_mb = 1, limit_mb = 2, left_mb = 1 }, raw = { x = 1 } })
+    for k in pairs(row) do
+      local known = false
+      for _, c in ipairs(clifleet.CARD_COLUMNS) do known = known or c == k end
+      assert.is_true(known, k)
+    end
+    assert.are.equal("a;b", row.tags)
+    assert.are.equal("1970-01-01T00:00:00Z", row.expires)
+    assert.are.equal(2, row.limit_mb)
   end)
 end)

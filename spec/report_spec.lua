@@ -34,6 +34,15 @@ describe("simkit.report", function()
       assert.are.equal("input", err.kind)
     end)
 
+    it("cards not in service (inactive, deactivated) are never listed as running dry", function()
+      local v = assert(report.build({ now = 0, cards = {
+        { vendor = "huawei", iccid = "1", status = "inactive", usage = { used_mb = 0, limit_mb = 0, left_mb = 0 } },
+        { vendor = "huawei", iccid = "2", status = "deactivated", usage = { left_mb = 0 } },
+        { vendor = "huawei", iccid = "3", status = "suspended", usage = { left_mb = 0 } } } }))
+      assert.are.equal(1, #v.dry)
+      assert.are.equal("3", v.dry[1].card.iccid)
+    end)
+
     it("ignore items of the wrong type and values that are not finite numbers", function()
       local html = assert(report.render({ now = 0, cards = { 1, "x", { vendor = "huawei", iccid = "1",
         usage = { used_mb = 0 / 0, limit_mb = math.huge, left_mb = -math.huge } } }, pools = { "p" },
@@ -115,14 +124,28 @@ describe("simkit.report", function()
       assert.are.equal(31, #v.days)
     end)
 
-    it("orders come from the audit's done top-ups when the model has none", function()
+    it("orders come from the audit's done top-ups when the model has none, one per intent key", function()
       local v = assert(report.build({ now = 0, audit = {
         { time = 10, rule = "t", iccid = "1", vendor = "eiotclub", decision = "done", action = "topup", cost = 2.5,
-          currency = "USD", package = "P1" },
-        { time = 11, rule = "t", iccid = "2", vendor = "eiotclub", decision = "fired", action = "topup" } } }))
+          currency = "USD", package = "P1", key = "k1" },
+        { time = 12, rule = "t", iccid = "1", vendor = "eiotclub", decision = "done", action = "topup", key = "k1" },
+        { time = 11, rule = "t", iccid = "2", vendor = "eiotclub", decision = "fired", action = "topup", key = "k2" } } }))
       assert.are.equal(1, #v.orders)
+      assert.are.equal(1, v.rules[1].fired) -- a "done" completes a firing: not counted twice
       assert.are.equal("P1", v.orders[1].package)
       assert.are.equal(2.5, v.kpi.cost.USD)
+    end)
+  end)
+
+  describe("history from the store", function()
+    local clireport = require "simkit.cli.report"
+    it("reads the rules engine's snapshots as time/used points, ignoring what is not one", function()
+      local store = require("simkit.store").memory()
+      assert(store:set(clireport.SNAPSHOT_KEY .. "8986", { t = 5, hist = { { 1, 10.5 }, { 2, 12 }, { "x", 1 }, 7 } }))
+      assert.are.same({ { time = 1, used_mb = 10.5 }, { time = 2, used_mb = 12 } }, clireport.history(store, "8986"))
+      assert.is_nil(clireport.history(store, "none"))
+      assert(store:set(clireport.SNAPSHOT_KEY .. "bad", "text"))
+      assert.is_nil(clireport.history(store, "bad"))
     end)
   end)
 
@@ -189,7 +212,7 @@ describe("simkit report (command) rendered in headless Chromium", function()
     local dom = p:read("*a")
     p:close()
     for _, s in ipairs(SECTIONS) do assert.truthy(dom:find("<h2>" .. s .. "</h2>", 1, true), s) end
-    assert.truthy(dom:find("simkit fleet report — sandbox demo fleet", 1, true))
+    assert.truthy(dom:find("simkit fleet report — example model", 1, true))
     assert.truthy(dom:find("89852012345678900004", 1, true))
   end)
 
@@ -199,7 +222,6 @@ describe("simkit report (command) rendered in headless Chromium", function()
     local broken = home.dir .. "/broken.json"
     write(broken, "{")
     for _, c in ipairs({
-      { { "report", "--out", out_path }, "--data" },
       { { "report", "--data", home.dir .. "/missing.json", "--out", out_path }, "cannot read" },
       { { "report", "--data", bad, "--out", out_path }, "must hold a JSON object" },
       { { "report", "--data", broken, "--out", out_path }, "must hold a JSON object" },

@@ -104,7 +104,9 @@ function M.build(model)
       if finite(u.used_mb) then agg.used_mb = agg.used_mb + u.used_mb; v.kpi.used = v.kpi.used + u.used_mb end
       if finite(u.limit_mb) then agg.limit_mb = agg.limit_mb + u.limit_mb; v.kpi.limit = v.kpi.limit + u.limit_mb
       else agg.unlimited = agg.unlimited + 1 end
-      local pr = M.projection(c, (model.history or {})[c.iccid], now)
+      -- cards not (or no longer) in service are not "running dry"
+      local pr = c.status ~= "inactive" and c.status ~= "deactivated" and
+        M.projection(c, (model.history or {})[c.iccid], now)
       if pr and pr.dry_at then
         v.dry[#v.dry + 1] = { card = c, rate = pr.rate_mb_day, dry_at = pr.dry_at, left = u.left_mb }
       end
@@ -130,7 +132,7 @@ function M.build(model)
     return tostring(a.name or a.id) < tostring(b.name or b.id)
   end)
   -- rule activity: per rule, per day, per decision
-  local rules, daykeys = {}, {}
+  local rules, daykeys, seen_orders = {}, {}, {}
   for _, e in ipairs(model.audit or {}) do
     if type(e) == "table" and e.rule then
       local r = rules[e.rule]
@@ -142,14 +144,19 @@ function M.build(model)
       local d = e.decision
       if r[d] then r[d] = r[d] + 1 end
       if d == "fired" then v.kpi.fired = v.kpi.fired + 1 elseif d == "failed" then v.kpi.failed = v.kpi.failed + 1 end
-      if finite(e.time) then
+      -- "done" completes a firing: counted once, as fired
+      local bucket = d == "fired" and "fired" or (d == "failed" and "failed") or
+        ((d == "skipped" or d == "scheduled") and "skipped") or nil
+      if bucket and finite(e.time) then
         local k = day(e.time)
         daykeys[k] = true
         r.per_day[k] = r.per_day[k] or { fired = 0, skipped = 0, failed = 0 }
-        local bucket = (d == "done" or d == "fired") and "fired" or (d == "failed" and "failed") or "skipped"
         r.per_day[k][bucket] = r.per_day[k][bucket] + 1
       end
-      if not model.orders and e.action == "topup" and e.decision == "done" then
+      -- one order per intent key, however many runs logged it
+      local okey = e.key ~= nil and tostring(e.key) or nil
+      if not model.orders and e.action == "topup" and d == "done" and not (okey and seen_orders[okey]) then
+        if okey then seen_orders[okey] = true end
         v.orders[#v.orders + 1] = { time = e.time, iccid = e.iccid, vendor = e.vendor, package = e.package,
           cost = e.cost, currency = e.currency, order_id = e.order_id, status = "done", rule = e.rule }
       end
@@ -271,16 +278,18 @@ local function activity(v)
       end
     end
     out[#out + 1] = ('<text x="%d" y="%d" font-size="12" fill="#486581">%d fired · %d skipped · %d failed</text>')
-      :format(lw + cw * #v.days + 8, y + 19, r.fired + r.done, r.skipped, r.failed)
+      :format(lw + cw * #v.days + 8, y + 19, r.fired, r.skipped + r.scheduled, r.failed)
   end
   local ly = h * #v.rules + 16
   if #v.days > 0 then
     out[#out + 1] = ('<text x="%d" y="%d" font-size="11" fill="#829ab1">%s</text>'):format(lw, ly, esc(v.days[1]))
+  end
+  if #v.days > 1 then
     out[#out + 1] = ('<text x="%d" y="%d" font-size="11" fill="#829ab1" text-anchor="end">%s</text>')
       :format(lw + cw * #v.days - 2, ly, esc(v.days[#v.days]))
   end
   out[#out + 1] = "</svg>"
-  out[#out + 1] = '<div class="legend"><i style="background:#27ab83"></i>fired/done<i style="background:#9fb3c8"></i>' ..
+  out[#out + 1] = '<div class="legend"><i style="background:#27ab83"></i>fired<i style="background:#9fb3c8"></i>' ..
     'skipped/scheduled<i style="background:#e12d39"></i>failed</div>'
   return table.concat(out)
 end

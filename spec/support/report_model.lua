@@ -61,7 +61,7 @@ function M.model()
     { time = M.NOW - 9 * DAY, iccid = cards[2].iccid, vendor = "eiotclub", package = "GJ-LLB-1G-30-1US-DN",
       order_id = "10004702", status = "confirmed", cost = 4.5, currency = "USD" },
   }
-  return { title = "simkit fleet report — sandbox demo fleet", now = M.NOW, cards = cards, pools = pools,
+  return { title = "simkit fleet report — example model", now = M.NOW, cards = cards, pools = pools,
     history = history, audit = audit, orders = orders }
 end
 

@@ -4,7 +4,10 @@
 --
 -- The file is a Lua chunk returning `{ NAME = profile, ... }` where a profile is
 -- `{ eiotclub = opts, huawei = opts, tibiot = opts, store = "path.db",
---    audit = "audit.jsonl", sandbox = true | "http://127.0.0.1:PORT" }`
+--    audit = "audit.jsonl", sandbox = true | "http://127.0.0.1:PORT",
+--    fleet = { iccids = { tibiot = { ... } }, pools = { tibiot = { ... } } },
+--    rules = { timezone = "+08:00", ... } }` (`fleet` and `rules`: more options of
+-- `simkit.fleet` and `simkit.rules.engine`)
 -- (each key optional; `opts` as for `simkit.client`). Secrets may be read
 -- there with `os.getenv`.
 -- @module simkit.cli.config
@@ -15,7 +18,7 @@ local M = {}
 M.VENDORS = { "eiotclub", "huawei", "tibiot" }
 local VENDOR_SET = { eiotclub = true, huawei = true, tibiot = true }
 local PROFILE_KEYS = { eiotclub = "table", huawei = "table", tibiot = "table", store = "string",
-  audit = "string", sandbox = "boolean|string" }
+  audit = "string", sandbox = "boolean|string", fleet = "table", rules = "table" }
 
 -- Fixed credentials of the sandbox (sim/README.md): public test values.
 M.SANDBOX = {
@@ -141,7 +144,7 @@ function M.load(name, opts)
   ok, err = check_profile(name, p)
   if not ok then return nil, err end
   local prof = { name = name, path = path, vendors = {}, store = p.store or M.default_store(), audit = p.audit,
-    secrets = {} }
+    fleet = p.fleet, rules = p.rules, secrets = {} }
   if p.sandbox then
     local url = p.sandbox
     if url == true then

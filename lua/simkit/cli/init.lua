@@ -9,10 +9,13 @@ local config = require "simkit.cli.config"
 local output = require "simkit.cli.output"
 local cliargs = require "simkit.cli.args"
 local sim = require "simkit.cli.sim"
+local common = require "simkit.cli.common"
 
 local M = {}
 
 M.EXIT_OK, M.EXIT_FAILED, M.EXIT_USAGE, M.EXIT_INTERRUPTED = 0, 1, 2, 130
+local is_list, exit_for, make_client, load_profile, print_rows = common.is_list, common.exit_for, common.make_client,
+  common.load_profile, common.print_rows
 
 local VENDORS = { "eiotclub", "huawei", "tibiot" }
 
@@ -51,62 +54,9 @@ function M.parser()
   rep:option("--data", "Render this JSON data model instead of reading the fleet (see docs/cli.md).")
   rep:option("--audit", "Audit log (JSON lines) of the rules engine; default: the profile's 'audit'.")
   rep:option("--title", "Title of the report.", "simkit fleet report")
-  return p
-end
-
-local function is_list(v)
-  if type(v) ~= "table" then return false end
-  if getmetatable(v) == json.array_mt then return true end
-  return #v > 0 and next(v, #v) == nil
-end
-
-local function exit_for(err)
-  return type(err) == "table" and err.kind == "input" and M.EXIT_USAGE or M.EXIT_FAILED
-end
-
--- The client of a vendor from the profile, with the CLI's logger (verbose
--- lines, the reason of the next wait), sleep (progress while waiting) and a
--- transport that keeps the last answer (--raw).
-local function make_client(ctx, prof, vendor)
-  local opts = prof.vendors[vendor]
-  if not opts then
-    return nil, require("simkit.errors").input("profile '" .. prof.name .. "' (" .. prof.path .. ") has no " ..
-      vendor .. " settings")
-  end
-  local o = {}
-  for k, v in pairs(opts) do o[k] = v end
-  local out, last = ctx.out, {}
-  local user_logger = o.logger
-  o.logger = function(level, msg, fields)
-    if level == "warn" then last.reason = msg end
-    if ctx.verbose then out:log(level .. " " .. tostring(msg)) end
-    if user_logger then user_logger(level, msg, fields) end
-  end
-  local user_sleep = o.sleep or require("simkit.util").sleep
-  o.sleep = function(s)
-    if s >= 0.05 then
-      out:progress(("waiting %.1f s: %s"):format(s, last.reason or "vendor rate limit (client-side pacing)"))
-    end
-    last.reason = nil
-    user_sleep(s)
-  end
-  local inner = o.transport or require("simkit.transport.auto").new(o)
-  o.transport = function(req)
-    local res, e, category = inner(req)
-    ctx.last_answer = res
-    return res, e, category
-  end
-  local simkit = require "simkit"
-  local ok, client = pcall(simkit.client, vendor, o)
-  if not ok then
-    return nil, require("simkit.errors").input("profile '" .. prof.name .. "', " .. vendor .. ": " ..
-      tostring(client):gsub("^[^:]*:%d+: ", ""))
-  end
-  return client
-end
-
-local function load_profile(ctx)
-  return config.load(ctx.a.profile, { sandbox_url = sim.url })
+  require("simkit.cli.fleet").add_commands(p)
+  require("simkit.cli.rules").add_commands(p)
+  return p, { call = call }
 end
 
 local function near_ops(ops, name)
@@ -116,16 +66,6 @@ local function near_ops(ops, name)
   end
   table.sort(hits)
   return hits
-end
-
-local function print_rows(ctx, rows, format, columns)
-  local text, err = output.render(rows, format, columns)
-  if not text then
-    ctx.out:err("cannot encode the answer: " .. tostring(err))
-    return M.EXIT_FAILED
-  end
-  ctx.out:out(text)
-  return M.EXIT_OK
 end
 
 local commands = {}
@@ -242,7 +182,7 @@ end
 function M.main(argv, env)
   env = env or {}
   local stderr = env.stderr or io.stderr
-  local parser = M.parser()
+  local parser, sub = M.parser()
   local ok, a = parser:pparse(argv)
   if not ok then
     stderr:write(parser:get_usage(), "\n\nsimkit: usage error: ", tostring(a):gsub("[\r\n]+", " "), "\n")
@@ -250,12 +190,9 @@ function M.main(argv, env)
   end
   local out = output.new { stdout = env.stdout, stderr = stderr, quiet = a.quiet,
     tty = env.tty == nil and output.isatty(stderr) or env.tty }
-  local ctx = { a = a, out = out, root = env.root, verbose = a.verbose,
-    parser_call = parser._commands and nil }
-  for _, c in ipairs(parser._commands or {}) do
-    if c._name == "call" then ctx.parser_call = c end
-  end
-  local fn = commands[a.command]
+  local ctx = { a = a, out = out, root = env.root, verbose = a.verbose, parser_call = sub.call }
+  local fn = commands[a.command] or require("simkit.cli.fleet").commands[a.command] or
+    require("simkit.cli.rules").commands[a.command]
   if not fn then
     stderr:write(parser:get_help(), "\n")
     return M.EXIT_USAGE

@@ -28,22 +28,75 @@ function M.load_model(path)
   return model
 end
 
+--- The store key of a card's usage snapshots: the rules engine's (its
+-- default prefix), read here and nowhere else.
+M.SNAPSHOT_KEY = "simkit:rules:snap:"
+
+--- A card's usage history from the store (the rules engine's snapshots:
+-- `{ hist = { { t, used_mb } ... } }`), as the report's `{ time, used_mb }` points.
+-- @tparam table store a simkit.store
+-- @tparam string iccid
+-- @treturn table|nil the points (nil when there is no usable snapshot)
+function M.history(store, iccid)
+  local snap = store:get(M.SNAPSHOT_KEY .. tostring(iccid))
+  if type(snap) ~= "table" or type(snap.hist) ~= "table" then return nil end
+  local pts = {}
+  for _, p in ipairs(snap.hist) do
+    if type(p) == "table" and type(p[1]) == "number" and type(p[2]) == "number" then
+      pts[#pts + 1] = { time = p[1], used_mb = p[2] }
+    end
+  end
+  return pts
+end
+
+--- The model from the fleet of the profile: cards, pools and their history.
+-- @tparam table ctx the CLI context
+-- @treturn table|nil the model, or nil and an error
+function M.fleet_model(ctx)
+  local clifleet = require "simkit.cli.fleet"
+  local fleet, prof, store = clifleet.fleet(ctx)
+  if not fleet then return nil, prof end
+  local model = { cards = {}, pools = {}, history = {}, audit_path = prof.audit }
+  for card, err in fleet:cards({ on_progress = function(done, total)
+    ctx.out:progress(("cards fetched %d/%s"):format(done, total and tostring(total) or "?"))
+  end }) do
+    if not card then return nil, err end
+    card.raw = nil
+    model.cards[#model.cards + 1] = card
+    model.history[card.iccid] = M.history(store, card.iccid)
+  end
+  ctx.out:done_progress()
+  for pool, err in fleet:pools() do
+    if not pool then return nil, err end
+    pool.raw = nil
+    model.pools[#model.pools + 1] = pool
+  end
+  return model
+end
+
 --- Run the command.
 -- @tparam table ctx the CLI context (`a` = parsed arguments, `out` = writer)
 -- @treturn integer the exit status
 function M.run(ctx)
   local a, out = ctx.a, ctx.out
-  if not a.data then
-    out:err(errors.input("simkit report reads its data from --data FILE.json (the model in docs/cli.md)"))
-    return 2
+  local model, err, audit_path
+  if a.data then
+    model, err = M.load_model(a.data)
+    if not model then out:err(err); return 2 end
+    if not a.audit and not model.audit then
+      local prof = require("simkit.cli.common").load_profile(ctx)
+      audit_path = prof and prof.audit or nil
+    end
+  else
+    model, err = M.fleet_model(ctx)
+    if not model then
+      out:done_progress()
+      out:err(err)
+      return require("simkit.cli.common").exit_for(err)
+    end
+    audit_path, model.audit_path = model.audit_path, nil
   end
-  local model, err = M.load_model(a.data)
-  if not model then out:err(err); return 2 end
-  local audit_path = a.audit
-  if not audit_path and not model.audit then
-    local prof = require("simkit.cli.config").load(a.profile, { sandbox_url = require("simkit.cli.sim").url })
-    audit_path = prof and prof.audit or nil
-  end
+  audit_path = a.audit or audit_path
   if audit_path then
     local entries, aerr = report.read_audit(audit_path)
     if not entries then out:err(aerr); return 2 end

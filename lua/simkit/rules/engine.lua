@@ -18,6 +18,7 @@ local Engine = {}
 Engine.__index = Engine
 
 local DEFAULT_LAG = 600
+local fleet_clients -- defined below
 
 local function default_logger(level, msg)
   io.stderr:write("simkit.rules [", level, "] ", msg, "\n")
@@ -56,9 +57,18 @@ function M.new(opts)
     fleet = fleet, store = store, offset = off, clock = clock, anchor = anchor, dry_run = opts.dry_run == true,
     audit_write = audit.sink(opts.audit), logger = opts.logger or default_logger, lookup = opts.lookup,
     lease_ttl = lease, lag = opts.lag, prefix = prefix, rules = {}, by_name = {}, caps = {},
-    owner = opts.owner or ("engine-" .. util.random_hex(6)), clients = vendors.index(opts.clients),
+    owner = opts.owner or ("engine-" .. util.random_hex(6)), clients = vendors.index(opts.clients or fleet_clients(fleet)),
   }, Engine)
   return self
+end
+
+-- the clients of a fleet that names them (simkit.fleet's client(vendor)),
+-- so `R.engine{ fleet = fleet }` alone can list packages and look orders up
+fleet_clients = function(fleet)
+  if type(fleet) ~= "table" or type(fleet.client) ~= "function" then return nil end
+  local out = {}
+  for _, v in ipairs({ "eiotclub", "huawei", "tibiot" }) do out[v] = fleet:client(v) end
+  return out
 end
 
 -- the fleet's capabilities of `vendor` (cached), or nil when unknown

@@ -6,6 +6,7 @@
 -- @module simkit.rules.vendors
 local orders = require "simkit.eiotclub.orders"
 local errors = require "simkit.errors"
+local orders = require "simkit.eiotclub.orders"
 
 local M = {}
 
