@@ -4,7 +4,6 @@
 -- lookup of an order by its key (reconciliation of orders in doubt).
 -- Both are reads. Only EIOTCLUB sells top-ups through its API.
 -- @module simkit.rules.vendors
-local orders = require "simkit.eiotclub.orders"
 local errors = require "simkit.errors"
 local orders = require "simkit.eiotclub.orders"
 
