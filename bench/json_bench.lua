@@ -9,29 +9,7 @@ local budget = tonumber(arg and arg[1]) or tonumber(os.getenv("SIMKIT_BENCH_SECO
 
 local has_cjson, cjson = pcall(require, "cjson")
 
--- A page like EIOTCLUB get_all_card_info: 500 cards, ~15 fields each, with
--- 20-digit ICCIDs (strings), 64-bit ids, floats, nulls and nested values.
-local function card_page(n)
-  local cards = {}
-  for i = 1, n do
-    cards[i] = string.format(
-      '{"iccid":"898520123456%08d","imsi":"4600%011d","msisdn":"86%011d",' ..
-      '"cardId":%d,"packageId":%d,"status":"%s","activeTime":"2024-%02d-%02d 08:%02d:00",' ..
-      '"expireTime":%s,"flowUsed":%.3f,"flowTotal":%.1f,"flowLeft":%.4f,"autoRenew":%s,' ..
-      '"remark":null,"apn":"iot.example","tags":["pool-%d","region-eu"],' ..
-      '"location":{"lat":%.6f,"lng":%.6f,"cell":%d},"history":[%d,%d,null]}',
-      i, i * 7, 13800000000 + i,
-      1700000000000000000 + i * 977, 10000 + i % 37, i % 5 == 0 and "suspended" or "active",
-      i % 12 + 1, i % 28 + 1, i % 60,
-      i % 3 == 0 and "null" or '"2025-12-31 23:59:59"',
-      i * 1.25 + 0.125, 1024.0 + i % 4 * 512, 1024 - i * 1.0625 / 3,
-      i % 2 == 0 and "true" or "false",
-      i % 8, 22.3 + i / 1000, 114.05 + i / 997, 40000 + i, i, i * 2)
-  end
-  return '{"code":"200","message":"ok","data":{"total":' .. n .. ',"pageNo":1,"pageSize":' .. n ..
-    ',"cardInfoList":[' .. table.concat(cards, ",") .. "]}}"
-end
-
+local card_page = require("bench.support").card_page
 
 local function compare(what, simkit_f, cjson_f)
   local a = rate(simkit_f, budget)

@@ -49,33 +49,41 @@ status=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/js
   --data-binary "${first/CardStopped/CardStoppeD}" "$base/eiotclub/notify")
 [ "$status" = 401 ] || { echo "receiver answered $status to a tampered body"; exit 1; }
 
-# run <conns> <path> [first body]: prints "rps p99_ms errors"
+# nginx's worker (worker_processes 1) and its CPU time in clock ticks
+worker=$(pgrep -P "$(cat "$tmp/nginx/logs/nginx.pid")" | head -n 1)
+ticks() { awk '{ print $14 + $15 }' "/proc/$worker/stat"; }
+hz=$(getconf CLK_TCK)
+
+# run <conns> <path> <first body>: prints "rps p99_ms cpu_us_per_request non2xx"
+# (both paths get the same POSTs of the same bodies: /healthz discards them)
 run() {
-  local out
-  if [ "$2" = /healthz ]; then
-    out=$(wrk -t"$THREADS" -c"$1" -d"${DURATION}s" --latency "$base$2")
-  else
-    out=$(wrk -t"$THREADS" -c"$1" -d"${DURATION}s" --latency -s bench/webhook_bench.wrk.lua "$base$2" -- "$3")
-  fi
-  local rps p99 errs
+  local out t0 t1
+  t0=$(ticks)
+  out=$(wrk -t"$THREADS" -c"$1" -d"${DURATION}s" --latency -s bench/webhook_bench.wrk.lua "$base$2" -- "$3")
+  t1=$(ticks)
+  local rps p99 n errs cpu
   rps=$(echo "$out" | awk '/^Requests\/sec:/ { print $2 }')
+  n=$(echo "$out" | awk '/requests in/ { print $1 }')
   p99=$(echo "$out" | awk '$1 == "99%" { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v = v / 1000 }
     else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v = v * 1000 }; print v }')
-  errs=$(echo "$out" | awk '/Non-2xx/ { print $NF } /Socket errors/ { print "socket:" $0 }' | tr '\n' ' ')
-  echo "$rps $p99 ${errs:-0}"
+  cpu=$(awk -v a="$t0" -v b="$t1" -v n="$n" -v hz="$hz" 'BEGIN { printf "%.1f", (b - a) * 1e6 / hz / n }')
+  errs=$(echo "$out" | awk '/Non-2xx/ { print $NF }')
+  echo "$rps $p99 $cpu ${errs:-0}"
 }
 
-echo "# EIOTCLUB webhook in nginx (examples/nginx, 1 worker), wrk -t$THREADS, ${DURATION} s per run, $(nproc) cores"
+echo "# EIOTCLUB webhook in nginx (examples/nginx, 1 worker), wrk -t$THREADS, ${DURATION} s per run, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
+echo "# (cpu: the worker's CPU time per request, less sensitive to other load on the machine than req/s)"
 half=$((N / 2))
 for conns in 16 64; do
   first=$([ "$conns" = 16 ] && echo 2 || echo $((half + 1)))
-  read -r s_rps s_p99 _ <<<"$(run "$conns" /healthz)"
-  read -r r_rps r_p99 r_err <<<"$(run "$conns" /eiotclub/notify "$first")"
+  read -r s_rps s_p99 s_cpu _ <<<"$(run "$conns" /healthz "$first")"
+  read -r r_rps r_p99 r_cpu r_err <<<"$(run "$conns" /eiotclub/notify "$first")"
   ratio=$(awk -v a="$r_rps" -v b="$s_rps" 'BEGIN { printf "%.2f", a / b }')
+  cratio=$(awk -v a="$r_cpu" -v b="$s_cpu" 'BEGIN { printf "%.2f", b / a }')
   goal="goal >= 0.60x"
   [ "$conns" = 64 ] && goal="$goal, p99 < 2 ms"
-  printf "webhook %2d conns   receiver %8.0f req/s p99 %5.2f ms   baseline static 200 %8.0f req/s p99 %5.2f ms   ratio %sx   %s%s\n" \
-    "$conns" "$r_rps" "$r_p99" "$s_rps" "$s_p99" "$ratio" "$goal" \
+  printf "webhook %2d conns  receiver %7.0f req/s p99 %6.2f ms cpu %5.1f us   baseline static 200 %7.0f req/s p99 %6.2f ms cpu %5.1f us   ratio %sx (cpu %sx)   %s%s\n" \
+    "$conns" "$r_rps" "$r_p99" "$r_cpu" "$s_rps" "$s_p99" "$s_cpu" "$ratio" "$cratio" "$goal" \
     "$([ "$r_err" != 0 ] && echo "   (non-2xx: $r_err)")"
   used=$(awk -v r="$r_rps" -v d="$DURATION" 'BEGIN { printf "%d", r * d }')
   [ "$used" -gt "$half" ] && echo "  (note: $used requests > $half bodies: some were duplicates; raise WEBHOOK_N)"

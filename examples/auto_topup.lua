@@ -1,67 +1,44 @@
-#!/usr/bin/env lua5.4
---- Auto top-up (EIOTCLUB): order a data package for every active card whose
--- remaining data is below a threshold. Safe to run from cron repeatedly:
--- the order key (outTradeNo) is derived from the card and the day, so a
--- second run the same day can never buy twice (the vendor answers "already
--- exists" and simkit reports the existing order).
+--- Auto top-up (EIOTCLUB), as a rules file: order a data package for every
+-- active card whose remaining data is below TOPUP_THRESHOLD_MB (default
+-- 200), exactly once per dip below the threshold.
 --
--- Environment: EIOTCLUB_BASE_URL, EIOTCLUB_APPKEY, EIOTCLUB_SECRET,
--- TOPUP_THRESHOLD_MB (default 200), TOPUP_DRY_RUN=1 to only print.
-local simkit = require "simkit"
-
-local base_url = os.getenv("EIOTCLUB_BASE_URL") or "https://oapi.eiotclub.com"
-local appkey = os.getenv("EIOTCLUB_APPKEY") or error("set EIOTCLUB_APPKEY")
-local secret = os.getenv("EIOTCLUB_SECRET") or error("set EIOTCLUB_SECRET")
+-- Run it with examples/rules/run.lua (or R.load(engine, path) in your own
+-- script, or from nginx):
+--   lua5.4 examples/rules/run.lua examples/auto_topup.lua          # act
+--   lua5.4 examples/rules/run.lua --plan examples/auto_topup.lua   # dry run
+--
+-- What the old hand-written script got wrong, and the rule does not:
+-- * it bought again the next day when its cheapest package (100 MB) left the
+--   card below the 200 MB threshold: here the package is the cheapest one
+--   that lifts the card above the threshold, and the rule re-arms only once
+--   the card was above the threshold again (rearm = "clear");
+-- * it called get_cards_info for every card although the listing had the
+--   value: the fleet reads usage with the vendor's batch queries;
+-- * it kept no state: the engine's store keeps the rule state and the
+--   ledger (pending -> sent -> confirmed), and the order key (outTradeNo)
+--   comes from the intent, so no run — overlapping, crashed, on another
+--   node — ever sends a second order for one intent.
+local R, engine = ...
 local threshold = tonumber(os.getenv("TOPUP_THRESHOLD_MB") or "200")
-local dry_run = os.getenv("TOPUP_DRY_RUN") == "1"
 
-local eiot = simkit.client("eiotclub", { appkey = appkey, secret = secret, base_url = base_url, timeout = 10 })
-
-local function cheapest_package(iccid)
-  local pkgs, err = eiot:list_order_package_by_iccid { iccid = iccid }
-  if not pkgs then return nil, err end
-  local best
-  for _, p in ipairs(type(pkgs) == "table" and pkgs or {}) do
-    if p.packageType == 2 and (not best or p.price < best.price) then best = p end
-  end
-  return best
-end
-
-local checked, low, ordered, failed = 0, 0, 0, 0
-for card, err in eiot:pages("get_all_card_info", { cardStatus = "ACTIVATED_NAME" }) do
-  if not card then
-    io.stderr:write("listing cards failed: ", tostring(err), "\n")
-    os.exit(1)
-  end
-  checked = checked + 1
-  local info, ierr = eiot:get_cards_info { iccid = card.iccid }
-  if not info then
-    failed = failed + 1
-    print(("%s  cannot read usage: %s"):format(card.iccid, tostring(ierr)))
-  elseif type(info) == "table" and tonumber(info.remainFlow) and tonumber(info.remainFlow) < threshold then
-    low = low + 1
-    local pkg, perr = cheapest_package(card.iccid)
-    if not pkg then
-      print(("%s  %.1f MB left, no package to order (%s)"):format(card.iccid, info.remainFlow, tostring(perr)))
-    elseif dry_run then
-      print(("%s  %.1f MB left, would order %s"):format(card.iccid, info.remainFlow, pkg.packageCode))
-    else
-      -- one intent per card per day: the key makes the order idempotent
-      local key = ("topup%s%s"):format(card.iccid:sub(-12), os.date("!%Y%m%d"))
-      local order, oerr = eiot:order_package { iccid = card.iccid, packageCode = pkg.packageCode, outTradeNo = key }
-      if order and order._simkit and order._simkit.duplicate then
-        print(("%s  %.1f MB left, already ordered today (outTradeNo %s): not bought again"):format(card.iccid,
-          info.remainFlow, key))
-      elseif order then
-        ordered = ordered + 1
-        print(("%s  %.1f MB left, ordered %s (outTradeNo %s)"):format(card.iccid, info.remainFlow,
-          pkg.packageCode, key))
-      else
-        failed = failed + 1
-        print(("%s  order failed: %s"):format(card.iccid, tostring(oerr)))
-      end
+-- the cheapest package that brings the card above the threshold; else the largest
+local function enough(card, packages)
+  local left = card.usage and card.usage.left_mb or 0
+  local best, largest
+  for _, p in ipairs(packages) do
+    if p.type == 2 and p.price and p.mb then
+      if left + p.mb >= threshold and (not best or p.price < best.price) then best = p end
+      if not largest or p.mb > largest.mb then largest = p end
     end
   end
+  return best or largest
 end
-print(("checked %d cards: %d low, %d ordered, %d failures"):format(checked, low, ordered, failed))
-os.exit(failed == 0 and 0 or 1)
+
+engine:rule {
+  name = "auto-topup",
+  match = { vendor = "eiotclub", status = "active" },
+  when = R.left_below { mb = threshold },
+  actions = { R.topup { package = enough }, R.log { message = "topped up" } },
+  rearm = "clear",
+  clear = R.none { R.left_below { mb = threshold } },
+}

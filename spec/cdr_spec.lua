@@ -410,3 +410,62 @@ describe("simkit.cdr hardening (#10.7, #10.8)", function()
     assert.is_nil(cdr.parse_line(HEADER, 2))
   end)
 end)
+
+describe("simkit.cdr: parse and rows agree on random input", function()
+  local JUNK = { ",", '"', '""', " ", "\t", "7", "2026-02-29 00:00:00", "\239\187\191", "x", string.rep("9", 150) }
+  local ENDS = { "\r", "\n", "\r\n" }
+
+  -- lines: mostly good rows, some blank, a header, some junk; any line ends
+  local function random_text()
+    local parts = {}
+    local nlines = math.random(1, 12)
+    for i = 1, nlines do
+      local r = math.random()
+      if r < 0.6 then parts[#parts + 1] = LINE:gsub("^1001", tostring(i))
+      elseif r < 0.65 then parts[#parts + 1] = "id,start_time,stop_time,iccid,imsi,data_usage,imei,mccmnc"
+      elseif r < 0.8 then parts[#parts + 1] = math.random() < 0.5 and "" or "  "
+      else
+        for _ = 1, math.random(1, 4) do parts[#parts + 1] = JUNK[math.random(#JUNK)] end
+      end
+      if i < nlines or math.random() < 0.5 then parts[#parts + 1] = ENDS[math.random(#ENDS)] end
+    end
+    return table.concat(parts)
+  end
+
+  it("300 seeded random texts: the same rows, the same first error line, no raise", function()
+    math.randomseed(20261203)
+    local good, bad = 0, 0
+    for round = 1, 300 do
+      local text = random_text()
+      local ok, rows, err = pcall(cdr.parse, text, { max_line = 200 })
+      assert(ok, rows)
+      local path = os.tmpname()
+      local f = assert(io.open(path, "wb"))
+      f:write(text)
+      f:close()
+      local got = {}
+      local size = math.random(1, 64)
+      for row, rerr in cdr.rows(path, { chunk_size = size, max_line = 200 }) do
+        got[#got + 1] = row or rerr
+      end
+      os.remove(path)
+      local ctx = "round " .. round .. " chunk " .. size .. ": " .. string.format("%q", text)
+      if rows then
+        good = good + 1
+        assert(#got == #rows, ctx)
+        for i, r in ipairs(rows) do assert(got[i].line == r.line and got[i].id == r.id, ctx) end
+      else
+        bad = bad + 1
+        assert(err.kind == "decode" and err.line, ctx)
+        local first_err
+        for i, g in ipairs(got) do
+          if g.kind then first_err = i; break end
+        end
+        assert(first_err, ctx)
+        assert(got[first_err].line == err.line, ctx)
+        for i = 1, first_err - 1 do assert(got[i].line < err.line, ctx) end
+      end
+    end
+    assert.is_true(good > 50 and bad > 50, good .. " good, " .. bad .. " bad") -- both sides exercised
+  end)
+end)

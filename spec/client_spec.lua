@@ -109,6 +109,24 @@ describe("simkit.client", function()
     assert.is_true(e3.retryable)
   end)
 
+  it("treats a malformed transport answer and a junk Retry-After as data, never a raise", function()
+    for _, bad in ipairs({ "x", {}, { status = "200", body = OK_CARD }, { status = 0 / 0, body = OK_CARD },
+      { status = 200, body = {} } }) do
+      local _, err = client(function() return bad end, { retries = 0 }):get_cards_info { iccid = "1" }
+      assert.equal("transport", err.kind)
+      assert.equal("protocol", err.category)
+    end
+    local common = require "simkit.vendor.common"
+    for _, v in ipairs({ "1e999", "-1", "nan", "inf", "999999999999", "Wed, 21 Oct 9999 07:28:00 GMT" }) do
+      assert.is_nil(common.retry_after({ ["retry-after"] = v }), v)
+    end
+    assert.equal(3, common.retry_after({ ["Retry-After"] = "3" }))
+    local t, calls = fake({ { status = 429, headers = { ["retry-after"] = "1e999" }, body = "slow down" },
+      { body = OK_CARD } })
+    assert(client(t):get_cards_info { iccid = "1" })
+    assert.equal(2, #calls)
+  end)
+
   it("pages go through the call hook and validation like single calls; bad page arguments raise", function()
     local c = client(fake({ { body = OK_CARD } }))
     assert.has_error(function() c:pages("get_all_card_info", "x") end)

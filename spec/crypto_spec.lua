@@ -14,6 +14,30 @@ describe("core crypto", function()
       core.hmac_sha256("Jefe", "what do ya want for nothing?", "hex"))
   end)
 
+  it("hmac-sha256 with keys that change, repeat, extend one another or are empty (RFC 4231 1, 2, 6)", function()
+    local vectors = {
+      { string.rep("\11", 20), "Hi There", "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7" },
+      { "Jefe", "what do ya want for nothing?", "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843" },
+      { string.rep("\170", 131), "Test Using Larger Than Block-Size Key - Hash Key First",
+        "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54" },
+      { "", "", "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad" },
+    }
+    -- the same key twice in a row reuses its schedule; a key that is a
+    -- prefix of the previous one, or the previous one plus a byte, must not
+    -- (a key plus NUL bytes is the same HMAC key: HMAC pads keys with zeros)
+    local order = { 1, 1, 2, 3, 3, 1, 4, 4, 2, 1, 3, 4, 2, 2 }
+    for _, i in ipairs(order) do
+      local v = vectors[i]
+      assert.equal(v[3], core.hmac_sha256(v[1], v[2], "hex"))
+    end
+    local k = "Jefe"
+    local a = core.hmac_sha256(k, "x", "hex")
+    assert.not_equal(a, core.hmac_sha256(k .. "!", "x", "hex"))
+    assert.equal(a, core.hmac_sha256(k .. "\0", "x", "hex")) -- HMAC pads keys with zeros
+    assert.not_equal(a, core.hmac_sha256(k:sub(1, 3), "x", "hex"))
+    assert.equal(a, core.hmac_sha256(k, "x", "hex"))
+  end)
+
   it("hex / unhex round trip and errors", function()
     assert.equal("00ff10", core.hex("\0\255\16"))
     assert.equal("00FF10", core.hex("\0\255\16", true))

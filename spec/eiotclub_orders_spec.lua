@@ -219,6 +219,32 @@ describe("eiotclub orders", function()
     assert.is_true(pd._simkit.duplicate)
   end)
 
+  it("orders.lookup finds an order by its key without sending one; refuses what it cannot look up", function()
+    local f = fake()
+    local c = client(f)
+    assert(c:order_package{ iccid = "8985", packageCode = "P1", outTradeNo = "look" })
+    local sent = f.count(ORDER)
+    local st, item = orders.lookup(c, "order_package", "look")
+    assert.equal("found", st)
+    assert.equal("look", item.outTradeNo)
+    assert.equal("absent", (orders.lookup(c, "order_package", "nope")))
+    assert.equal(sent, f.count(ORDER))
+    assert(c:pool_sub{ pool_object_id = 7, pool_type_code = "T", out_trade_no = "pl" })
+    assert.equal("found", (orders.lookup(c, "pool_sub", "pl", { pool_object_id = 7 })))
+    f.lookup_fail = true
+    local st2, err = orders.lookup(c, "order_package", "look")
+    assert.equal("unknown", st2)
+    assert.equal("http", err.kind)
+    for _, key in ipairs({ "", 7 }) do
+      local s3, e3 = orders.lookup(c, "order_package", key)
+      assert.equal("unknown", s3)
+      assert.equal("input", e3.kind)
+    end
+    assert.has_error(function() orders.lookup(c, "esim_purchase", "k") end) -- no lookup by key exists
+    assert.has_error(function() orders.lookup(c, "get_cards_info", "k") end)
+    assert.has_error(function() orders.lookup(c, "no_such_op", "k") end)
+  end)
+
   it("connect failure: nothing sent, certainly not placed, retryable, no lookup", function()
     local f = fake()
     f.faults[ORDER] = { kind = "connect" }

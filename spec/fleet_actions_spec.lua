@@ -92,7 +92,7 @@ describe("simkit.fleet actions against the sandbox", function()
   end)
 
   it("does every Huawei action and waits for the work orders when asked", function()
-    local wait = { wait = true, wait_opts = { interval = 0.001, timeout = 30 } }
+    local wait = { wait = true, wait_opts = { interval = 0.5, timeout = 30 } }
     local res = assert(fleet:act(card("89860321000000000001"), "suspend", nil, wait))
     assert.equal("stop_sim_card", res.op)
     assert.equal(4, res.work_order.status)

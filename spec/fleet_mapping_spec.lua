@@ -149,11 +149,19 @@ describe("fleet mapping: Huawei", function()
     assert.equal("9007199254745001", H.key(card.pool))
   end)
 
-  it("uses the batch usage row when there is one: limit from flow_total, an overrun as left 0", function()
+  it("takes this month's use when known: the plan's total from yesterday's used + left, an overrun as left 0", function()
     local item = json.decode(LIST)
-    local card = H.card(item, { flow_total = 30, flow_used = 46.01, flow_left = -16.01 }, nil, NOW)
+    local card = H.card(item, 46.01, nil, NOW)
     assert.same({ used_mb = 46.01, limit_mb = 30, left_mb = 0, period = "month", as_of = NOW }, card.usage)
     assert.equal(-15.59, card.raw.flow_left)
+    item.flow_used, item.flow_left = 12.5, 17.5
+    assert.same({ used_mb = 13, limit_mb = 30, left_mb = 17, period = "month", as_of = NOW }, H.card(item, 13, nil, NOW).usage)
+  end)
+
+  it("asks for China's billing month first, then UTC's when they differ", function()
+    assert.same({ "2026-01" }, { H.months(NOW) })
+    assert.same({ "2026-01", "2025-12" }, { H.months(NOW - 3600) }) -- 07:00 in Beijing on Jan 1st
+    assert.same({ "2025-12" }, { H.months(NOW - 9 * 3600) })
   end)
 
   it("falls back to the listing's figures of yesterday 24:00 (Beijing)", function()
@@ -164,7 +172,7 @@ describe("fleet mapping: Huawei", function()
   it("gives a pooled card the pool's remaining data, whatever its own negative flow_left", function()
     local item = json.decode([[{"sim_card_id": 1234567890123456789, "iccid": "89860621000000000007",
       "sim_pool_id": 9007199254745001, "sim_status": 20, "flow_left": -20, "flow_used": 40}]])
-    local card = H.card(item, { flow_total = 20, flow_used = 40, flow_left = -20 }, 17.5, NOW)
+    local card = H.card(item, 40, 17.5, NOW)
     assert.same({ used_mb = 40, left_mb = 17.5, pooled = true, period = "month", as_of = NOW }, card.usage)
     card = H.card(item, nil, nil, NOW) -- the pool unknown (a backward pool)
     assert.is_nil(card.usage.left_mb)

@@ -270,11 +270,33 @@ describe("simkit.fleet against the sandbox", function()
     end
     assert.same({ eiotclub = 1212, huawei = 1220, tibiot = 1200 }, n)
     -- EIOTCLUB: pool_list + 1 non-empty pool + ceil(1212/500) pages; Huawei: ceil(1220/500) pages
-    -- + ceil(500/50)*2 + ceil(220/50) usage batches + 1 pool list; TIBIOT: 1 per card
-    assert.same({ eiotclub = 2 + 3, huawei = 3 + 25 + 1, tibiot = 1200 }, f:calls())
+    -- + one month-usage batch per page + 1 pool list; TIBIOT: 1 per card (no batch read)
+    assert.same({ eiotclub = 2 + 3, huawei = 3 + 3 + 1, tibiot = 1200 }, f:calls())
     -- the clients have retries = 0: one 501 or 429 would have ended the loop above with an error
     assert.equal(0, sb:state("huawei").rate_limited)
     assert.equal(0, (sb:control("POST", "/_sim/config", { cards = 0 })) == 200 and 0 or 1)
+  end)
+
+  it("asks for the UTC billing month when Huawei calls China's a future one", function()
+    local util = require "simkit.util"
+    local now = select(2, sb:control("GET", "/_sim/clock")).now
+    local d = os.date("!*t", math.floor(now))
+    local y, m = d.year + (d.month == 12 and 1 or 0), d.month % 12 + 1
+    local next_month = util.days_from_civil(y, m, 1) * 86400
+    -- 07:00 in China on the 1st: China is in the next month, the sandbox (UTC) is not
+    local f = fleet { now = function() return next_month - 3600 end }
+    sb:clear_requests()
+    local n = 0
+    for card, err in f:cards { vendor = "huawei" } do
+      assert.truthy(card, tostring(err))
+      n = n + 1
+    end
+    assert.equal(20, n)
+    local asked = {}
+    for _, r in ipairs(sb:requests { path = "/v1/sim-cards/month-usages" }) do
+      asked[#asked + 1] = sandbox.json.json_decode(r.body).billing_cycles[1]
+    end
+    assert.same({ string.format("%04d-%02d", y, m), os.date("!%Y-%m", next_month - 3600) }, asked)
   end)
 
   it("raises on programming errors when made", function()

@@ -513,6 +513,48 @@ describe("huawei adapter (unit)", function()
       assert.equal("T2", t.reqs[#t.reqs].headers["X-Auth-Token"])
     end)
 
+    it("waits while another process holds the fetch lock and uses the token it stores", function()
+      local iam = 0
+      local t = scripted(function(req)
+        if req.url:match("/v3/auth/tokens$") then
+          iam = iam + 1
+          return { status = 201, headers = { ["x-subject-token"] = "T" .. iam }, body = "{}" }
+        end
+        return ok("{}")
+      end)
+      local store = stores.memory()
+      local sleeps = 0
+      local c
+      c = token_client(t.fn, { store = store, sleep = function()
+        sleeps = sleeps + 1
+        if sleeps == 3 then
+          -- the other process finishes: token stored, lock released
+          local key, lock = htoken.keys(rawget(c, "_cfg").token_key)
+          assert(store:set(key, "FROM-OTHER", 3600))
+          assert(store:delete(lock))
+        end
+      end })
+      local _, lock = htoken.keys(rawget(c, "_cfg").token_key)
+      assert.is_true(store:add(lock, 1, 30)) -- another process is fetching
+      assert(c:list_tags {})
+      assert.equal(0, iam)
+      assert.equal(3, sleeps)
+      assert.equal("FROM-OTHER", t.reqs[1].headers["X-Auth-Token"])
+      -- a lock left by a crashed fetcher ends with its TTL: then this process fetches
+      local mono = 0
+      local s2 = stores.memory { clock = function() return mono end }
+      local c2 = token_client(t.fn, { store = s2, retries = 0, sleep = function(d) mono = mono + d end,
+        clock = function() return mono end })
+      local _, lock2 = htoken.keys(rawget(c2, "_cfg").token_key)
+      assert.is_true(s2:add(lock2, 1, htoken.LOCK_TTL))
+      local _, err = c2:list_tags {}
+      assert.is_truthy(err) -- gave up waiting first (timeout + 5 s < LOCK_TTL)
+      assert.equal("auth", err.kind)
+      mono = mono + htoken.LOCK_TTL
+      assert(c2:list_tags {})
+      assert.equal(1, iam)
+    end)
+
     it("refuses an IAM token with control bytes, spaces or non-ASCII, and never caches it", function()
       for _, bad in ipairs({ "TOK\rEN", "TOK\nEN", "TOK\0EN", "TOK EN", "T\195\169", string.rep("A", 70000) }) do
         huawei._reset()

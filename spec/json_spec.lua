@@ -580,4 +580,63 @@ describe("json encode", function()
       assert.is_string(err)
     end
   end)
+  it("formats floats as the shortest of %.15g..%.17g that reads back, short decimals included", function()
+    -- the reference: C's printf through string.format; LuaJIT formats
+    -- numbers itself (ties round differently past 15 digits), so there only
+    -- values of at most 15 significant digits are compared
+    local function ref(d)
+      local s
+      for prec = 15, 17 do
+        s = string.format("%." .. prec .. "g", d)
+        if tonumber(s) == d then break end
+      end
+      return s
+    end
+    local seed = 20261203
+    local function rnd(n) -- a small LCG: the same values on both VMs
+      seed = (seed * 1103515245 + 12345) % 2147483648
+      return seed % n
+    end
+    local checked = 0
+    local function check(d)
+      if d ~= math.floor(d) then
+        assert.are.equal(ref(d), encode(d), string.format("%.17g", d))
+        checked = checked + 1
+      end
+    end
+    for _ = 1, 20000 do
+      local m = rnd(1000000000) * (rnd(2) == 0 and 1 or 1000) * (rnd(2) == 0 and 1 or -1)
+      check(m / 10 ^ rnd(13))                       -- short decimals, 1e-4 boundaries
+      if not jit then check((rnd(1000000) + 0.5) / 10 ^ rnd(20) * 10 ^ rnd(18)) end
+    end
+    for _, d in ipairs { 0.1, 0.2, 0.3, 1e-4, 0.00012, 9.9e-5, 1.0000000000000002, 0.30000000000000004,
+                         123456789012345.6, 99999999999999.9, 0.5, -0.25, 22.301, 114.05, 1e-5 } do
+      check(d)
+    end
+    assert.is_true(checked > 10000)
+  end)
+
+  it("reuses its buffer across calls: a large value, small ones, an error, then again", function()
+    local big = {}
+    for i = 1, 30000 do big[i] = { id = i, name = "card-" .. i, used = i / 4 } end
+    local text = assert(encode(big))
+    assert.is_true(#text > 1024 * 1024)
+    local back = assert(decode(text))
+    assert.are.equal(30000, #back)
+    assert.are.equal("card-30000", back[30000].name)
+    assert.are.equal(7500, back[30000].used)
+    assert.are.equal('{"a":[1,2.5,"x"]}', encode { a = { 1, 2.5, "x" } })
+    assert.is_nil(encode { a = { 1, print } })
+    assert.are.equal('{"b":true}', encode { b = true })
+    assert.are.equal(text, encode(big))
+    -- an encode nested in another one (a finalizer run by the collector
+    -- while the outer one allocates) gets a buffer of its own
+    local nested = {}
+    local mt = { __gc = function() nested[#nested + 1] = encode { nested = true } end }
+    for _ = 1, 200 do setmetatable({}, mt) end
+    local again = assert(encode(big))
+    collectgarbage()
+    assert.are.equal(text, again)
+    for _, n in ipairs(nested) do assert.are.equal('{"nested":true}', n) end
+  end)
 end)

@@ -42,12 +42,38 @@ describe("simkit.sign.eiotclub", function()
     assert.equal(core.sha1("v=-2.5&secret=s", "HEX"), sign.eiotclub({ v = -2.5 }, "s"))
   end)
 
+  it("signs many and long parameters (past its reused buffers) as the joined sorted entries", function()
+    local core = require "simkit.core"
+    for _, n in ipairs({ 0, 1, 40, 300 }) do
+      local p, entries = {}, {}
+      for i = 1, n do
+        local k = "k" .. ((i * 7919) % 1000) .. string.rep("x", i % 5)
+        local v = i % 3 == 0 and i * 1.5 or (i % 3 == 1 and string.rep("v", i * 37) or i)
+        p[k] = v
+      end
+      for k, v in pairs(p) do
+        entries[#entries + 1] = k .. "=" .. (type(v) == "number" and v == math.floor(v) and
+          string.format("%d", v) or tostring(v)) .. "&"
+      end
+      table.sort(entries)
+      local secret = string.rep("S", n)
+      assert.equal(core.sha1(table.concat(entries) .. "secret=" .. secret, "HEX"), sign.eiotclub(p, secret))
+    end
+    -- the buffers are reused: a small one after the large ones is unchanged
+    assert.equal("963A56BAEBED746F2746E4D9B3B77BE0F2E171E7", sign.eiotclub(doc, "a1b1c1d1"))
+  end)
+
   it("raises on values that have no text form (programming errors)", function()
     assert.has_error(function() sign.eiotclub({ a = {} }, "s") end)
+    assert.has_error(function() sign.eiotclub({ a = 1 / 0 }, "s") end)
+    assert.has_error(function() sign.eiotclub({ a = print }, "s") end)
+    assert.has_error(function() sign.eiotclub({ [true] = "x" }, "s") end)
     assert.has_error(function() sign.eiotclub({ a = 0 / 0 }, "s") end)
     assert.has_error(function() sign.eiotclub({ [1] = "x" }, "s") end)
-    assert.has_error(function() sign.eiotclub("x", "s") end)
-    assert.has_error(function() sign.eiotclub({}, nil) end)
+    assert.has_error(function() sign.eiotclub("x", "s") end, "sign.eiotclub: params must be a table")
+    assert.has_error(function() sign.eiotclub(nil, "s") end, "sign.eiotclub: params must be a table")
+    assert.has_error(function() sign.eiotclub({}, nil) end, "sign.eiotclub: secret must be a string")
+    assert.has_error(function() sign.eiotclub({}, 5) end, "sign.eiotclub: secret must be a string")
   end)
 
   it("signs a parameter whose name only starts with 'sign' (a NUL after it)", function()
@@ -105,6 +131,25 @@ describe("simkit.sign.huawei", function()
     end
   end)
 
+  it("signs long paths, methods, header values and queries of many repeated keys like the spec's signer", function()
+    local hwsign = require "spec.support.hwsign"
+    local seg = string.rep("s%C3%A9g%20/", 40) -- 40 segments, decoded and re-encoded, past one buffer
+    for _, n in ipairs({ 0, 1, 5, 30, 200 }) do
+      local q = {}
+      for i = 1, n do q[#q + 1] = "k" .. (i * 37 % 11) .. "=" .. string.rep("v%2F", i % 7) .. i end
+      q = table.concat(q, "&")
+      local method = n == 30 and string.rep("PATCH", 120) or "GET"
+      local long = string.rep("x", n * 10)
+      local h = sign.huawei { method = method, url = "https://h.example.com/v1/" .. seg .. "end?" .. q,
+        headers = { ["X-Sdk-Date"] = "20200101T000000Z", ["X-Long"] = "  " .. long .. "  " }, body = long,
+        ak = "ak", sk = "sk-" .. n }
+      local ref = hwsign.sign { method = method, path = "/v1/" .. seg .. "end", query = q,
+        headers = { host = "h.example.com", ["x-long"] = long }, body = long, ak = "ak", sk = "sk-" .. n,
+        date = "20200101T000000Z" }
+      assert.equal(ref.authorization, h.Authorization, "n = " .. n)
+    end
+  end)
+
   it("adds Host from the URL (with port) and keeps the given headers", function()
     local h = sign.huawei(cases[3].req)
     assert.equal("127.0.0.1:8080", h.Host)
@@ -134,7 +179,8 @@ describe("simkit.sign.huawei", function()
   end)
 
   it("raises on bad input", function()
-    assert.has_error(function() sign.huawei("x") end)
+    assert.has_error(function() sign.huawei("x") end, "sign.huawei: expected a table")
+    assert.has_error(function() sign.huawei() end, "sign.huawei: expected a table")
     assert.has_error(function() sign.huawei { method = "GET", url = "no-scheme", ak = "a", sk = "b" } end)
     assert.has_error(function() sign.huawei { method = "GET", url = "https://h/x", ak = "a" } end)
     assert.has_error(function()

@@ -97,8 +97,11 @@ describe("tibiot client", function()
         "get_pool_month_usage", "operate_card_network", "pool_detail", "query_batch_status" }, c:operations())
       assert.is_function(c.wait_batch)
       assert.equal(10, tibiot.max_iccids)
-      -- the generated table is left untouched: only the adapter's copy lifts the limit
-      assert.equal(10, require("simkit.vendor.tibiot_ops").operate_card_network.params[1].max_items)
+      -- the batch size is in the generated descriptor (no load-time patch)
+      local op = require("simkit.vendor.tibiot_ops").operate_card_network
+      assert.same({ param = "iccids", size = 10 }, op.batch)
+      assert.is_nil(op.params[1].max_items)
+      assert.equal(op, tibiot.ops.operate_card_network)
     end)
   end)
 

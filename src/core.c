@@ -7,16 +7,12 @@ SKC_EXPORT int luaopen_simkit_core(lua_State *L);
 SKC_EXPORT int luaopen_simkit_core(lua_State *L)
 {
     lua_newtable(L);
-    skc_open_crypto(L);
+    skc_open_crypto(L); /* and the signers */
     skc_open_json(L);
     skc_open_http(L);
     skc_open_clock(L);
     skc_open_cdr(L);
     skc_open_smtp(L);
-    lua_pushcfunction(L, skc_sign_eiotclub);
-    lua_setfield(L, -2, "sign_eiotclub");
-    lua_pushcfunction(L, skc_sign_huawei);
-    lua_setfield(L, -2, "sign_huawei");
     lua_pushliteral(L, "simkit.core 0.1.0");
     lua_setfield(L, -2, "_VERSION");
     return 1;

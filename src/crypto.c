@@ -1,27 +1,177 @@
-/* Hashes, HMAC, hex and base64 over OpenSSL EVP. */
+/* Hashes, HMAC, hex and base64 over OpenSSL EVP.
+ *
+ * The digests (EVP_MD), the HMAC (EVP_MAC) and their contexts are fetched
+ * once per Lua state, into a userdata that is the upvalue of every function
+ * here and of the signers (skc_crypto_of); nothing lives in C statics
+ * (OpenResty may run several Lua VMs in threads). An implicit fetch inside
+ * EVP_Digest/HMAC on every call cost about half of a short digest. The last
+ * HMAC key is kept (cleansed when replaced and on __gc) so that signing
+ * again with the same key skips its key schedule. */
+#include <stdlib.h>
 #include <string.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include "simkit.h"
 
-int skc_sha1(const void *data, size_t len, unsigned char out[20])
+#define CRYPTO_MT "simkit.crypto.state"
+#define SCRATCH_KEEP (256 * 1024) /* larger scratch buffers are freed after use */
+
+struct skc_crypto {
+    EVP_MD *sha1_owned, *sha256_owned; /* fetched here, freed by __gc */
+    const EVP_MD *sha1, *sha256;       /* what is used: fetched, else the built-ins */
+    EVP_MD_CTX *md;
+    EVP_MAC *hmac;
+    EVP_MAC_CTX *mac; /* keyed with `key` when keyed */
+    unsigned char *key;
+    size_t klen;
+    int keyed;
+    skc_scratch scratch[SKC_SCRATCH];
+};
+
+skc_crypto *skc_crypto_of(lua_State *L)
 {
-    unsigned int n = 0;
-    return EVP_Digest(data, len, out, &n, EVP_sha1(), NULL) == 1 && n == 20;
+    return (skc_crypto *)lua_touserdata(L, lua_upvalueindex(1));
 }
 
-int skc_sha256(const void *data, size_t len, unsigned char out[32])
+static void forget_key(skc_crypto *c)
 {
-    unsigned int n = 0;
-    return EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) == 1 && n == 32;
+    if (c->key) {
+        OPENSSL_cleanse(c->key, c->klen);
+        free(c->key);
+    }
+    c->key = NULL;
+    c->klen = 0;
+    c->keyed = 0;
 }
 
-int skc_hmac_sha256(const void *key, size_t klen, const void *data, size_t len,
+static int crypto_gc(lua_State *L)
+{
+    skc_crypto *c = (skc_crypto *)lua_touserdata(L, 1);
+    int i;
+    forget_key(c);
+    EVP_MAC_CTX_free(c->mac);
+    EVP_MAC_free(c->hmac);
+    EVP_MD_CTX_free(c->md);
+    EVP_MD_free(c->sha1_owned);
+    EVP_MD_free(c->sha256_owned);
+    for (i = 0; i < SKC_SCRATCH; i++)
+        free(c->scratch[i].p);
+    memset(c, 0, sizeof *c);
+    return 0;
+}
+
+/* Push the per-state crypto userdata. Fetch failures leave the built-in
+ * digests and the one-shot HMAC in use: slower, same bytes. */
+static void push_crypto(lua_State *L)
+{
+    skc_crypto *c = (skc_crypto *)lua_newuserdata(L, sizeof *c);
+    memset(c, 0, sizeof *c);
+    if (luaL_newmetatable(L, CRYPTO_MT)) {
+        lua_pushcfunction(L, crypto_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    c->sha1_owned = EVP_MD_fetch(NULL, "SHA1", NULL);
+    c->sha256_owned = EVP_MD_fetch(NULL, "SHA256", NULL);
+    c->sha1 = c->sha1_owned ? c->sha1_owned : EVP_sha1();
+    c->sha256 = c->sha256_owned ? c->sha256_owned : EVP_sha256();
+    c->md = EVP_MD_CTX_new();
+    c->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (c->hmac)
+        c->mac = EVP_MAC_CTX_new(c->hmac);
+    if (c->mac) {
+        OSSL_PARAM params[2];
+        params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+        params[1] = OSSL_PARAM_construct_end();
+        if (EVP_MAC_CTX_set_params(c->mac, params) != 1) {
+            EVP_MAC_CTX_free(c->mac);
+            c->mac = NULL;
+        }
+    }
+}
+
+void *skc_scratch_get(skc_crypto *c, int which, size_t n)
+{
+    skc_scratch *s = &c->scratch[which];
+    if (n > s->cap) {
+        size_t cap = s->cap ? s->cap : 1024;
+        void *p;
+        while (cap < n) {
+            if (cap > ((size_t)-1) / 2)
+                return NULL;
+            cap *= 2;
+        }
+        p = realloc(s->p, cap);
+        if (p == NULL)
+            return NULL;
+        s->p = p;
+        s->cap = cap;
+    }
+    return s->p;
+}
+
+void skc_scratch_done(skc_crypto *c)
+{
+    int i;
+    for (i = 0; i < SKC_SCRATCH; i++) {
+        if (c->scratch[i].cap > SCRATCH_KEEP) {
+            free(c->scratch[i].p);
+            c->scratch[i].p = NULL;
+            c->scratch[i].cap = 0;
+        }
+    }
+}
+
+int skc_digest_begin(skc_crypto *c, int which)
+{
+    const EVP_MD *md = which == SKC_SHA1 ? c->sha1 : c->sha256;
+    return c->md != NULL && EVP_DigestInit_ex2(c->md, md, NULL) == 1;
+}
+
+int skc_digest_update(skc_crypto *c, const void *data, size_t len)
+{
+    return EVP_DigestUpdate(c->md, data, len) == 1;
+}
+
+int skc_digest_final(skc_crypto *c, unsigned char *out, size_t outlen)
+{
+    unsigned int n = 0;
+    return EVP_DigestFinal_ex(c->md, out, &n) == 1 && n == outlen;
+}
+
+int skc_digest(skc_crypto *c, int which, const void *data, size_t len, unsigned char *out)
+{
+    return skc_digest_begin(c, which) && skc_digest_update(c, data, len) &&
+           skc_digest_final(c, out, which == SKC_SHA1 ? 20 : 32);
+}
+
+int skc_hmac_sha256(skc_crypto *c, const void *key, size_t klen, const void *data, size_t len,
                     unsigned char out[32])
 {
-    unsigned int n = 0;
-    return HMAC(EVP_sha256(), key, (int)klen, data, len, out, &n) != NULL && n == 32;
+    size_t n = 0;
+    if (c->mac == NULL) {
+        unsigned int un = 0;
+        return HMAC(c->sha256, key, (int)klen, data, len, out, &un) != NULL && un == 32;
+    }
+    if (c->keyed && klen == c->klen && CRYPTO_memcmp(key, c->key, klen) == 0) {
+        if (EVP_MAC_init(c->mac, NULL, 0, NULL) != 1) /* the same key again */
+            return 0;
+    } else {
+        forget_key(c);
+        if (EVP_MAC_init(c->mac, (const unsigned char *)key, klen, NULL) != 1)
+            return 0;
+        c->key = (unsigned char *)malloc(klen ? klen : 1);
+        if (c->key != NULL) {
+            memcpy(c->key, key, klen);
+            c->klen = klen;
+            c->keyed = 1;
+        }
+    }
+    return EVP_MAC_update(c->mac, (const unsigned char *)data, len) == 1 &&
+           EVP_MAC_final(c->mac, out, &n, 32) == 1 && n == 32;
 }
 
 void skc_hex(const unsigned char *in, size_t len, char *out, int upper)
@@ -56,7 +206,7 @@ static int l_sha1(lua_State *L)
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
     unsigned char md[20];
-    if (!skc_sha1(s, len, md))
+    if (!skc_digest(skc_crypto_of(L), SKC_SHA1, s, len, md))
         return luaL_error(L, "sha1 failed");
     return push_digest(L, md, sizeof md, 2);
 }
@@ -67,7 +217,7 @@ static int l_sha256(lua_State *L)
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
     unsigned char md[32];
-    if (!skc_sha256(s, len, md))
+    if (!skc_digest(skc_crypto_of(L), SKC_SHA256, s, len, md))
         return luaL_error(L, "sha256 failed");
     return push_digest(L, md, sizeof md, 2);
 }
@@ -79,7 +229,7 @@ static int l_hmac_sha256(lua_State *L)
     const char *k = luaL_checklstring(L, 1, &klen);
     const char *s = luaL_checklstring(L, 2, &len);
     unsigned char md[32];
-    if (!skc_hmac_sha256(k, klen, s, len, md))
+    if (!skc_hmac_sha256(skc_crypto_of(L), k, klen, s, len, md))
         return luaL_error(L, "hmac-sha256 failed");
     return push_digest(L, md, sizeof md, 3);
 }
@@ -229,7 +379,16 @@ static const luaL_Reg funcs[] = {
     { NULL, NULL },
 };
 
+/* The functions that use the per-state crypto userdata (their upvalue):
+ * these and the signers. */
 void skc_open_crypto(lua_State *L)
 {
-    luaL_setfuncs(L, funcs, 0);
+    push_crypto(L); /* module, state */
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, skc_sign_eiotclub, 1);
+    lua_setfield(L, -3, "sign_eiotclub");
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, skc_sign_huawei, 1);
+    lua_setfield(L, -3, "sign_huawei");
+    luaL_setfuncs(L, funcs, 1); /* pops the state */
 }

@@ -15,8 +15,12 @@
  * Arrays get json_array_mt so that an empty array stays an array; null
  * becomes json_null so that arrays keep their length.
  *
- * Encoding writes into a buffer owned by a userdata on the Lua stack, so a
- * Lua error (out of memory) cannot leak it. Object keys are sorted bytewise
+ * Encoding writes into one buffer per Lua state, reused from call to call
+ * (an upvalue of json_encode; a fresh userdata buffer per call made LuaJIT
+ * map and unmap pages on every encode). It is owned by a userdata whose
+ * __gc frees it, so a Lua error (out of memory) cannot leak it; during an
+ * encode the upvalue is false, so a nested encode (from a finalizer) uses a
+ * buffer of its own; one that grew past JSON_KEEPBUF is freed after use. Object keys are sorted bytewise
  * for a deterministic output. Bad data (functions, NaN, invalid UTF-8, mixed
  * or sparse tables, cycles) gives nil and a message naming the problem and
  * where it is ("at $.data.list[3].iccid", Lua indexes).
@@ -653,7 +657,14 @@ static int l_json_decode(lua_State *L)
 #define JSON_STACKKEYS 64
 #define JSON_STACKKEYS_ALL 3000
 #define JSON_INITKEYS 128
-#define JSON_INITBUF 2048
+#define JSON_INITBUF 4096
+#define JSON_KEEPBUF (1024 * 1024)
+#define JSON_OUTBUF_MT "simkit.json.outbuf"
+
+typedef struct {
+    char *p;
+    size_t cap;
+} json_outbuf;
 
 typedef struct {
     const char *s;
@@ -665,7 +676,7 @@ typedef struct {
     lua_State *L;
     char *b;
     size_t len, cap;
-    int buf_idx; /* stack slot of the buffer userdata */
+    json_outbuf *ob; /* owns b */
     /* Object keys being sorted, a stack shared by all nesting levels (each
      * level works above the ones of its parents), kept in a userdata. */
     json_key *keys;
@@ -753,17 +764,17 @@ static void enc_path_key(json_enc *c, const char *key, size_t len)
 /* Makes room for n more bytes. */
 static int enc_grow(json_enc *c, size_t n)
 {
-    size_t cap = c->cap;
+    size_t cap = c->cap ? c->cap : JSON_INITBUF;
     char *nb;
     if (n > ((size_t)-1) / 4 - c->len)
         return enc_fail(c, "cannot encode: output too large");
     while (cap < c->len + n)
         cap *= 2;
-    nb = (char *)lua_newuserdata(c->L, cap);
-    memcpy(nb, c->b, c->len);
-    lua_replace(c->L, c->buf_idx);
-    c->b = nb;
-    c->cap = cap;
+    nb = (char *)realloc(c->ob->p, cap);
+    if (nb == NULL)
+        return enc_fail(c, "cannot encode: out of memory");
+    c->ob->p = c->b = nb;
+    c->ob->cap = c->cap = cap;
     return 1;
 }
 
@@ -1073,19 +1084,51 @@ static int enc_value(json_enc *c, int idx)
     }
 }
 
+static int outbuf_gc(lua_State *L)
+{
+    json_outbuf *o = (json_outbuf *)lua_touserdata(L, 1);
+    free(o->p);
+    o->p = NULL;
+    o->cap = 0;
+    return 0;
+}
+
+/* Push a new, empty output buffer. */
+static json_outbuf *push_outbuf(lua_State *L)
+{
+    json_outbuf *o = (json_outbuf *)lua_newuserdata(L, sizeof *o);
+    o->p = NULL;
+    o->cap = 0;
+    if (luaL_newmetatable(L, JSON_OUTBUF_MT)) {
+        lua_pushcfunction(L, outbuf_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    return o;
+}
+
 static int l_json_encode(lua_State *L)
 {
     json_enc c;
-    char init[JSON_INITBUF];
+    json_outbuf *ob;
     json_key initkeys[JSON_INITKEYS];
+    int ok;
     lua_settop(L, 1);
-    lua_pushnil(L); /* 2: the buffer userdata, once it outgrows init */
+    /* 2: the state's buffer, taken out of the upvalue while in use */
+    lua_pushvalue(L, lua_upvalueindex(2));
+    ob = (json_outbuf *)lua_touserdata(L, 2);
+    if (ob == NULL) {
+        lua_pop(L, 1);
+        ob = push_outbuf(L);
+    }
+    lua_pushboolean(L, 0);
+    lua_replace(L, lua_upvalueindex(2));
     lua_pushnil(L); /* 3: the keys userdata, once they outgrow initkeys */
     c.L = L;
-    c.b = init;
+    c.ob = ob;
+    c.b = ob->p;
     c.len = 0;
-    c.cap = sizeof init;
-    c.buf_idx = 2;
+    c.cap = ob->cap;
     c.keys = initkeys;
     c.nkeys = 0;
     c.kcap = JSON_INITKEYS;
@@ -1095,10 +1138,18 @@ static int l_json_encode(lua_State *L)
     c.err[0] = '\0';
     c.path_at = JSON_PATHLEN;
     c.path_cut = 0;
-    if (enc_value(&c, 1)) {
-        lua_pushlstring(L, c.b, c.len);
-        return 1;
+    ok = enc_value(&c, 1);
+    if (ok)
+        lua_pushlstring(L, c.b ? c.b : "", c.len);
+    if (ob->cap > JSON_KEEPBUF) {
+        free(ob->p);
+        ob->p = NULL;
+        ob->cap = 0;
     }
+    lua_pushvalue(L, 2); /* give it back */
+    lua_replace(L, lua_upvalueindex(2));
+    if (ok)
+        return 1;
     lua_pushnil(L);
     if (c.path_at < JSON_PATHLEN) {
         lua_pushfstring(L, "%s at $%s", c.err, c.path_cut ? "..." : "");
@@ -1117,10 +1168,11 @@ void skc_open_json(lua_State *L)
         {"json_encode", l_json_encode},
         {NULL, NULL},
     };
-    lua_newtable(L); /* json_array_mt, the functions' upvalue */
+    lua_newtable(L); /* json_array_mt, the functions' first upvalue */
     lua_pushvalue(L, -1);
     lua_setfield(L, -3, "json_array_mt");
-    luaL_setfuncs(L, funcs, 1);
+    push_outbuf(L); /* the encoder's buffer, the second */
+    luaL_setfuncs(L, funcs, 2);
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "json_null");
 }

@@ -43,24 +43,89 @@ static double parse_back(const char *s)
     return strtod(tmp, NULL);
 }
 
+/* "%lld" without printf (the signers and the encoder print many integers). */
+static size_t format_int(long long v, char *buf)
+{
+    char tmp[24];
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    size_t n = 0, o = 0;
+    do {
+        tmp[n++] = (char)('0' + (int)(u % 10));
+        u /= 10;
+    } while (u > 0);
+    if (v < 0)
+        buf[o++] = '-';
+    while (n > 0)
+        buf[o++] = tmp[--n];
+    buf[o] = '\0';
+    return o;
+}
+
+/* A short decimal: d == m / 10^k for an integer m of at most 15 digits and
+ * 1 <= k <= 9, with 1e-4 <= |d| < 1e15. Then "%.15g" prints exactly m's
+ * digits (a double is within half an ulp of m / 10^k, less than half a unit
+ * of its 15th digit) in fixed notation, trailing zeros dropped, and they
+ * read back to d: the same bytes as the loop below, without printf and
+ * strtod (most of an encode's time on pages of prices and volumes).
+ * Returns the length, or 0 when d is not such a number. */
+static size_t format_short_decimal(double d, char *buf)
+{
+    static const double p10[] = { 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9 };
+    double a = fabs(d);
+    int k;
+    if (!(a >= 1e-4 && a < 1e15))
+        return 0;
+    for (k = 0; k < 9; k++) {
+        double m = a * p10[k];
+        if (m >= 1e15)
+            return 0;
+        if (m == floor(m) && m / p10[k] == a) {
+            unsigned long long u = (unsigned long long)m;
+            char digits[24];
+            int nd = 0, frac = k + 1, i;
+            size_t o = 0;
+            while (frac > 0 && u % 10 == 0) { /* trailing zeros of the fraction */
+                u /= 10;
+                frac--;
+            }
+            do {
+                digits[nd++] = (char)('0' + (int)(u % 10));
+                u /= 10;
+            } while (u > 0);
+            while (nd <= frac) /* a leading "0." */
+                digits[nd++] = '0';
+            if (d < 0)
+                buf[o++] = '-';
+            for (i = nd - 1; i >= 0; i--) {
+                buf[o++] = digits[i];
+                if (i == frac && frac > 0)
+                    buf[o++] = '.';
+            }
+            buf[o] = '\0';
+            return o;
+        }
+    }
+    return 0;
+}
+
 size_t skc_format_number(lua_State *L, int idx, char *buf)
 {
+    size_t len;
     double d;
-    int n, prec;
+    int prec;
 #if SKC_HAS_INT64
-    if (lua_isinteger(L, idx)) {
-        n = snprintf(buf, SKC_NUMBUF, LUA_INTEGER_FMT, (LUAI_UACINT)lua_tointeger(L, idx));
-        return (size_t)n;
-    }
+    if (lua_isinteger(L, idx))
+        return format_int((long long)lua_tointeger(L, idx), buf);
 #endif
     d = (double)lua_tonumber(L, idx);
     if (isnan(d) || isinf(d))
         return 0;
     /* An integral value within int64 prints as an integer: 500.0 -> "500". */
-    if (d == floor(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0) {
-        n = snprintf(buf, SKC_NUMBUF, "%lld", (long long)d);
-        return (size_t)n;
-    }
+    if (d == floor(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0)
+        return format_int((long long)d, buf);
+    len = format_short_decimal(d, buf);
+    if (len > 0)
+        return len;
     for (prec = 15; prec <= 17; prec++) {
         snprintf(buf, SKC_NUMBUF, "%.*g", prec, d);
         fix_decimal_point(buf);

@@ -4,30 +4,33 @@
  * (value via String.valueOf), the entry STRINGS are sorted, joined, and
  * "secret=<secret>" is appended; SHA1, upper-case hex. Empty and null values
  * are left out (the document's rule: only non-empty parameters are signed;
- * simkit never sends them either). "sign" itself is never signed. */
+ * simkit never sends them either). "sign" itself is never signed.
+ *
+ * One buffer: every entry is written once into the per-state scratch
+ * buffer, the entries are sorted as slices of it and fed to SHA1 in order
+ * (no Lua string per entry, no joined copy, the digest fetched once per
+ * state). */
 #include <string.h>
 #include "simkit.h"
 
-/* Push the text a value signs as, or return 0 to skip it. Raises on a value
- * that has no string form (a table, a function): a programming error. */
-static int push_value_text(lua_State *L, int idx, const char *key)
+/* The text a value signs as, in *text / *len (buf holds numbers); 0 to skip
+ * it. Raises on a value that has no string form (a table, a function): a
+ * programming error. */
+static int value_text(lua_State *L, int idx, const char *key, char *buf, const char **text, size_t *len)
 {
     switch (lua_type(L, idx)) {
     case LUA_TSTRING:
-        if (lua_rawlen(L, idx) == 0)
-            return 0;
-        lua_pushvalue(L, idx);
-        return 1;
-    case LUA_TNUMBER: {
-        char buf[SKC_NUMBUF];
-        size_t n = skc_format_number(L, idx, buf);
-        if (n == 0)
+        *text = lua_tolstring(L, idx, len);
+        return *len > 0;
+    case LUA_TNUMBER:
+        *len = skc_format_number(L, idx, buf);
+        if (*len == 0)
             return luaL_error(L, "sign.eiotclub: parameter '%s' is not a finite number", key);
-        lua_pushlstring(L, buf, n);
+        *text = buf;
         return 1;
-    }
     case LUA_TBOOLEAN:
-        lua_pushstring(L, lua_toboolean(L, idx) ? "true" : "false");
+        *text = lua_toboolean(L, idx) ? "true" : "false";
+        *len = strlen(*text);
         return 1;
     case LUA_TNIL:
     case LUA_TLIGHTUSERDATA: /* json.null */
@@ -41,51 +44,65 @@ static int push_value_text(lua_State *L, int idx, const char *key)
 /* core.sign_eiotclub(params, secret) -> "UPPERHEX" */
 int skc_sign_eiotclub(lua_State *L)
 {
-    size_t slen, count, i;
+    skc_crypto *cr = skc_crypto_of(L);
+    size_t slen, used = 0, n = 0, i;
     const char *secret;
+    char *text;
     skc_slice *v;
-    luaL_Buffer b;
     unsigned char md[20];
     char hex[40];
-    int entries, n = 0;
 
-    luaL_checktype(L, 1, LUA_TTABLE);
-    secret = luaL_checklstring(L, 2, &slen);
+    if (lua_type(L, 1) != LUA_TTABLE)
+        return luaL_error(L, "sign.eiotclub: params must be a table");
+    if (lua_type(L, 2) != LUA_TSTRING)
+        return luaL_error(L, "sign.eiotclub: secret must be a string");
+    secret = lua_tolstring(L, 2, &slen);
     lua_settop(L, 2);
-    lua_newtable(L); /* 3: entries */
-    entries = 3;
+    /* entries "k=v&" one after the other in scratch 0; slices hold offsets
+     * (the buffer may move while it grows) until every entry is written */
     lua_pushnil(L);
     while (lua_next(L, 1) != 0) {
-        const char *key;
-        size_t klen;
+        const char *key, *val = NULL;
+        size_t klen, vlen = 0, need;
+        char num[SKC_NUMBUF];
         if (lua_type(L, -2) != LUA_TSTRING)
             return luaL_error(L, "sign.eiotclub: parameter names must be strings");
         key = lua_tolstring(L, -2, &klen);
         /* by length: "sign\0x" is another parameter, and it is signed */
-        if (!(klen == 4 && memcmp(key, "sign", 4) == 0) && push_value_text(L, -1, key)) {
-            lua_pushvalue(L, -3);
-            lua_pushliteral(L, "=");
-            lua_pushvalue(L, -3);
-            lua_pushliteral(L, "&");
-            lua_concat(L, 4);
-            lua_rawseti(L, entries, ++n);
-            lua_pop(L, 1); /* value text */
+        if (!(klen == 4 && memcmp(key, "sign", 4) == 0) && value_text(L, -1, key, num, &val, &vlen)) {
+            need = klen + vlen + 2;
+            text = (char *)skc_scratch_get(cr, 0, used + need);
+            v = (skc_slice *)skc_scratch_get(cr, 1, (n + 1) * sizeof *v);
+            if (text == NULL || v == NULL)
+                return luaL_error(L, "sign.eiotclub: out of memory");
+            memcpy(text + used, key, klen);
+            text[used + klen] = '=';
+            memcpy(text + used + klen + 1, val, vlen);
+            text[used + need - 1] = '&';
+            v[n].ptr = NULL;
+            v[n].len = used; /* the offset, for now */
+            n++;
+            used += need;
         }
         lua_pop(L, 1);
     }
-    v = skc_sorted_strings(L, entries, &count);
-    luaL_buffinit(L, &b);
-    for (i = 0; i < count; i++)
-        luaL_addlstring(&b, v[i].ptr, v[i].len);
-    luaL_addlstring(&b, "secret=", 7);
-    luaL_addlstring(&b, secret, slen);
-    luaL_pushresult(&b);
-    {
-        size_t tlen;
-        const char *text = lua_tolstring(L, -1, &tlen);
-        if (!skc_sha1(text, tlen, md))
-            return luaL_error(L, "sign.eiotclub: sha1 failed");
+    text = (char *)skc_scratch_get(cr, 0, used ? used : 1);
+    v = (skc_slice *)skc_scratch_get(cr, 1, (n ? n : 1) * sizeof *v);
+    for (i = 0; i < n; i++) { /* offsets -> slices */
+        size_t off = v[i].len, end = i + 1 < n ? v[i + 1].len : used;
+        v[i].ptr = text + off;
+        v[i].len = end - off;
     }
+    skc_sort_slices(v, n);
+    if (!skc_digest_begin(cr, SKC_SHA1))
+        return luaL_error(L, "sign.eiotclub: sha1 failed");
+    for (i = 0; i < n; i++)
+        if (!skc_digest_update(cr, v[i].ptr, v[i].len))
+            return luaL_error(L, "sign.eiotclub: sha1 failed");
+    if (!skc_digest_update(cr, "secret=", 7) || !skc_digest_update(cr, secret, slen) ||
+        !skc_digest_final(cr, md, sizeof md))
+        return luaL_error(L, "sign.eiotclub: sha1 failed");
+    skc_scratch_done(cr);
     skc_hex(md, sizeof md, hex, 1);
     lua_pushlstring(L, hex, sizeof hex);
     return 1;

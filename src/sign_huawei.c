@@ -11,6 +11,7 @@
  *   Authorization: SDK-HMAC-SHA256 Access=AK, SignedHeaders=SIGNED, Signature=hex(hmac(sk, to_sign))
  */
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "simkit.h"
@@ -30,37 +31,69 @@ static int hexv(int c)
     return -1;
 }
 
-/* Push s[0..len) %-decoded (an invalid escape is kept literally). */
-static void push_unquote(lua_State *L, const char *s, size_t len)
+/* Write s[0..len) %-decoded into dst (room for len bytes; an invalid
+ * escape is kept literally); returns the length written. */
+static size_t unquote_into(char *dst, const char *s, size_t len)
 {
-    luaL_Buffer b;
-    size_t i;
-    luaL_buffinit(L, &b);
+    size_t i, o = 0;
     for (i = 0; i < len; i++) {
-        if (s[i] == '%' && i + 2 < len + 0 && hexv((unsigned char)s[i + 1]) >= 0 &&
+        if (s[i] == '%' && i + 2 < len && hexv((unsigned char)s[i + 1]) >= 0 &&
             hexv((unsigned char)s[i + 2]) >= 0) {
-            luaL_addchar(&b, (char)(hexv((unsigned char)s[i + 1]) * 16 + hexv((unsigned char)s[i + 2])));
+            dst[o++] = (char)(hexv((unsigned char)s[i + 1]) * 16 + hexv((unsigned char)s[i + 2]));
             i += 2;
         } else {
-            luaL_addchar(&b, s[i]);
+            dst[o++] = s[i];
         }
     }
-    luaL_pushresult(&b);
+    return o;
 }
 
-/* Append s %-encoded to b (upper-case hex). */
-static void add_quote(luaL_Buffer *b, const char *s, size_t len)
+/* The canonical request goes to SHA-256 through a small buffer: no Lua
+ * string, no copy of the whole. */
+typedef struct {
+    skc_crypto *cr;
+    int ok;
+    size_t n;
+    char buf[512];
+} emitter;
+
+static void emit_flush(emitter *e)
+{
+    if (e->n > 0 && e->ok)
+        e->ok = skc_digest_update(e->cr, e->buf, e->n);
+    e->n = 0;
+}
+
+static void emit(emitter *e, const char *s, size_t n)
+{
+    if (n > sizeof e->buf - e->n) {
+        emit_flush(e);
+        if (n > sizeof e->buf) {
+            if (e->ok)
+                e->ok = skc_digest_update(e->cr, s, n);
+            return;
+        }
+    }
+    memcpy(e->buf + e->n, s, n);
+    e->n += n;
+}
+
+/* s %-encoded (upper-case hex; A-Z a-z 0-9 - _ . ~ kept); '/' kept too when
+ * keep_slash (the URI: encoding each segment and joining them with '/'). */
+static void emit_quote(emitter *e, const char *s, size_t len, int keep_slash)
 {
     static const char HEX[] = "0123456789ABCDEF";
     size_t i;
     for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (unreserved(c)) {
-            luaL_addchar(b, (char)c);
+        unsigned char ch = (unsigned char)s[i];
+        if (e->n + 3 > sizeof e->buf)
+            emit_flush(e);
+        if (unreserved(ch) || (keep_slash && ch == '/')) {
+            e->buf[e->n++] = (char)ch;
         } else {
-            luaL_addchar(b, '%');
-            luaL_addchar(b, HEX[c >> 4]);
-            luaL_addchar(b, HEX[c & 15]);
+            e->buf[e->n++] = '%';
+            e->buf[e->n++] = HEX[ch >> 4];
+            e->buf[e->n++] = HEX[ch & 15];
         }
     }
 }
@@ -104,99 +137,96 @@ static int split_url(const char *url, url_parts *u)
     return 1;
 }
 
-/* Push the canonical URI. */
-static void push_canonical_uri(lua_State *L, const url_parts *u)
+/* The canonical URI: the path %-decoded, each segment %-encoded, with a
+ * trailing '/'. Uses scratch 2. */
+static int emit_canonical_uri(emitter *e, const url_parts *u)
 {
-    luaL_Buffer b;
-    const char *s;
-    size_t len, i, start = 0;
-    if (u->pathlen == 0)
-        push_unquote(L, "/", 1);
-    else
-        push_unquote(L, u->path, u->pathlen);
-    s = lua_tolstring(L, -1, &len);
-    luaL_buffinit(L, &b);
-    for (i = 0; i <= len; i++) {
-        if (i == len || s[i] == '/') {
-            add_quote(&b, s + start, i - start);
-            if (i < len)
-                luaL_addchar(&b, '/');
-            start = i + 1;
-        }
-    }
-    if (len == 0 || s[len - 1] != '/')
-        luaL_addchar(&b, '/');
-    luaL_pushresult(&b);
-    lua_remove(L, -2);
+    const char *path = u->pathlen ? u->path : "/";
+    size_t plen = u->pathlen ? u->pathlen : 1, len;
+    char *dec = (char *)skc_scratch_get(e->cr, 2, plen);
+    if (dec == NULL)
+        return 0;
+    len = unquote_into(dec, path, plen);
+    emit_quote(e, dec, len, 1);
+    if (len == 0 || dec[len - 1] != '/')
+        emit(e, "/", 1);
+    return 1;
 }
 
-/* Append s as lower-case hex: keeps the bytewise order, has no NUL. */
-static void add_hex(luaL_Buffer *b, const char *s, size_t len)
+typedef struct {
+    const char *k, *v;
+    size_t kl, vl, off;
+} qpair;
+
+static int bytes_cmp(const char *a, size_t al, const char *b, size_t bl)
 {
-    size_t i;
-    for (i = 0; i < len; i++) {
-        char two[2];
-        skc_hex((const unsigned char *)s + i, 1, two, 0);
-        luaL_addlstring(b, two, 2);
-    }
+    int c = memcmp(a, b, al < bl ? al : bl);
+    if (c != 0)
+        return c;
+    return (al > bl) - (al < bl);
 }
 
-/* Push the canonical query string. Entries are "enc(k)=enc(v)"; sorting the
- * decoded (key, value) pairs is what the SDK does, so sort on "k\0v" keys
- * built from the decoded text (in hex: %00 decodes to a NUL) and map back to
- * the encoded entries. */
-static void push_canonical_query(lua_State *L, const url_parts *u)
+static int qpair_cmp(const void *va, const void *vb)
 {
-    int keys, n = 0;
-    size_t count, i, pos = 0;
-    skc_slice *v;
-    luaL_Buffer b;
-    lua_newtable(L);
-    keys = lua_gettop(L);
+    const qpair *a = (const qpair *)va, *b = (const qpair *)vb;
+    int c = bytes_cmp(a->k, a->kl, b->k, b->kl);
+    return c != 0 ? c : bytes_cmp(a->v, a->vl, b->v, b->vl);
+}
+
+/* The canonical query: the (key, value) pairs %-decoded, sorted bytewise
+ * (the SDK sorts the decoded pairs; a %00 is a NUL like any byte),
+ * re-encoded as "k=v" joined with '&'. Decoded text in scratch 2 (after
+ * nothing: the URI is done), pairs in scratch 3. */
+static int emit_canonical_query(emitter *e, const url_parts *u)
+{
+    char *dec = (char *)skc_scratch_get(e->cr, 2, u->querylen ? u->querylen : 1);
+    qpair *q = NULL;
+    size_t pos = 0, used = 0, n = 0, i, j;
+    if (dec == NULL)
+        return 0;
     while (pos < u->querylen) {
         const char *seg = u->query + pos, *eq;
-        size_t seglen = strcspn(seg, "&");
+        size_t seglen = strcspn(seg, "&"), kl, vl;
         if (seglen > u->querylen - pos)
             seglen = u->querylen - pos;
         pos += seglen + 1;
         if (seglen == 0)
             continue;
-        eq = memchr(seg, '=', seglen);
-        /* sort key: hex(decoded key), NUL, hex(decoded value), NUL, encoded entry */
-        push_unquote(L, seg, eq ? (size_t)(eq - seg) : seglen);
-        if (eq)
-            push_unquote(L, eq + 1, seglen - (size_t)(eq + 1 - seg));
-        else
-            lua_pushliteral(L, "");
-        {
-            luaL_Buffer e;
-            size_t kl, vl;
-            const char *k = lua_tolstring(L, -2, &kl), *val = lua_tolstring(L, -1, &vl);
-            luaL_buffinit(L, &e);
-            add_hex(&e, k, kl);
-            luaL_addchar(&e, '\0');
-            add_hex(&e, val, vl);
-            luaL_addchar(&e, '\0');
-            add_quote(&e, k, kl);
-            luaL_addchar(&e, '=');
-            add_quote(&e, val, vl);
-            luaL_pushresult(&e);
+        eq = (const char *)memchr(seg, '=', seglen);
+        kl = unquote_into(dec + used, seg, eq ? (size_t)(eq - seg) : seglen);
+        vl = eq ? unquote_into(dec + used + kl, eq + 1, seglen - (size_t)(eq + 1 - seg)) : 0;
+        q = (qpair *)skc_scratch_get(e->cr, 3, (n + 1) * sizeof *q);
+        if (q == NULL)
+            return 0;
+        q[n].k = q[n].v = NULL; /* an offset until every pair is decoded */
+        q[n].kl = kl;
+        q[n].vl = vl;
+        q[n].off = used;
+        n++;
+        used += kl + vl;
+    }
+    for (i = 0; i < n; i++) {
+        q[i].k = dec + q[i].off;
+        q[i].v = dec + q[i].off + q[i].kl;
+    }
+    if (n > 24) {
+        qsort(q, n, sizeof *q, qpair_cmp);
+    } else {
+        for (i = 1; i < n; i++) {
+            qpair x = q[i];
+            for (j = i; j > 0 && qpair_cmp(&q[j - 1], &x) > 0; j--)
+                q[j] = q[j - 1];
+            q[j] = x;
         }
-        lua_rawseti(L, keys, ++n);
-        lua_pop(L, 2);
     }
-    v = skc_sorted_strings(L, keys, &count);
-    luaL_buffinit(L, &b);
-    for (i = 0; i < count; i++) {
-        const char *enc = memchr(v[i].ptr, '\0', v[i].len);
-        enc = (const char *)memchr(enc + 1, '\0', v[i].len - (size_t)(enc + 1 - v[i].ptr)) + 1;
+    for (i = 0; i < n; i++) {
         if (i > 0)
-            luaL_addchar(&b, '&');
-        luaL_addlstring(&b, enc, v[i].len - (size_t)(enc - v[i].ptr));
+            emit(e, "&", 1);
+        emit_quote(e, q[i].k, q[i].kl, 0);
+        emit(e, "=", 1);
+        emit_quote(e, q[i].v, q[i].vl, 0);
     }
-    luaL_pushresult(&b);
-    lua_remove(L, -2); /* pointer array */
-    lua_remove(L, -2); /* keys table */
+    return 1;
 }
 
 static int find_header(lua_State *L, int tidx, const char *lname)
@@ -249,17 +279,19 @@ static int valid_sdk_date(const char *s, size_t len)
 /* core.sign_huawei{method=, url=, headers=, body=, ak=, sk=} -> headers */
 int skc_sign_huawei(lua_State *L)
 {
-    size_t mlen, ulen, blen = 0, aklen, sklen, i, count, dlen;
+    size_t mlen, ulen, blen = 0, aklen, sklen, i, count = 0, used = 0, dlen;
     const char *method, *url, *body, *ak, *sk, *date = NULL;
+    skc_crypto *cr = skc_crypto_of(L);
     url_parts u;
-    int out, names, n = 0;
-    skc_slice *v;
+    int out;
+    skc_slice *v = NULL;
     luaL_Buffer b;
     unsigned char md[32];
     char hex[64];
     char datebuf[17];
 
-    luaL_checktype(L, 1, LUA_TTABLE);
+    if (lua_type(L, 1) != LUA_TTABLE)
+        return luaL_error(L, "sign.huawei: expected a table");
     lua_settop(L, 1);
     method = get_field(L, "method", 1, &mlen);
     url = get_field(L, "url", 1, &ulen);
@@ -319,49 +351,53 @@ int skc_sign_huawei(lua_State *L)
         lua_setfield(L, out, "Host");
     }
 
-    /* Signed headers: every header but Authorization, "lname\0value". */
-    lua_newtable(L);
-    names = lua_gettop(L);
+    /* Signed headers: every header but Authorization, "lname\0value" one
+     * after the other in scratch 0, sorted as slices (offsets in scratch 1
+     * until every entry is written: the buffer may move while it grows). */
     lua_pushnil(L);
     while (lua_next(L, out) != 0) {
-        size_t kl, vl, a, z;
+        size_t kl, vl, a, z, need;
         const char *k = lua_tolstring(L, -2, &kl), *val = lua_tolstring(L, -1, &vl);
         if (!(kl == 13 && strncasecmp(k, "authorization", 13) == 0)) {
-            luaL_Buffer e;
-            luaL_buffinit(L, &e);
-            for (i = 0; i < kl; i++)
-                luaL_addchar(&e, (char)tolower((unsigned char)k[i]));
-            luaL_addchar(&e, '\0');
+            char *text;
             for (a = 0; a < vl && isspace((unsigned char)val[a]); a++)
                 ;
             for (z = vl; z > a && isspace((unsigned char)val[z - 1]); z--)
                 ;
-            luaL_addlstring(&e, val + a, z - a);
-            luaL_pushresult(&e);
-            lua_rawseti(L, names, ++n);
+            need = kl + 1 + (z - a);
+            text = (char *)skc_scratch_get(cr, 0, used + need);
+            v = (skc_slice *)skc_scratch_get(cr, 1, (count + 1) * sizeof *v);
+            if (text == NULL || v == NULL)
+                return luaL_error(L, "sign.huawei: out of memory");
+            for (i = 0; i < kl; i++)
+                text[used + i] = (char)tolower((unsigned char)k[i]);
+            text[used + kl] = '\0';
+            memcpy(text + used + kl + 1, val + a, z - a);
+            v[count].ptr = NULL;
+            v[count].len = used;
+            count++;
+            used += need;
         }
         lua_pop(L, 1);
     }
-    v = skc_sorted_strings(L, names, &count);
-
-    /* The canonical request. */
-    push_canonical_uri(L, &u);
-    push_canonical_query(L, &u);
-    luaL_buffinit(L, &b);
-    for (i = 0; i < mlen; i++)
-        luaL_addchar(&b, (char)toupper((unsigned char)method[i]));
-    luaL_addchar(&b, '\n');
-    luaL_pushresult(&b);
-    /* stack: ... v, uri, query, methodtext */
     {
-        int top = lua_gettop(L), j;
-        luaL_Buffer c;
-        size_t l1, l2, l3;
-        const char *mtext = lua_tolstring(L, top, &l1);
-        const char *uri = lua_tolstring(L, top - 2, &l2);
-        const char *query = lua_tolstring(L, top - 1, &l3);
-        const char *sha_hdr = NULL;
+        char *text = (char *)skc_scratch_get(cr, 0, used ? used : 1);
+        v = (skc_slice *)skc_scratch_get(cr, 1, (count ? count : 1) * sizeof *v);
+        for (i = 0; i < count; i++) {
+            size_t off = v[i].len, end = i + 1 < count ? v[i + 1].len : used;
+            v[i].ptr = text + off;
+            v[i].len = end - off;
+        }
+    }
+    skc_sort_slices(v, count);
+
+    /* The canonical request, streamed into SHA-256 (the body's hash first:
+     * it uses the same context). */
+    {
         size_t shalen = 0;
+        const char *sha_hdr = NULL;
+        char bodyhex[64];
+        emitter e;
         for (i = 0; i < count; i++) {
             size_t nl = strlen(v[i].ptr);
             if (nl == 20 && memcmp(v[i].ptr, "x-sdk-content-sha256", 20) == 0) {
@@ -369,46 +405,50 @@ int skc_sign_huawei(lua_State *L)
                 shalen = v[i].len - nl - 1;
             }
         }
-        luaL_buffinit(L, &c);
-        luaL_addlstring(&c, mtext, l1);
-        luaL_addlstring(&c, uri, l2);
-        luaL_addchar(&c, '\n');
-        luaL_addlstring(&c, query, l3);
-        luaL_addchar(&c, '\n');
+        if (sha_hdr == NULL) {
+            if (!skc_digest(cr, SKC_SHA256, body, blen, md))
+                return luaL_error(L, "sign.huawei: sha256 failed");
+            skc_hex(md, 32, bodyhex, 0);
+            sha_hdr = bodyhex;
+            shalen = 64;
+        }
+        e.cr = cr;
+        e.n = 0;
+        e.ok = skc_digest_begin(cr, SKC_SHA256);
+        for (i = 0; i < mlen; i++) {
+            char ch = (char)toupper((unsigned char)method[i]);
+            emit(&e, &ch, 1);
+        }
+        emit(&e, "\n", 1);
+        if (!emit_canonical_uri(&e, &u))
+            return luaL_error(L, "sign.huawei: out of memory");
+        emit(&e, "\n", 1);
+        if (!emit_canonical_query(&e, &u))
+            return luaL_error(L, "sign.huawei: out of memory");
+        emit(&e, "\n", 1);
         for (i = 0; i < count; i++) {
             size_t nl = strlen(v[i].ptr);
-            luaL_addlstring(&c, v[i].ptr, nl);
-            luaL_addchar(&c, ':');
-            luaL_addlstring(&c, v[i].ptr + nl + 1, v[i].len - nl - 1);
-            luaL_addchar(&c, '\n');
+            emit(&e, v[i].ptr, nl);
+            emit(&e, ":", 1);
+            emit(&e, v[i].ptr + nl + 1, v[i].len - nl - 1);
+            emit(&e, "\n", 1);
         }
-        luaL_addchar(&c, '\n');
+        emit(&e, "\n", 1);
         for (i = 0; i < count; i++) {
             if (i > 0)
-                luaL_addchar(&c, ';');
-            luaL_addstring(&c, v[i].ptr);
+                emit(&e, ";", 1);
+            emit(&e, v[i].ptr, strlen(v[i].ptr));
         }
-        luaL_addchar(&c, '\n');
-        if (sha_hdr != NULL) {
-            luaL_addlstring(&c, sha_hdr, shalen);
-        } else {
-            if (!skc_sha256(body, blen, md))
-                return luaL_error(L, "sign.huawei: sha256 failed");
-            skc_hex(md, 32, hex, 0);
-            luaL_addlstring(&c, hex, 64);
-        }
-        luaL_pushresult(&c);
-        for (j = 0; j < 3; j++)
-            lua_remove(L, -2);
+        emit(&e, "\n", 1);
+        emit(&e, sha_hdr, shalen);
+        emit_flush(&e);
+        if (!e.ok || !skc_digest_final(cr, md, 32))
+            return luaL_error(L, "sign.huawei: sha256 failed");
     }
     /* string to sign */
     {
-        size_t clen;
-        const char *canon = lua_tolstring(L, -1, &clen);
         char sts[sizeof ALGO + 1 + 16 + 1 + 64];
         size_t stslen;
-        if (!skc_sha256(canon, clen, md))
-            return luaL_error(L, "sign.huawei: sha256 failed");
         memcpy(sts, ALGO, sizeof ALGO - 1);
         stslen = sizeof ALGO - 1;
         sts[stslen++] = '\n';
@@ -417,10 +457,9 @@ int skc_sign_huawei(lua_State *L)
         sts[stslen++] = '\n';
         skc_hex(md, 32, sts + stslen, 0);
         stslen += 64;
-        if (!skc_hmac_sha256(sk, sklen, sts, stslen, md))
+        if (!skc_hmac_sha256(cr, sk, sklen, sts, stslen, md))
             return luaL_error(L, "sign.huawei: hmac failed");
         skc_hex(md, 32, hex, 0);
-        lua_pop(L, 1);
     }
     luaL_buffinit(L, &b);
     luaL_addlstring(&b, ALGO, sizeof ALGO - 1);
@@ -435,6 +474,7 @@ int skc_sign_huawei(lua_State *L)
     luaL_addstring(&b, ", Signature=");
     luaL_addlstring(&b, hex, 64);
     luaL_pushresult(&b);
+    skc_scratch_done(cr);
     lua_setfield(L, out, "Authorization");
     lua_pushvalue(L, out);
     return 1;

@@ -37,10 +37,24 @@ SKC_LOCAL int skc_sign_huawei(lua_State *L);
 #define SKC_NUMBUF 48
 SKC_LOCAL size_t skc_format_number(lua_State *L, int idx, char *buf);
 
-/* crypto.c helpers for the signers */
-SKC_LOCAL int skc_sha1(const void *data, size_t len, unsigned char out[20]);
-SKC_LOCAL int skc_sha256(const void *data, size_t len, unsigned char out[32]);
-SKC_LOCAL int skc_hmac_sha256(const void *key, size_t klen, const void *data,
+/* crypto.c: the per-state crypto objects (digests and HMAC fetched once per
+ * Lua state), the upvalue of the crypto functions and of the signers, which
+ * skc_open_crypto registers too; skc_crypto_of(L) inside those functions.
+ * SKC_SCRATCH scratch buffers owned by it (freed by __gc, so a Lua error
+ * cannot leak them); skc_scratch_done after use drops large ones. */
+typedef struct skc_crypto skc_crypto;
+typedef struct { void *p; size_t cap; } skc_scratch;
+#define SKC_SCRATCH 4
+#define SKC_SHA1 1
+#define SKC_SHA256 2
+SKC_LOCAL skc_crypto *skc_crypto_of(lua_State *L);
+SKC_LOCAL void *skc_scratch_get(skc_crypto *c, int which, size_t n);
+SKC_LOCAL void skc_scratch_done(skc_crypto *c);
+SKC_LOCAL int skc_digest(skc_crypto *c, int which, const void *data, size_t len, unsigned char *out);
+SKC_LOCAL int skc_digest_begin(skc_crypto *c, int which);
+SKC_LOCAL int skc_digest_update(skc_crypto *c, const void *data, size_t len);
+SKC_LOCAL int skc_digest_final(skc_crypto *c, unsigned char *out, size_t outlen);
+SKC_LOCAL int skc_hmac_sha256(skc_crypto *c, const void *key, size_t klen, const void *data,
                               size_t len, unsigned char out[32]);
 SKC_LOCAL void skc_hex(const unsigned char *in, size_t len, char *out, int upper);
 
@@ -49,5 +63,6 @@ SKC_LOCAL void skc_hex(const unsigned char *in, size_t len, char *out, int upper
  * table keeps the strings alive. */
 typedef struct { const char *ptr; size_t len; } skc_slice;
 SKC_LOCAL skc_slice *skc_sorted_strings(lua_State *L, int tidx, size_t *count);
+SKC_LOCAL void skc_sort_slices(skc_slice *v, size_t n);
 
 #endif

@@ -15,6 +15,23 @@ static int cmp_slice(const void *a, const void *b)
     return (x->len > y->len) - (x->len < y->len);
 }
 
+/* Insertion sort for the few entries of a request (glibc's qsort is a merge
+ * sort that allocates), qsort beyond. */
+void skc_sort_slices(skc_slice *v, size_t n)
+{
+    size_t i, j;
+    if (n > 24) {
+        qsort(v, n, sizeof *v, cmp_slice);
+        return;
+    }
+    for (i = 1; i < n; i++) {
+        skc_slice x = v[i];
+        for (j = i; j > 0 && cmp_slice(&v[j - 1], &x) > 0; j--)
+            v[j] = v[j - 1];
+        v[j] = x;
+    }
+}
+
 skc_slice *skc_sorted_strings(lua_State *L, int tidx, size_t *count)
 {
     size_t n = (size_t)lua_rawlen(L, tidx), i;
@@ -26,7 +43,7 @@ skc_slice *skc_sorted_strings(lua_State *L, int tidx, size_t *count)
         v[i].ptr = lua_tolstring(L, -1, &v[i].len);
         lua_pop(L, 1); /* still referenced by the table */
     }
-    qsort(v, n, sizeof *v, cmp_slice);
+    skc_sort_slices(v, n);
     *count = n;
     return v;
 }

@@ -10,3 +10,8 @@ for lua in lua5.4 luajit; do
     LUA_CPATH="build/$lua/?.so;;" "$lua" "$b" || echo "(failed: $b)"
   done
 done
+# benchmarks that drive servers (wrk against nginx): run once
+for b in bench/*_bench.sh; do
+  echo "-- $b"
+  bash "$b" || echo "(failed: $b)"
+done

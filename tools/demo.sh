@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make demo: start the sandbox, run the auto top-up example against it, stop.
+# make demo: start the sandbox, run the automation examples (rules files)
+# against it, stop.
 set -eu
 cd "$(dirname "$0")/.."
 out=$(sim/run start)
@@ -9,9 +10,13 @@ trap 'sim/run stop "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
 echo "sandbox at $url"
 export LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/lua5.4/?.so;;'
 export EIOTCLUB_BASE_URL="$url" EIOTCLUB_APPKEY=sandbox-appkey EIOTCLUB_SECRET=sandbox-secret
-echo "== first run: orders a package for each card low on data"
-lua5.4 examples/auto_topup.lua
-echo "== second run the same day: the same order keys, nothing is bought twice"
-lua5.4 examples/auto_topup.lua
-echo "== pool alert: each active pool, an alert (exit 2) when its data is nearly used or it nearly expires"
-lua5.4 examples/pool_alert.lua || [ $? -eq 2 ]
+echo "== auto top-up, dry run: what would be done (nothing is written anywhere)"
+lua5.4 examples/rules/run.lua --plan examples/auto_topup.lua
+echo "== auto top-up, two cycles: one order for the low card, then 'not armed' (never bought twice)"
+lua5.4 examples/rules/run.lua --cycles 2 examples/auto_topup.lua
+echo "== pool alert: an alert per card of a pool at 80 % of its data (none yet in the seeded sandbox)"
+lua5.4 examples/rules/run.lua examples/pool_alert.lua
+echo "== month ladder over the Huawei cards: alert, throttle (restored next month), suspend (resumed next month)"
+HUAWEI_ENDPOINT="$url" HUAWEI_AK=SANDBOXAKEXAMPLE0001 HUAWEI_SK=sandbox-sk-secret \
+  HUAWEI_PROJECT_ID=0123456789abcdef0123456789abcdef \
+  lua5.4 examples/rules/run.lua --cycles 2 examples/rules/ladder.lua

@@ -105,6 +105,9 @@ local function limits(p)
   if p.format then add("format " .. code(p.format)) end
   if p.default ~= nil then add("default " .. code(show(p.default))) end
   if p.required_when then add("required when " .. show(p.required_when)) end
+  if p.per_request_max_items then
+    add("at most " .. show(p.per_request_max_items) .. " per request (simkit splits a longer list)")
+  end
   if p.generated then add("simkit generates it when absent") end
   if p.allow_newlines then add("LF and CR allowed") end
   if p.deprecated then add("deprecated") end
@@ -193,6 +196,25 @@ local function render_op(lines, d, e, vendor)
   lines[#lines + 1] = "- " .. code(d.method .. " " .. d.path) .. " — " .. kind
   if d.idempotency_key then
     lines[#lines + 1] = "- Idempotency key: " .. code(d.idempotency_key)
+  end
+  if d.order then
+    local o = d.order
+    local how
+    if o.lookup then
+      how = "after an ambiguous failure simkit looks the order up by its key with " .. code(o.lookup)
+    elseif o.probe then
+      how = "no lookup by key exists: after an ambiguous failure the same key is sent once more" ..
+        " (the vendor refuses a duplicate)"
+    end
+    lines[#lines + 1] = "- Order: at most once per key " .. code(o.key) ..
+      (o.id and ("; the result carries the order id " .. code(o.id)) or "") ..
+      (o.id_lookup and (" (looked up with " .. code(o.id_lookup) .. " when a duplicate answer lacks it)") or "") ..
+      (how and ("; " .. how) or "") ..
+      (o.duplicate_codes and ("; vendor codes " .. list_of(o.duplicate_codes) .. " mean the key exists") or "")
+  end
+  if d.guard then
+    lines[#lines + 1] = "- Guard: at most once per " .. show(d.guard.interval) .. " s per " ..
+      code(d.guard.param) .. "; an earlier call is refused before sending (`kind = \"rate_limited\"`)"
   end
   if d.async then lines[#lines + 1] = "- Asynchronous: the vendor finishes the work later" end
   if d.rate_limit then

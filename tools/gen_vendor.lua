@@ -150,6 +150,16 @@ local OVERRIDES = {
     -- "only once per 5 minutes" per card (L5179, L5266): simkit refuses a
     -- second call for the same card before it is sent
     guards = { refresh_usage = "iccid", cancel_location = "iccid" },
+    -- What a vendor code means for the client (the error tables' extra facts):
+    -- kind (else "auth" for the auth/permission classes, else "vendor"),
+    -- retry_after (seconds), not_processed (rejected before any effect).
+    codes = {
+      ["501"] = { kind = "rate_limited", not_processed = true }, -- "Too many requests" (L185)
+      ["44001"] = { kind = "rate_limited", retry_after = 300 }, -- "refresh once every 5 mins" (L262)
+      ["44002"] = { retryable = false }, -- "Refresh failed" (L263): not retried automatically
+      -- "Too frequent card unlocking" (L269): no period stated, 60 s is simkit's guess
+      ["45102"] = { kind = "rate_limited", retry_after = 60 },
+    },
   },
   huawei = {
     -- POSTs that only query (the SDK's "show"/"list" names).
@@ -172,6 +182,19 @@ local OVERRIDES = {
     -- The SDK's name for a parameter the document names otherwise (notes quirk
     -- 12): accepted from the caller, sent under the document's name.
     aliases = { list_flow_by_sim_cards = { iccids = "iccid" } },
+    -- What a code means for the client (error code table L6270-6310):
+    -- kind, retryable, retry_after (s), pending_work_order.
+    codes = {
+      ["GSL.00010001"] = { kind = "auth" }, -- token invalid (L6278)
+      ["GSL.00010002"] = { kind = "auth" }, -- user frozen (L6279)
+      ["GSL.00011007"] = { retryable = true, retry_after = 2 }, -- "try again later" (L6285)
+      ["GSL.00016009"] = { pending_work_order = true }, -- unfinished resumption orders (L6295)
+      ["GSL.00016010"] = { pending_work_order = true }, -- pending suspension orders (L6296)
+      ["GSL.00016015"] = { pending_work_order = true }, -- pending activation orders (L6299)
+      ["GSL.00016016"] = { retry_after = 300 }, -- "not ... within 5 minutes" (L6300): not retried
+      ["GSL.00011009"] = { retryable = false }, -- 500 "File not exists" (L6308): change the request
+      ["GSL.00016005"] = { retryable = false }, -- 500 "Unsupported business handling order" (L6309)
+    },
     -- Paged lists (offset = page number, limit = page size, `count` = the
     -- records in all pages): op -> the answer's list field (seed line), or
     -- false for a bare top-level array (list_sim_price_plans, L2604).
@@ -194,7 +217,13 @@ local OVERRIDES = {
     -- simkit's page size for client:pages (the API's default is 10)
     page_size = 100,
   },
-  tibiot = { reads = {} },
+  tibiot = {
+    reads = {},
+    -- "ICCID Array, A maximum of 10 can be passed in" (tibiot-api-doc.txt
+    -- L258): simkit accepts any number and sends them in batches of 10, so
+    -- the cap moves from the parameter to the op's `batch`
+    batch = { operate_card_network = { param = "iccids", size = 10 } },
+  },
 }
 
 local function set_of(list)
@@ -267,6 +296,18 @@ function M.huawei(spec)
         params[#params + 1] = param(p, cap and { max_items = cap })
       end
     end
+    -- "sim_card_id 0 means: by this parameter" (e.g. L690 iccid, L5652 cid),
+    -- read from the parameters' own descriptions
+    local zero_id
+    for _, loc in ipairs({ "path_params", "query_params", "body_params" }) do
+      for _, p in ipairs(e[loc]) do
+        local d = tostring(null_to_nil(p.description_zh) or "") .. " " .. tostring(null_to_nil(p.description_en) or "")
+        if p.name ~= "sim_card_id" and d:find("sim_card_id", 1, true)
+            and (d:find("为 ?0") or d:find("sim_card_id is 0", 1, true)) then
+          zero_id = { param = "sim_card_id", by = p.name }
+        end
+      end
+    end
     local items, pagination = O.paging[e.op], nil
     if items ~= nil then
       local max
@@ -276,7 +317,7 @@ function M.huawei(spec)
     end
     ops[e.op] = {
       method = e.method, path = e.uri, summary = e.summary_en, params = params,
-      pagination = pagination,
+      pagination = pagination, zero_id = zero_id,
       read = (e.method == "GET" or reads[e.op]) or nil,
       async = e.async or nil,
       rate_per_s = null_to_nil(e.rate_limit_per_s),
@@ -291,13 +332,22 @@ function M.huawei(spec)
 end
 
 function M.tibiot(spec)
+  local O = OVERRIDES.tibiot
   local ops = {}
   for _, e in ipairs(spec.endpoints) do
+    local batch = O.batch[e.op]
     local params = {}
-    for _, p in ipairs(e.params) do params[#params + 1] = param(p) end
+    for _, p in ipairs(e.params) do
+      local out = param(p)
+      if batch and p.name == batch.param then
+        assert(out.max_items == batch.size, e.op .. ": the catalog's cap changed")
+        out.max_items = nil
+      end
+      params[#params + 1] = out
+    end
     ops[e.op] = {
       method = e.method, path = e.path, summary = e.summary_en, params = params,
-      read = (e.method == "GET") or nil, async = e.async or nil,
+      read = (e.method == "GET") or nil, async = e.async or nil, batch = batch,
     }
   end
   return ops
@@ -307,14 +357,22 @@ end
 -- { status, en } (Huawei).
 function M.errors(vendor, spec)
   local out = {}
+  local extra = OVERRIDES[vendor].codes or {}
   for _, e in ipairs(spec.error_codes or {}) do
     local code = tostring(e.code)
+    local t
     if vendor == "eiotclub" then
-      out[code] = { class = e.class, retryable = e.retryable or nil, en = e.en }
+      t = { class = e.class, retryable = e.retryable or nil, en = e.en }
+      if e.class == "auth" or e.class == "permission" then t.kind = "auth" end
     elseif vendor == "huawei" then
-      out[code] = { status = null_to_nil(e.http_status), en = e.en }
+      t = { status = null_to_nil(e.http_status), en = e.en }
+    end
+    if t then
+      for k, v in pairs(extra[code] or {}) do t[k] = v end
+      out[code] = t
     end
   end
+  for code in pairs(extra) do assert(out[code], vendor .. ": override for unknown code " .. code) end
   return next(out) and out or nil
 end
 

@@ -132,8 +132,7 @@ function M.run()
     end
   end
   local reply, status = r:handle(body or "")
-  ngx.status = status
-  ngx.header["Content-Type"] = "application/json"
+  ngx.status = status -- Content-Type: default_type in the location (eiotclub_notify.conf)
   ngx.print(reply)
   return ngx.exit(status)
 end

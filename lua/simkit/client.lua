@@ -263,24 +263,44 @@ local function request(ctx, req, timeout)
   if req.idempotent == nil then req.idempotent = ctx.read end
   local res, terr, category, sent = cfg.transport(req)
   if not res then return nil, transport_error(ctx, terr, category, sent) end
+  if type(res) ~= "table" or not util.finite(res.status) or (res.body ~= nil and type(res.body) ~= "string") then
+    -- a user transport's answer is data too: never a raise further down
+    return nil, transport_error(ctx, "the transport returned no { status = number, body = string } answer",
+      "protocol", true)
+  end
   return res
 end
+
+-- ctx.request(req[, timeout]) -> res | nil, err: a raw request through the
+-- client's transport (a token fetch); ctx.call(name, args[, opts]) -> data,
+-- err, full: another op through the whole pipeline (validation included;
+-- opts: timeout, retries, deadline). Made on first use: most calls need
+-- neither, and a call should allocate little.
+local CTX = {
+  __index = function(ctx, k)
+    local f
+    if k == "request" then
+      f = function(req, timeout) return request(ctx, req, timeout) end
+    elseif k == "call" then
+      local client = rawget(ctx, "_client")
+      f = function(other, args, opts) return client:_call(other, args, opts) end
+    else
+      return nil
+    end
+    rawset(ctx, k, f)
+    return f
+  end,
+}
 
 --- The context the adapter hooks see for one call (see `simkit.vendor.common`).
 local function context(self, name, op)
   local cfg = rawget(self, "_cfg")
-  local ctx = {
+  return setmetatable({
+    _client = self,
     cfg = cfg, secrets = SECRETS[self], state = rawget(self, "_state"), store = cfg.store,
     vendor = rawget(self, "_vendor").name, op = name, spec = op, read = op.read or false,
     sleep = cfg.sleep, clock = cfg.clock,
-  }
-  --- ctx.request(req[, timeout]) -> res | nil, err: a raw request through
-  -- the client's transport (a token fetch).
-  ctx.request = function(req, timeout) return request(ctx, req, timeout) end
-  --- ctx.call(name, args[, opts]) -> data, err, full: another op through
-  -- the whole pipeline (validation included; opts: timeout, retries, deadline).
-  ctx.call = function(other, args, opts) return self:_call(other, args, opts) end
-  return ctx
+  }, CTX)
 end
 
 -- The context of an extra client method (Huawei wait, TIBIOT wait_batch).
@@ -327,16 +347,12 @@ local function attempt_once(vendor, ctx, args, timeout)
   return data, err, full, res
 end
 
---- One request through the pipeline, with retries. `args` are validated.
--- `opts`: `retries`, `timeout` (per attempt), `deadline` (a `cfg.clock()`
--- time after which no attempt starts and none outlives it).
--- Returns data, err, the full decoded body.
-function methods:_send(name, args, opts)
-  local vendor = rawget(self, "_vendor")
-  local op = vendor.ops[name]
-  local ctx = context(self, name, op)
-  local cfg = ctx.cfg
-  opts = opts or {}
+local NO_OPTS = {}
+
+-- The attempts of one call, on its context.
+local function send_attempts(vendor, ctx, args, opts)
+  local cfg, name = ctx.cfg, ctx.op
+  opts = opts or NO_OPTS
   local max_attempts = 1 + (opts.retries or cfg.retries)
   ctx.deadline = opts.deadline
   local attempt, reauth = 0, false
@@ -376,6 +392,15 @@ function methods:_send(name, args, opts)
   end
 end
 
+--- One request through the pipeline, with retries. `args` are validated.
+-- `opts`: `retries`, `timeout` (per attempt), `deadline` (a `cfg.clock()`
+-- time after which no attempt starts and none outlives it).
+-- Returns data, err, the full decoded body.
+function methods:_send(name, args, opts)
+  local vendor = rawget(self, "_vendor")
+  return send_attempts(vendor, context(self, name, vendor.ops[name]), args, opts)
+end
+
 local function check_args(vendor, name, op, args)
   local norm, msg, param = validate.check(op, args)
   if not norm then
@@ -393,12 +418,12 @@ function methods:_call(name, args, opts)
   end
   local norm, err = check_args(vendor, name, op, args)
   if not norm then return nil, err end
-  local send = function(a, o) return self:_send(name, a, o or opts) end
+  local ctx = context(self, name, op)
   if vendor.call then
-    local data, cerr, full = vendor.call(context(self, name, op), norm, send)
+    local data, cerr, full = vendor.call(ctx, norm, function(a, o) return send_attempts(vendor, ctx, a, o or opts) end)
     return data, cerr, full
   end
-  return send(norm)
+  return send_attempts(vendor, ctx, norm, opts)
 end
 
 --- Call an operation by name.

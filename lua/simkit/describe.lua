@@ -21,7 +21,9 @@
 --         ...                     -- also: enum, min_length, format, numeric_string,
 --                                 -- list = "comma", items_type, items_enum, min_items,
 --                                 -- max_items, item_max_length, fields (array of objects),
---                                 -- required_when, generated (simkit makes it when absent)
+--                                 -- required_when, generated (simkit makes it when absent),
+--                                 -- per_request_max_items (the vendor takes at most this
+--                                 -- many per request; simkit splits a longer list)
 --       },
 --       one_of = { { "sim_card_ids", "iccids" } },      -- at least one of each group
 --       exclusive = { { "month", "date" } },            -- at most one of each group
@@ -30,6 +32,10 @@
 --       rate_limit = { per_s = 1, min_interval_s = 300 },
 --       paging = { page = "offset", size = "limit", default_size = 100, max_size = 500,
 --                  items = "sim_cards", total = "count", total_kind = "records" },
+--       order = { key = "outTradeNo", id = "orderId", lookup = "get_order_package_details",
+--                 id_lookup = "package_order_record", probe = nil, duplicate_codes = { ... } },
+--                                 -- money ops: how simkit keeps an order at most once
+--       guard = { param = "iccid", interval = 300 },  -- refused before sending within interval
 --       returns = { shape = "object", items = "...", ... },   -- the descriptor's response facts
 --       facts = { ... },          -- every other fact of the op's descriptor, by its own name
 --     }
@@ -56,7 +62,7 @@ local HANDLED = {
   method = true, path = true, summary = true, params = true, read = true, money = true,
   idempotency_key = true, async = true, deprecated = true, one_of = true, exclusive = true,
   list_total = true, aliases = true, rate_per_s = true, min_interval = true, pagination = true,
-  response = true,
+  response = true, order = true, guard = true,
 }
 
 local PARAM_RENAMED = { loc = "location" }
@@ -186,7 +192,17 @@ function M.vendor_op(vendor, name)
     returns = copy(op.response), paging = paging(vendor, name, op),
     params = {}, facts = {},
   }
-  for i, p in ipairs(op.params) do d.params[i] = describe_param(p) end
+  -- the generated descriptor as it is: where the adapter lifted a list cap
+  -- (it splits the list into requests), the vendor's cap is per request
+  local raw = require("simkit.vendor." .. vendor.name .. "_ops")[name]
+  local raw_params = {}
+  for _, p in ipairs(raw and raw.params or {}) do raw_params[p.name] = p end
+  for i, p in ipairs(op.params) do
+    d.params[i] = describe_param(p)
+    local rp = raw_params[p.name]
+    if rp and rp.max_items and not p.max_items then d.params[i].per_request_max_items = rp.max_items end
+  end
+  d.order, d.guard = copy(op.order), copy(op.guard)
   if op.rate_per_s or op.min_interval then
     d.rate_limit = { per_s = op.rate_per_s, min_interval_s = op.min_interval }
   end

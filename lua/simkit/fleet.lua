@@ -141,6 +141,14 @@ function Fleet:vendors()
   return util.copy(self._order)
 end
 
+--- The simkit client this fleet uses for `vendor` (nil when it has none).
+-- @tparam string vendor "eiotclub", "huawei" or "tibiot"
+-- @treturn table|nil the client
+function Fleet:client(vendor)
+  local vc = self._vc[vendor]
+  return vc and vc.client or nil
+end
+
 --- Vendor calls made so far, per vendor (for benchmarks and tests).
 -- @treturn table { vendor = count }
 function Fleet:calls()

@@ -34,11 +34,14 @@ function M.client(vendor, opts)
   return client.new(require(modname), opts)
 end
 
--- Lazily loaded submodules: simkit.notify, simkit.cdr, simkit.ratelimit,
--- simkit.fleet (callable: simkit.fleet{ clients... }).
+-- Lazily loaded submodules: simkit.notify, simkit.cdr, simkit.receiver,
+-- simkit.ratelimit, simkit.fleet (callable: simkit.fleet{ clients... }),
+-- simkit.rules, simkit.store, and the EIOTCLUB-only simkit.eiotclub.
+local LAZY = { notify = true, cdr = true, receiver = true, ratelimit = true, fleet = true, rules = true,
+  store = true, eiotclub = true }
 setmetatable(M, {
   __index = function(t, k)
-    if k == "notify" or k == "cdr" or k == "ratelimit" or k == "fleet" then
+    if LAZY[k] then
       local mod = require("simkit." .. k)
       rawset(t, k, mod)
       return mod

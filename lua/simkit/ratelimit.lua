@@ -4,7 +4,7 @@
 --
 -- Each window is `limit` slots; a call takes a free slot with
 -- `store:add(key .. "#" .. i, 1, period)` and the slot frees itself when its
--- TTL ends. The windows therefore come from the store's own expiry (Redis
+-- TTL ends (a shared `incr` counter says where to look first). The windows therefore come from the store's own expiry (Redis
 -- server time, SQLite/shdict/memory expiry), never from comparing the
 -- local clocks of several nodes, and no lock is needed: `add` is atomic in
 -- every backend.
@@ -17,19 +17,19 @@ local M = {}
 --- Longest a call waits for a slot before giving up (seconds).
 M.MAX_WAIT = 30
 
--- Where the next search for a free slot starts: round robin (slots taken
--- by others are skipped by `add` anyway).
-local next_start = 0
-
 -- Take one slot of a window: true, or false when all are taken, or nil, err.
+-- The search starts at a shared counter (one `incr`): while the calls keep
+-- to the rate, the slot it points at was taken `limit` grants ago, at least
+-- a period ago, so one `add` usually wins.
 local function take(store, rule)
   local limit = rule.limit
-  next_start = next_start + 1
-  local start = next_start % limit
-  for n = 0, limit - 1 do
-    local i = (start + n) % limit + 1
-    local ok, err = store:add("rl:" .. rule.key .. "#" .. i, 1, rule.period)
-    if ok == nil then return nil, err end
+  local n, err = store:incr("rl:" .. rule.key .. "#next", 1, 86400)
+  if not n then return nil, err end
+  local start = n % limit
+  for k = 0, limit - 1 do
+    local i = (start + k) % limit + 1
+    local ok, aerr = store:add("rl:" .. rule.key .. "#" .. i, 1, rule.period)
+    if ok == nil then return nil, aerr end
     if ok then return true end
   end
   return false

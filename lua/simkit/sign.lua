@@ -8,22 +8,20 @@ local M = {}
 -- Entries `key=value&` for every non-empty parameter except `sign` (values
 -- as Java's String.valueOf renders them: integers as digits, `500.0` as
 -- `500`, booleans `true`/`false`), sorted as strings, then `secret=<secret>`.
+-- The C function itself (no Lua wrapper: it checks its arguments and raises
+-- "sign.eiotclub: ..." on misuse).
+-- @function eiotclub
 -- @tparam table params parameter name -> string|number|boolean
 -- @tparam string secret
 -- @treturn string 40 upper-case hex digits
-function M.eiotclub(params, secret)
-  if type(params) ~= "table" then error("sign.eiotclub: params must be a table", 2) end
-  if type(secret) ~= "string" then error("sign.eiotclub: secret must be a string", 2) end
-  return core.sign_eiotclub(params, secret)
-end
+M.eiotclub = core.sign_eiotclub
 
 --- Huawei Cloud SDK-HMAC-SHA256 signature, byte for byte the official SDK's.
 -- Adds `Host` and `X-Sdk-Date` (unless given) and `Authorization`.
+-- The C function itself (raises "sign.huawei: ..." on misuse).
+-- @function huawei
 -- @tparam table req `{ method=, url=, headers=, body=, ak=, sk= }`
 -- @treturn table the headers to send (a new table)
-function M.huawei(req)
-  if type(req) ~= "table" then error("sign.huawei: expected a table", 2) end
-  return core.sign_huawei(req)
-end
+M.huawei = core.sign_huawei
 
 return M

@@ -31,12 +31,13 @@ end
 
 function M.clients(sb, fc)
   fc = fc or M.clock(sb)
-  require("simkit.client")._reset_default_store()
   local eiot = simkit.client("eiotclub", { appkey = "sandbox-appkey", secret = "sandbox-secret",
     base_url = sb.url, retries = 0 })
   local hw = simkit.client("huawei", { ak = "SANDBOXAKEXAMPLE0001", sk = "sandbox-sk-secret",
     project_id = "0123456789abcdef0123456789abcdef", endpoint = sb.url, retries = 0,
-    clock = fc.clock, sleep = fc.sleep, store = require("simkit.store").memory{ clock = fc.clock } })
+    clock = fc.clock, sleep = fc.sleep,
+    -- its own store (rate windows, expiring on the same fake clock): no window left by another spec
+    store = require("simkit.store").memory { clock = fc.clock } })
   local tib = simkit.client("tibiot", { base_url = sb.url, app_key = "sandbox-tib-key",
     secret = "sandbox-tib-secret", signer = "hmac-sha256", retries = 0, sleep = fc.sleep })
   return { eiot = eiot, hw = hw, tib = tib, fake = fc, pace = M.clock() }

@@ -52,7 +52,9 @@ local function client(args)
   local opts = { username = "sandbox-user", password = "sandbox-password", domain = "sandbox-domain",
     project = "cn-north-4", endpoint = args.base, iam_endpoint = args.base, rate_limit = args.rl == "1" }
   if args.shared == "1" then
-    opts.store = shdict_store(ngx.shared.simkit)
+    -- simkit.store.shdict once the store backends are on this branch
+    local stores = require "simkit.store"
+    opts.store = stores.shdict and stores.shdict("simkit") or shdict_store(ngx.shared.simkit)
   else
     opts.store = require("simkit.store").memory()
   end

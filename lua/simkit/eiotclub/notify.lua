@@ -20,6 +20,10 @@ local errors = require "simkit.errors"
 local json = require "simkit.json"
 local sign = require "simkit.sign"
 local util = require "simkit.util"
+local core = require "simkit.core"
+
+local sha1, upper, find, gmatch = core.sha1, string.upper, string.find, string.gmatch
+local NULL = json.null
 
 local M = {}
 
@@ -35,18 +39,15 @@ local function fail(kind, message, extra)
   return nil, errors.new(f)
 end
 
---- Constant-time comparison of two hex signatures, case-insensitive.
+--- Comparison of two hex signatures, case-insensitive, whose time does not
+-- depend on where they differ: the SHA-1 digests of both are compared (one
+-- interned-string comparison), not the signatures byte by byte.
 -- @tparam string a
 -- @tparam string b
 -- @treturn boolean
 function M.equal_hex(a, b)
   if type(a) ~= "string" or type(b) ~= "string" or #a ~= #b then return false end
-  a, b = a:upper(), b:upper()
-  local diff = 0
-  for i = 1, #a do
-    if a:byte(i) ~= b:byte(i) then diff = diff + 1 end
-  end
-  return diff == 0
+  return sha1(upper(a)) == sha1(upper(b))
 end
 
 local function present(v)
@@ -98,6 +99,18 @@ function M.check_opts(who, opts, level)
   end
 end
 
+-- Is `name` a field of the envelope or of this event (def) that the body
+-- lacks or sends empty (so that a value carrying "&name=" may be it, moved)?
+local function moved_here(params, def, name)
+  local v = params[name]
+  if v ~= nil and v ~= "" and v ~= NULL then return false end
+  if ENVELOPE[name] then return true end
+  for _, list in ipairs({ def and def.fields or {}, def and def.soft or {} }) do
+    for _, f in ipairs(list) do if f == name then return true end end
+  end
+  return false
+end
+
 --- Verify and decode one EIOTCLUB notification.
 -- @param body the raw POST body (JSON text) or an already-decoded table
 -- @tparam string secret the account's secret
@@ -134,56 +147,55 @@ function M.eiotclub(body, secret, opts)
   end
   local given = raw.sign
   if not present(given) or given == "" then return fail("auth", "notification is not signed (no 'sign')") end
-  if type(given) ~= "string" or not given:match("^%x+$") or #given ~= 40 then
+  if type(given) ~= "string" or #given ~= 40 or find(given, "[^%x]") then
     return fail("auth", "notification 'sign' is not a 40-digit hex SHA1")
   end
-  local params = {}
+  -- One pass over the fields, before the signature is computed: what cannot
+  -- be signed is refused, and so are re-shaped bodies. The signed text is
+  -- "k=v&" entries joined, empty values left out: moving one field into its
+  -- neighbour ({a="1&b=2"} for {a="1", b="2"}) or into a key keeps the
+  -- signature. Such bodies are refused, so a valid notification cannot be
+  -- re-shaped into another (e.g. a new id): a name with '&' or '=', or a
+  -- value carrying "&name=" where `name` is a field of the envelope or of
+  -- this event that the body lacks (or sends empty). A value such as an
+  -- outTradeNo "A&x=1" is genuine when x is no such field.
+  local def = type(raw.event) == "string" and M.EVENTS[raw.event] or nil
+  local has_appkey = false
   for k, v in pairs(raw) do
-    if k ~= "sign" and k ~= "appkey" then
-      if type(v) == "table" and v ~= json.null then
-        return fail("auth", "field '" .. tostring(k) .. "' arrived as a JSON " ..
-          (is_array(v) and "array" or "object") .. "; EIOTCLUB signs it as the JSON string it sends, " ..
-          "so the signature cannot be verified")
-      end
-      if type(v) == "number" and (v ~= v or v == math.huge or v == -math.huge) then
-        return fail("decode", "field '" .. tostring(k) .. "' is not a finite number", { param = k })
-      end
-      params[k] = v
+    if type(k) ~= "string" or find(k, "&", 1, true) or find(k, "=", 1, true) then
+      return fail("auth", "notification field name '" .. tostring(k) .. "' contains '&' or '=': refused " ..
+        "(it could carry another signed field)")
     end
+    local tv = type(v)
+    if k == "appkey" then
+      has_appkey = true
+    elseif k == "sign" then -- luacheck: ignore 542 (not signed, checked above)
+    elseif tv == "string" then
+      if k ~= "data" and find(v, "&", 1, true) then -- plain find first: the rare case
+        for name in gmatch(v, "&([^&=]*)=") do
+          if moved_here(raw, def, name) then
+            return fail("auth", "notification field '" .. k .. "' carries '&" .. name .. "=' while '" .. name ..
+              "' is missing: refused (a field moved under the same signature)", { param = k })
+          end
+        end
+      end
+    elseif tv == "table" then
+      return fail("auth", "field '" .. k .. "' arrived as a JSON " ..
+        (is_array(v) and "array" or "object") .. "; EIOTCLUB signs it as the JSON string it sends, " ..
+        "so the signature cannot be verified")
+    elseif tv == "number" and (v ~= v or v == math.huge or v == -math.huge) then
+      return fail("decode", "field '" .. k .. "' is not a finite number", { param = k })
+    end
+  end
+  -- `sign` is never signed; `appkey` (absent from notifications) is not either
+  local params = raw
+  if has_appkey then
+    params = {}
+    for k, v in pairs(raw) do if k ~= "appkey" then params[k] = v end end
   end
   local expected = sign.eiotclub(params, secret)
   if not M.equal_hex(expected, given) then
     return fail("auth", "notification signature does not match (forged, tampered or wrong secret)")
-  end
-  -- The signed text is "k=v&" entries joined, empty values left out: moving
-  -- one field into its neighbour ({a="1&b=2"} for {a="1", b="2"}) or into a
-  -- key keeps the signature. Such bodies are refused, so a valid
-  -- notification cannot be re-shaped into another (e.g. a new id): a name
-  -- with '&' or '=', or a value carrying "&name=" where `name` is a field
-  -- of the envelope or of this event that the body lacks (or sends empty).
-  -- A value such as an outTradeNo "A&x=1" is genuine when x is no such field.
-  local def = type(raw.event) == "string" and M.EVENTS[raw.event] or nil
-  local function moved_here(name)
-    if params[name] ~= nil and params[name] ~= "" and params[name] ~= json.null then return false end
-    if ENVELOPE[name] then return true end
-    for _, list in ipairs({ def and def.fields or {}, def and def.soft or {} }) do
-      for _, f in ipairs(list) do if f == name then return true end end
-    end
-    return false
-  end
-  for k, v in pairs(params) do
-    if type(k) ~= "string" or k:find("[&=]") then
-      return fail("auth", "notification field name '" .. tostring(k) .. "' contains '&' or '=': refused " ..
-        "(it could carry another signed field)")
-    end
-    if type(v) == "string" and k ~= "data" then
-      for name in v:gmatch("&([^&=]*)=") do
-        if moved_here(name) then
-          return fail("auth", "notification field '" .. k .. "' carries '&" .. name .. "=' while '" .. name ..
-            "' is missing: refused (a field moved under the same signature)", { param = k })
-        end
-      end
-    end
   end
 
   -- Signed: now check the content.

@@ -3,11 +3,13 @@
 -- shared/seeds/huawei-gsl-api-reference.txt).
 --
 -- Cards come from `list_sim_cards` (500 a page, 1 call/s) whose flow
--- figures are "as of 24:00 yesterday" (L493-L494); the current usage comes
--- from `list_flow_by_sim_cards` (50 cards a call, the batch maximum), the
--- pools' remaining data from `list_sim_pools`. The client paces every call
--- (5/s per account, 1/s for list_sim_cards). Ids are 64-bit and stay exact
--- (Lua integers on 5.3+, digit strings on LuaJIT).
+-- figures are "as of 24:00 yesterday" (L493-L494): they give the plan's
+-- total (used + left); the current month's use comes from
+-- `show_month_usages` (500 cards a call, L985: ten times the 50 of
+-- list_flow_by_sim_cards), the pools' remaining data from `list_sim_pools`.
+-- The client paces every call (5/s per account, 1/s for list_sim_cards).
+-- Ids are 64-bit and stay exact (Lua integers on 5.3+, digit strings on
+-- LuaJIT).
 -- @module simkit.fleet.huawei
 local C = require "simkit.fleet.common"
 local util = require "simkit.util"
@@ -16,7 +18,7 @@ local json = require "simkit.json"
 local V = { name = "huawei" }
 
 V.PAGE_SIZE = 500   -- list_sim_cards / list_sim_pools limit: 10-500 (L412)
-V.FLOW_BATCH = 50   -- list_flow_by_sim_cards: at most 50 cards (L2780)
+V.MONTH_BATCH = 500 -- show_month_usages: at most 500 sim_card_ids (L985)
 V.TAG_BATCH = 500   -- batch_set_tags: at most 500 sim_card_ids (L4037)
 V.SMS_BATCH = 500   -- send_sms cids: no stated cap; 500 like the other batch ops
 
@@ -42,14 +44,14 @@ local function tags_of(names)
   return out
 end
 
---- One card: a list_sim_cards / show_sim_card item, its usage row of
--- list_flow_by_sim_cards (or nil: the listing's figures of yesterday 24:00
--- are used) and its pool's remaining MB (pooled cards).
-function V.card(item, flow, pool_left, now)
+--- One card: a list_sim_cards / show_sim_card item, its use this month
+-- (MB, show_month_usages; nil: the listing's figures of yesterday 24:00 are
+-- used) and its pool's remaining MB (pooled cards).
+function V.card(item, used_now, pool_left, now)
   local pooled = item.sim_pool_id ~= nil and item.sim_pool_id ~= json.null
-  local src = flow or item
+  local used_y, left_y = C.num(item.flow_used), C.num(item.flow_left)
   local as_of = now
-  if not flow then
+  if used_now == nil then
     -- "data as of 24:00 yesterday" (China, UTC+8)
     as_of = math.floor((now + C.BEIJING) / 86400) * 86400 - C.BEIJING
   end
@@ -58,11 +60,13 @@ function V.card(item, flow, pool_left, now)
     -- a pooled card's flow_left is its plan's share minus its use, negative
     -- once it used more than its share (L493; the pool's example -42.59,
     -- L3004): what it can still use is the pool's remaining data
-    usage = C.usage { used_mb = C.num(src.flow_used), left_mb = pool_left, pooled = true,
+    usage = C.usage { used_mb = used_now or used_y, left_mb = pool_left, pooled = true,
       period = "month", as_of = as_of }
   else
-    usage = C.usage { used_mb = C.num(src.flow_used), left_mb = C.num(src.flow_left),
-      limit_mb = flow and C.num(flow.flow_total) or nil, period = "month", as_of = as_of }
+    -- the plan's total = yesterday's used + left (flow_left may be negative)
+    local limit = used_y and left_y and used_y + left_y or nil
+    usage = C.usage { used_mb = used_now or used_y, limit_mb = limit,
+      left_mb = (used_now == nil or limit == nil) and left_y or nil, period = "month", as_of = as_of }
   end
   return {
     vendor = "huawei",
@@ -117,21 +121,42 @@ local function pool_lefts(vc, cache)
   return map
 end
 
---- The usage rows of `items` (list_flow_by_sim_cards, 50 a call).
-local function flows(vc, items)
+--- The billing month (yyyy-MM) of `now`: China's (UTC+8) first, then UTC.
+function V.months(now)
+  local bj, utc = os.date("!%Y-%m", now + C.BEIJING), os.date("!%Y-%m", now)
+  return bj, utc ~= bj and utc or nil
+end
+
+--- sim_card_id -> MB used this month of `items` (show_month_usages, 500 a
+-- call). The month is China's; when the vendor calls it a future month
+-- (GSL.00011004: its clock is in the previous one, a few hours a month),
+-- the UTC month is asked instead, once per sync.
+local function month_use(vc, items, cache)
   local ids = {}
   for _, it in ipairs(items) do ids[#ids + 1] = it.sim_card_id end
   local map = {}
-  for _, chunk in ipairs(C.chunks(ids, V.FLOW_BATCH)) do
-    local rows, err = vc.call("list_flow_by_sim_cards", { sim_card_ids = json.array(chunk) })
-    if not rows then return nil, err end
-    for _, r in ipairs(type(rows) == "table" and rows or {}) do map[key(r.sim_card_id)] = r end
+  local bj, utc = V.months(vc.now())
+  for _, chunk in ipairs(C.chunks(ids, V.MONTH_BATCH)) do
+    local function ask(month)
+      return vc.call("show_month_usages", { sim_card_ids = json.array(chunk), billing_cycles = json.array { month } })
+    end
+    local data, err = ask(cache.month or bj)
+    if not data and utc and not cache.month and err.code == "GSL.00011004" then
+      cache.month = utc
+      data, err = ask(utc)
+    end
+    if not data then return nil, err end
+    cache.month = cache.month or bj
+    for _, r in ipairs(type(data.month_usages) == "table" and data.month_usages or {}) do
+      local u = type(r.flow_usages) == "table" and r.flow_usages[1] or nil
+      if u then map[key(r.sim_card_id)] = C.num(u.flow_used) end
+    end
   end
   return map
 end
 
 local function cards_of(vc, items, cache)
-  local map, err = flows(vc, items)
+  local map, err = month_use(vc, items, cache)
   if not map then return nil, err end
   local lefts
   for _, it in ipairs(items) do

@@ -7,7 +7,7 @@ local audit = require "simkit.rules.audit"
 local ledger = require "simkit.rules.ledger"
 local overlay = require "simkit.rules.overlay"
 local meta = require "simkit.rules.meta"
-local orders = require "simkit.orders"
+local orders = require "simkit.eiotclub.orders"
 local store_mod = require "simkit.store"
 local util = require "simkit.util"
 local vendors = require "simkit.rules.vendors"
@@ -18,6 +18,7 @@ local Engine = {}
 Engine.__index = Engine
 
 local DEFAULT_LAG = 600
+local fleet_clients -- defined below
 
 local function default_logger(level, msg)
   io.stderr:write("simkit.rules [", level, "] ", msg, "\n")
@@ -56,9 +57,18 @@ function M.new(opts)
     fleet = fleet, store = store, offset = off, clock = clock, anchor = anchor, dry_run = opts.dry_run == true,
     audit_write = audit.sink(opts.audit), logger = opts.logger or default_logger, lookup = opts.lookup,
     lease_ttl = lease, lag = opts.lag, prefix = prefix, rules = {}, by_name = {}, caps = {},
-    owner = opts.owner or ("engine-" .. util.random_hex(6)), clients = vendors.index(opts.clients),
+    owner = opts.owner or ("engine-" .. util.random_hex(6)), clients = vendors.index(opts.clients or fleet_clients(fleet)),
   }, Engine)
   return self
+end
+
+-- the clients of a fleet that names them (simkit.fleet's client(vendor)),
+-- so `R.engine{ fleet = fleet }` alone can list packages and look orders up
+fleet_clients = function(fleet)
+  if type(fleet) ~= "table" or type(fleet.client) ~= "function" then return nil end
+  local out = {}
+  for _, v in ipairs({ "eiotclub", "huawei", "tibiot" }) do out[v] = fleet:client(v) end
+  return out
 end
 
 -- the fleet's capabilities of `vendor` (cached), or nil when unknown
@@ -267,7 +277,7 @@ function Engine:_execute(cy, job)
     fired.ok, fired.result = true, res
   else
     local unknown = is_order and type(aerr) == "table" and aerr.outcome ~= "not_placed"
-      and (aerr.outcome == "unknown" or orders.ambiguous(aerr))
+      and (aerr.outcome == "unknown" or aerr.outcome == "exists" or orders.ambiguous(aerr))
     rec.status = unknown and "unknown" or "failed"
     rec.error = audit.error_of(aerr)
     if unknown then rec.error.outcome = "unknown" end

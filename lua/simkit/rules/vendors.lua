@@ -4,8 +4,8 @@
 -- lookup of an order by its key (reconciliation of orders in doubt).
 -- Both are reads. Only EIOTCLUB sells top-ups through its API.
 -- @module simkit.rules.vendors
-local orders = require "simkit.orders"
 local errors = require "simkit.errors"
+local orders = require "simkit.eiotclub.orders"
 
 local M = {}
 
@@ -47,6 +47,8 @@ function M.packages(clients, card)
 end
 
 --- Look an order up by its key: "found", order | "absent" | "unknown", err.
+-- EIOTCLUB: `get_order_package_details` by `outTradeNoArrStr` over the
+-- order states 0, 1 and 2 (reads only: never a second order request).
 function M.lookup(clients, card, key)
   local c = clients[card.vendor]
   if card.vendor ~= "eiotclub" or not c then

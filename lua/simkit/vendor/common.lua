@@ -90,6 +90,9 @@ end
 local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8, Sep = 9, Oct = 10,
   Nov = 11, Dec = 12 }
 
+--- The longest Retry-After taken from a server (seconds; a week).
+M.MAX_RETRY_AFTER = 7 * 86400
+
 --- Parse a Retry-After header: delay-seconds, or an HTTP-date
 -- ("Wed, 21 Oct 2015 07:28:00 GMT") turned into the seconds from now.
 -- @treturn number|nil seconds (>= 0)
@@ -98,12 +101,15 @@ function M.retry_after(headers)
   if type(v) ~= "string" and type(v) ~= "number" then return nil end
   v = tostring(v)
   local n = tonumber(v)
-  if n then return n >= 0 and n or nil end
+  -- what a server sends is data: "1e999" or "-1" is no usable delay
+  if n then return (util.finite(n) and n >= 0 and n <= M.MAX_RETRY_AFTER) and n or nil end
   local d, mon, y, h, mi, s = v:match("^%a+, (%d%d) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT$")
   if not d or not MONTHS[mon] then return nil end
   local t = util.days_from_civil(tonumber(y), MONTHS[mon], tonumber(d)) * 86400 + tonumber(h) * 3600
     + tonumber(mi) * 60 + tonumber(s)
-  return math.max(0, t - math.floor(util.now()))
+  local wait = t - math.floor(util.now())
+  if wait > M.MAX_RETRY_AFTER then return nil end
+  return math.max(0, wait)
 end
 
 --- Error for a non-2xx HTTP answer that carries no vendor error body.

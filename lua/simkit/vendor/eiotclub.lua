@@ -96,28 +96,18 @@ function M.build(ctx, args)
   }
 end
 
--- Vendor codes that are not plain vendor errors.
-local RATE = { ["501"] = true, ["44001"] = true, ["45102"] = true }
-local AUTH_CLASSES = { auth = true, permission = true }
--- "once per 5 minutes"; 45102 (unlocking too frequent) states no period:
--- 60 s is simkit's conservative guess.
-local WAIT = { ["44001"] = 300, ["45102"] = 60 }
-
 --- Turn a non-200 envelope into an error.
 function M.vendor_error(ctx, res, body)
   local code = tostring(body.code)
+  -- what the code means (kind, retryable, retry_after, not_processed) is in
+  -- the generated code table
   local info = M.codes[code] or {}
-  local kind = "vendor"
-  if RATE[code] then kind = "rate_limited"
-  elseif AUTH_CLASSES[info.class] then kind = "auth" end
-  local retryable = info.retryable or false
-  if code == "44002" then retryable = false end -- "refresh failed": not automatic
   return errors.new {
-    kind = kind, vendor = "eiotclub", op = ctx.op, status = res.status, code = code,
+    kind = info.kind or "vendor", vendor = "eiotclub", op = ctx.op, status = res.status, code = code,
     message = body.message ~= nil and body.message ~= json.null and tostring(body.message) or info.en,
-    class = info.class, retryable = retryable,
-    retry_after = WAIT[code],
-    not_processed = code == "501" or nil, -- rejected before any effect: safe to resend
+    class = info.class, retryable = info.retryable or false,
+    retry_after = info.retry_after,
+    not_processed = info.not_processed, -- rejected before any effect: safe to resend
     -- whatever the vendor put in `data` next to the error code (e.g. about
     -- the existing order of a 503016 duplicate), as it came
     data = type(body.data) == "table" and body.data or nil,

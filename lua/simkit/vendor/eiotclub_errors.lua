@@ -8,6 +8,7 @@ return {
   ["403"] = {
     class = "permission",
     en = "You don't have permission to access.",
+    kind = "auth",
   },
   ["41001"] = {
     class = "input",
@@ -92,6 +93,7 @@ return {
   ["41030"] = {
     class = "auth",
     en = "Username not found when verifying sign, contact tech support.",
+    kind = "auth",
   },
   ["41031"] = {
     class = "not_found",
@@ -148,6 +150,7 @@ return {
   ["41998"] = {
     class = "auth",
     en = "API customer info is abnormal, contact tech support.",
+    kind = "auth",
   },
   ["42000"] = {
     class = "input",
@@ -196,38 +199,47 @@ return {
   ["42101"] = {
     class = "auth",
     en = "Appkey is empty.",
+    kind = "auth",
   },
   ["42102"] = {
     class = "auth",
     en = "Appkey does not exist.",
+    kind = "auth",
   },
   ["42104"] = {
     class = "permission",
     en = "ip: is not authorized, configure ip whitelist.",
+    kind = "auth",
   },
   ["42201"] = {
     class = "auth",
     en = "Timestamp is empty.",
+    kind = "auth",
   },
   ["42203"] = {
     class = "auth",
     en = "Timestamp is inaccurate.",
+    kind = "auth",
   },
   ["42204"] = {
     class = "auth",
     en = "Invalid time format.",
+    kind = "auth",
   },
   ["42301"] = {
     class = "auth",
     en = "Nonce is empty.",
+    kind = "auth",
   },
   ["42401"] = {
     class = "auth",
     en = "Signature string is empty.",
+    kind = "auth",
   },
   ["42402"] = {
     class = "auth",
     en = "Invalid signature, check encryption method.",
+    kind = "auth",
   },
   ["42403"] = {
     class = "input",
@@ -273,12 +285,14 @@ return {
   ["44001"] = {
     class = "rate_limited",
     en = "Operation too frequent, refresh once every 5 mins.",
+    kind = "rate_limited",
+    retry_after = 300,
     retryable = true,
   },
   ["44002"] = {
     class = "operation_failed",
     en = "Refresh failed.",
-    retryable = true,
+    retryable = false,
   },
   ["45101"] = {
     class = "input",
@@ -287,6 +301,8 @@ return {
   ["45102"] = {
     class = "rate_limited",
     en = "Too frequent card unlocking.",
+    kind = "rate_limited",
+    retry_after = 60,
     retryable = true,
   },
   ["45103"] = {
@@ -345,11 +361,14 @@ return {
   ["501"] = {
     class = "rate_limited",
     en = "Too many requests.",
+    kind = "rate_limited",
+    not_processed = true,
     retryable = true,
   },
   ["502"] = {
     class = "permission",
     en = "IP whitelist error.",
+    kind = "auth",
   },
   ["503016"] = {
     class = "duplicate_order",
@@ -358,6 +377,7 @@ return {
   ["900910"] = {
     class = "permission",
     en = "No operation permission.",
+    kind = "auth",
   },
   ["900911"] = {
     class = "not_found",

@@ -41,9 +41,6 @@ local WORK_ORDER_END = {
   [7] = { "work_order_rejected", " was rejected" },
 }
 
--- 5xx codes whose remedy is to change the request, not to try again (L6308-6309)
-local NOT_RETRYABLE_5XX = { ["GSL.00011009"] = true, ["GSL.00016005"] = true }
-
 -- A tag of an IAM password for the token cache key: 4096 chained
 -- HMAC-SHA256 rounds keyed by the password and salted with the account, so
 -- that the key (visible in a shared dict) is slow to test guesses against;
@@ -224,8 +221,10 @@ end
 -- @tparam table ctx
 -- @tparam[opt] string refused a token the vendor just refused
 -- @treturn table `{ token = }` or nil, err
+local AKSK = {} -- AK/SK mode: build signs; nothing to fetch
+
 function M.authenticate(ctx, refused)
-  if ctx.cfg.mode ~= "token" then return {} end
+  if ctx.cfg.mode ~= "token" then return AKSK end
   local tok, err = token.get(ctx, refused)
   if not tok then return nil, err end
   return { token = tok }
@@ -286,9 +285,6 @@ end
 ----------------------------------------------------------------------------
 -- parsing answers
 
-local AUTH_CODES = { ["GSL.00010001"] = true, ["GSL.00010002"] = true }
-local PENDING = { ["GSL.00016009"] = true, ["GSL.00016010"] = true, ["GSL.00016015"] = true }
-
 local function str(v)
   if v == nil or v == json.null then return nil end
   if type(v) == "table" then return nil end
@@ -321,17 +317,17 @@ local function vendor_error(ctx, res, code, msg, trace, auth)
   local retry_after = common.retry_after(res.headers)
   if status == 429 then
     f.kind, f.retryable, f.retry_after = "rate_limited", true, retry_after or 1
-  elseif status == 401 or AUTH_CODES[code or ""] or
+  elseif status == 401 or info.kind == "auth" or
       (status == 403 and code and code:match("^APIGW%.")) then
     f.kind = "auth"
-  elseif code == "GSL.00011007" then
-    -- a query of the same kind is already running: try again shortly
-    f.retryable, f.retry_after = true, retry_after or 2
-  elseif code == "GSL.00016016" then
-    f.retry_after = 300 -- "no repeated operation within 5 minutes": not retried automatically
-  elseif PENDING[code or ""] then
+  -- the rest of what a code means is in the generated code table
+  elseif info.retryable == true then
+    f.retryable, f.retry_after = true, retry_after or info.retry_after
+  elseif info.retry_after then
+    f.retry_after = info.retry_after
+  elseif info.pending_work_order then
     f.pending_work_order = true
-  elseif status >= 500 and not NOT_RETRYABLE_5XX[code or ""] then
+  elseif status >= 500 and info.retryable ~= false then
     f.retryable, f.retry_after = true, retry_after
   end
   if not code and f.kind == "vendor" then f.kind = "http" end
@@ -369,21 +365,14 @@ function M.parse(ctx, res, auth)
 end
 
 ----------------------------------------------------------------------------
--- call hook: extra checks, one re-authentication on a refused token
-
--- ops whose path id 0 means "look the card up by ICCID" (or cid)
-local LOOKUP_KEY = {
-  switch_network = "cid", set_network_switch_policy = "cid",
-}
+-- call hook: the cross-field checks of the seed
 
 local function extra_checks(ctx, args)
   local op = ctx.spec
-  local has = util.by_name(op.params)
-  if has.sim_card_id and args.sim_card_id ~= nil and tostring(args.sim_card_id) == "0" then
-    local key = LOOKUP_KEY[ctx.op] or (has.iccid and "iccid")
-    if key and args[key] == nil and (has.sim_card_id.loc == "path" or ctx.op == "list_sim_price_plans") then
-      return input_error(ctx, "'sim_card_id' 0 means \"by " .. key .. "\": '" .. key .. "' is required", key)
-    end
+  -- the descriptor's zero_id: sim_card_id 0 means "by iccid" (or cid)
+  local z = op.zero_id
+  if z and args[z.param] ~= nil and tostring(args[z.param]) == "0" and args[z.by] == nil then
+    return input_error(ctx, "'" .. z.param .. "' 0 means \"by " .. z.by .. "\": '" .. z.by .. "' is required", z.by)
   end
   -- items (batch_set_attributes): sim_card_id 0 means "by iccid" there too
   for _, p in ipairs(op.params) do

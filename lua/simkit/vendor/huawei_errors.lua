@@ -3,10 +3,12 @@
 return {
   ["GSL.00010001"] = {
     en = "The token carried in the request is invalid.",
+    kind = "auth",
     status = 403,
   },
   ["GSL.00010002"] = {
     en = "The user has been frozen and cannot invoke the API.",
+    kind = "auth",
     status = 403,
   },
   ["GSL.00010003"] = {
@@ -35,10 +37,13 @@ return {
   },
   ["GSL.00011007"] = {
     en = "A query service has been delivered. Please try again later.",
+    retry_after = 2,
+    retryable = true,
     status = 403,
   },
   ["GSL.00011009"] = {
     en = "File not exists.",
+    retryable = false,
     status = 500,
   },
   ["GSL.00011010"] = {
@@ -123,6 +128,7 @@ return {
   },
   ["GSL.00016005"] = {
     en = "Unsupported business handling order",
+    retryable = false,
     status = 500,
   },
   ["GSL.000160051"] = {
@@ -143,10 +149,12 @@ return {
   },
   ["GSL.00016009"] = {
     en = "The card you operate has unfinished resumption orders. Do not perform the operation again.",
+    pending_work_order = true,
     status = 403,
   },
   ["GSL.00016010"] = {
     en = "The card you operate has pending suspension orders. Do not perform the operation again.",
+    pending_work_order = true,
     status = 403,
   },
   ["GSL.00016012"] = {
@@ -159,10 +167,12 @@ return {
   },
   ["GSL.00016015"] = {
     en = "The card you operate has pending activation orders. Do not perform the operation again.",
+    pending_work_order = true,
     status = 403,
   },
   ["GSL.00016016"] = {
     en = "Repeated operations are not allowed within 5 minutes. Please wait.",
+    retry_after = 300,
     status = 403,
   },
   ["GSL.00016019"] = {

@@ -285,6 +285,10 @@ return {
     },
     sdk_query = { "iccid" },
     summary = "Clear real-name verification information",
+    zero_id = {
+      by = "iccid",
+      param = "sim_card_id",
+    },
   },
   delete_tag = {
     method = "DELETE",
@@ -370,6 +374,10 @@ return {
     },
     sdk_query = { "iccid" },
     summary = "Activate a physical SIM card",
+    zero_id = {
+      by = "iccid",
+      param = "sim_card_id",
+    },
   },
   list_attributes = {
     method = "GET",
@@ -1308,6 +1316,10 @@ return {
     },
     sdk_query = { "sim_card_id", "iccid", "real_time", "limit", "offset" },
     summary = "List price plans subscribed by a SIM card",
+    zero_id = {
+      by = "iccid",
+      param = "sim_card_id",
+    },
   },
   list_sms_details = {
     method = "GET",
@@ -1611,6 +1623,10 @@ return {
     },
     sdk_query = {},
     summary = "Re-bind SIM card to device (IMEI)",
+    zero_id = {
+      by = "iccid",
+      param = "sim_card_id",
+    },
   },
   reset_sim_card = {
     async = true,
@@ -1647,6 +1663,10 @@ return {
     },
     sdk_query = {},
     summary = "Resume (restore) a single stopped SIM card",
+    zero_id = {
+      by = "iccid",
+      param = "sim_card_id",
+    },
   },
   send_sms = {
     method = "POST",
@@ -1734,6 +1754,10 @@ return {
     },
     sdk_query = {},
     summary = "Set / cancel usage-threshold network cut-off",
+    zero_id = {
+      by = "iccid",
+      param = "sim_card_id",
+    },
   },
   set_network_switch_policy = {
     async = true,
@@ -1767,6 +1791,10 @@ return {
     },
     sdk_query = {},
     summary = "Assign a network switch policy to a SIM card",
+    zero_id = {
+      by = "cid",
+      param = "sim_card_id",
+    },
   },
   set_speed_value = {
     async = true,
@@ -1802,6 +1830,10 @@ return {
     },
     sdk_query = {},
     summary = "Set speed limit on a physical SIM card",
+    zero_id = {
+      by = "iccid",
+      param = "sim_card_id",
+    },
   },
   show_month_usages = {
     method = "POST",
@@ -1878,6 +1910,10 @@ return {
     },
     sdk_query = { "iccid" },
     summary = "Query SIM card real-name verification status (real time)",
+    zero_id = {
+      by = "iccid",
+      param = "sim_card_id",
+    },
   },
   show_sim_card = {
     method = "GET",
@@ -1906,6 +1942,10 @@ return {
     },
     sdk_query = { "iccid" },
     summary = "Show SIM card details",
+    zero_id = {
+      by = "iccid",
+      param = "sim_card_id",
+    },
   },
   start_stop_net = {
     async = true,
@@ -1942,6 +1982,10 @@ return {
     },
     sdk_query = {},
     summary = "Apply for network cut-off / restore service",
+    zero_id = {
+      by = "iccid",
+      param = "sim_card_id",
+    },
   },
   stop_sim_card = {
     async = true,
@@ -1978,6 +2022,10 @@ return {
     },
     sdk_query = {},
     summary = "Stop (suspend) a single SIM card",
+    zero_id = {
+      by = "iccid",
+      param = "sim_card_id",
+    },
   },
   switch_network = {
     async = true,
@@ -2012,6 +2060,10 @@ return {
     },
     sdk_query = {},
     summary = "Switch the network (carrier) of a tri-network card",
+    zero_id = {
+      by = "cid",
+      param = "sim_card_id",
+    },
   },
   update_attribute = {
     method = "PUT",

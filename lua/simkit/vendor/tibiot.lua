@@ -14,22 +14,12 @@ local common = require "simkit.vendor.common"
 local signers = require "simkit.vendor.tibiot_signers"
 
 local VENDOR = "tibiot"
-local MAX_ICCIDS = 10 -- "ICCID Array, A maximum of 10 can be passed in"
 
--- Copy of the generated table: the public operate_card_network accepts any
--- number of ICCIDs (the adapter sends them in chunks of at most 10).
-local function deep_copy(t)
-  if type(t) ~= "table" then return t end
-  local c = {}
-  for k, v in pairs(t) do c[k] = deep_copy(v) end
-  return c
-end
-local OPS = deep_copy(require "simkit.vendor.tibiot_ops")
-for _, p in ipairs(OPS.operate_card_network.params) do
-  if p.name == "iccids" then p.max_items = nil end
-end
+-- The generated descriptors; operate_card_network's `batch` says its ICCIDs
+-- go in requests of at most 10 ("A maximum of 10 can be passed in").
+local OPS = require "simkit.vendor.tibiot_ops"
 
-local M = { name = VENDOR, ops = OPS, max_iccids = MAX_ICCIDS }
+local M = { name = VENDOR, ops = OPS, max_iccids = OPS.operate_card_network.batch.size }
 
 -- Options --------------------------------------------------------------------
 
@@ -299,7 +289,8 @@ local function chunk_result(chunk, data, err)
   return r
 end
 
-local function operate_network(args, send)
+local function operate_network(ctx, args, send)
+  local size = ctx.spec.batch.size
   -- duplicates are removed, keeping the first occurrence's order
   local seen, list = {}, {}
   for _, v in ipairs(args.iccids) do
@@ -308,10 +299,9 @@ local function operate_network(args, send)
   local result = { chunks = {}, batch_codes = {}, success_count = 0, errors = {}, ok = true,
     iccids = list, duplicates_removed = #args.iccids - #list }
   local first_err, any_ok
-  for i = 1, #list, MAX_ICCIDS do
+  for i = 1, #list, size do
     local chunk = {}
-    for j = i, math.min(i + MAX_ICCIDS - 1, #list) do chunk[#chunk + 1] = list[j] end
-    assert(#chunk <= MAX_ICCIDS)
+    for j = i, math.min(i + size - 1, #list) do chunk[#chunk + 1] = list[j] end
     local data, err = send({ iccids = json.array(chunk), switchOn = args.switchOn })
     local r = chunk_result(chunk, data, err)
     result.chunks[#result.chunks + 1] = r
@@ -344,7 +334,7 @@ function M.call(ctx, args, send)
   local err = M.prevalidate(ctx, args)
   if err then return nil, err end
   if ctx.op == "operate_card_network" then
-    return operate_network(args, send)
+    return operate_network(ctx, args, send)
   end
   return send(args)
 end

@@ -101,12 +101,15 @@ return {
   },
   operate_card_network = {
     async = true,
+    batch = {
+      param = "iccids",
+      size = 10,
+    },
     method = "POST",
     params = {
       {
         items_type = "string",
         loc = "body",
-        max_items = 10,
         name = "iccids",
         required = true,
         type = "array",
