@@ -35,6 +35,7 @@ build = {
     ["simkit.cli.sim"] = "lua/simkit/cli/sim.lua",
     ["simkit.client"] = "lua/simkit/client.lua",
     ["simkit.describe"] = "lua/simkit/describe.lua",
+    ["simkit.eiotclub"] = "lua/simkit/eiotclub/init.lua",
     ["simkit.eiotclub.cdr"] = "lua/simkit/eiotclub/cdr.lua",
     ["simkit.eiotclub.notify"] = "lua/simkit/eiotclub/notify.lua",
     ["simkit.eiotclub.orders"] = "lua/simkit/eiotclub/orders.lua",
