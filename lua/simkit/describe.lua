@@ -201,6 +201,8 @@ function M.vendor_op(vendor, name)
     d.params[i] = describe_param(p)
     local rp = raw_params[p.name]
     if rp and rp.max_items and not p.max_items then d.params[i].per_request_max_items = rp.max_items end
+    -- the descriptor's batch: the list goes in requests of at most `size` items
+    if op.batch and op.batch.param == p.name then d.params[i].per_request_max_items = op.batch.size end
   end
   d.order, d.guard = copy(op.order), copy(op.guard)
   if op.rate_per_s or op.min_interval then
