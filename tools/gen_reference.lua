@@ -223,6 +223,10 @@ local function render_op(lines, d, e, vendor)
     if d.rate_limit.min_interval_s then
       parts[#parts + 1] = "once per " .. show(d.rate_limit.min_interval_s) .. " s per card"
     end
+    if d.rate_limit.account_per_s then
+      parts[#parts + 1] = show(d.rate_limit.account_per_s) .. " calls/s per account, all operations together" ..
+        (vendor == "eiotclub" and " (simkit's default pacing, client option `rate_limit`)" or " (simkit paces to it)")
+    end
     lines[#lines + 1] = "- Rate limit: " .. table.concat(parts, "; ")
   end
   if e and type(null(e.rate_limit)) == "table" and null(e.rate_limit.source) then

@@ -29,19 +29,24 @@
 --       exclusive = { { "month", "date" } },            -- at most one of each group
 --       list_total = { max = 50, params = { ... } },    -- items of several lists together
 --       aliases = { iccids = "iccid" },                 -- other accepted name -> vendor's name
---       rate_limit = { per_s = 1, min_interval_s = 300 },
+--       rate_limit = { per_s = 1, min_interval_s = 300, account_per_s = 5 },
+--                                 -- this op's own limit, once per card per interval,
+--                                 -- all ops of one account together (simkit paces to it;
+--                                 -- EIOTCLUB: the default of the client option rate_limit)
 --       paging = { page = "offset", size = "limit", default_size = 100, max_size = 500,
 --                  items = "sim_cards", total = "count", total_kind = "records" },
 --       order = { key = "outTradeNo", id = "orderId", lookup = "get_order_package_details",
 --                 id_lookup = "package_order_record", probe = nil, duplicate_codes = { ... } },
 --                                 -- money ops: how simkit keeps an order at most once
 --       guard = { param = "iccid", interval = 300 },  -- refused before sending within interval
+--       batch = { param = "iccids", size = 10 },      -- the list simkit splits into requests of size
 --       returns = { shape = "object", items = "...", ... },   -- the descriptor's response facts
 --       facts = { ... },          -- every other fact of the op's descriptor, by its own name
 --     }
 --
 -- @module simkit.describe
 local errors = require "simkit.errors"
+local util = require "simkit.util"
 local validate = require "simkit.validate"
 
 local M = {}
@@ -62,7 +67,7 @@ local HANDLED = {
   method = true, path = true, summary = true, params = true, read = true, money = true,
   idempotency_key = true, async = true, deprecated = true, one_of = true, exclusive = true,
   list_total = true, aliases = true, rate_per_s = true, min_interval = true, pagination = true,
-  response = true, order = true, guard = true,
+  response = true, order = true, guard = true, batch = true,
 }
 
 local PARAM_RENAMED = { loc = "location" }
@@ -109,22 +114,9 @@ local function paging(vendor, name, op)
   return pg
 end
 
---- The edit distance of two strings (insertions, deletions, substitutions).
-local function distance(a, b)
-  local prev = {}
-  for j = 0, #b do prev[j] = j end
-  for i = 1, #a do
-    local cur = { [0] = i }
-    for j = 1, #b do
-      local cost = a:byte(i) == b:byte(j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-    end
-    prev = cur
-  end
-  return prev[#b]
-end
-
---- The names closest to `word` (a misspelt operation or option), best first.
+--- The names closest to `word` (a misspelt operation), best first: the
+-- client's own "did you mean" (`simkit.util.closest`), on the word's first
+-- 200 characters, case-insensitive, unquoted.
 -- @tparam string word what was asked for
 -- @tparam table names the valid names
 -- @tparam[opt=3] number n how many at most
@@ -137,23 +129,10 @@ function M.closest(word, names, n)
   if type(n) ~= "number" or n ~= n or n < 0 then
     error("simkit.describe.closest: n must be a number >= 0", 2)
   end
-  local lw = word:lower():sub(1, 200)
-  local scored = {}
-  if lw == "" then return scored end
-  for _, name in ipairs(names) do
-    local ln = name:lower()
-    local d = distance(lw, ln)
-    -- close in spelling, or one name inside the other ("pool" -> pool_list)
-    if d <= math.max(2, math.floor(#ln / 3)) or ln:find(lw, 1, true) or lw:find(ln, 1, true) then
-      scored[#scored + 1] = { name = name, d = d }
-    end
-  end
-  table.sort(scored, function(x, y)
-    if x.d ~= y.d then return x.d < y.d end
-    return x.name < y.name
-  end)
+  local w = word:sub(1, 200):lower()
   local out = {}
-  for i = 1, math.min(n, #scored) do out[i] = scored[i].name end
+  if w == "" then return out end
+  for i, quoted in ipairs(util.closest(w, names, n)) do out[i] = quoted:sub(2, -2) end
   return out
 end
 
@@ -180,7 +159,7 @@ function M.vendor_op(vendor, name)
     -- the name as asked, short and printable (it may be anything)
     local shown = name:sub(1, 64):gsub("[%z\1-\31\127-\255]", "?") .. (#name > 64 and "..." or "")
     return nil, errors.input("unknown operation '" .. shown .. "' of " .. vendor.name ..
-      (#near > 0 and (" (did you mean " .. table.concat(near, ", ") .. "?)") or
+      (#near > 0 and (" (did you mean '" .. table.concat(near, "', '") .. "'?)") or
         " (client:operations() lists them)"), { vendor = vendor.name, suggestions = near })
   end
   local d = {
@@ -192,21 +171,14 @@ function M.vendor_op(vendor, name)
     returns = copy(op.response), paging = paging(vendor, name, op),
     params = {}, facts = {},
   }
-  -- the generated descriptor as it is: where the adapter lifted a list cap
-  -- (it splits the list into requests), the vendor's cap is per request
-  local raw = require("simkit.vendor." .. vendor.name .. "_ops")[name]
-  local raw_params = {}
-  for _, p in ipairs(raw and raw.params or {}) do raw_params[p.name] = p end
   for i, p in ipairs(op.params) do
     d.params[i] = describe_param(p)
-    local rp = raw_params[p.name]
-    if rp and rp.max_items and not p.max_items then d.params[i].per_request_max_items = rp.max_items end
-    -- the descriptor's batch: the list goes in requests of at most `size` items
+    -- a descriptor's `batch` names the list the adapter splits into requests of `size`
     if op.batch and op.batch.param == p.name then d.params[i].per_request_max_items = op.batch.size end
   end
-  d.order, d.guard = copy(op.order), copy(op.guard)
-  if op.rate_per_s or op.min_interval then
-    d.rate_limit = { per_s = op.rate_per_s, min_interval_s = op.min_interval }
+  d.order, d.guard, d.batch = copy(op.order), copy(op.guard), copy(op.batch)
+  if op.rate_per_s or op.min_interval or vendor.RATE_LIMIT then
+    d.rate_limit = { per_s = op.rate_per_s, min_interval_s = op.min_interval, account_per_s = vendor.RATE_LIMIT }
   end
   for k, v in pairs(op) do
     if not HANDLED[k] then d.facts[k] = copy(v) end

@@ -199,20 +199,24 @@ end
 --- Seconds of one rate window (1 s plus a margin for network jitter).
 M.RATE_PERIOD = 1.05
 
+--- The vendor's limit for all operations together: calls per second per
+-- account (seed L112), paced client-side.
+M.RATE_LIMIT = 5
+
 --- The `admit` step: the client-side rate limit, in the client's store
 -- (5 calls/s per account, `rate_per_s` of the op's descriptor besides).
 function M.admit(ctx)
   local cfg = ctx.cfg
   if not cfg.rate_limit then return true end
   local key = cfg.limit_key
-  local rules = { { key = key, limit = 5, period = M.RATE_PERIOD } }
+  local rules = { { key = key, limit = M.RATE_LIMIT, period = M.RATE_PERIOD } }
   local per = ctx.spec.rate_per_s
   if per then rules[2] = { key = key .. ":" .. ctx.op, limit = per, period = M.RATE_PERIOD } end
   local waited, wait, serr = ratelimit.acquire(ctx.store, rules, { mode = cfg.rate_limit, sleep = ctx.sleep,
     clock = ctx.clock, max_wait = ctx.deadline and math.max(0, ctx.deadline - ctx.clock() - 0.1) or nil })
   if waited then return true end
   if serr then return nil, serr end
-  return nil, ratelimit.error(ctx, wait, "5 calls/s per account" ..
+  return nil, ratelimit.error(ctx, wait, M.RATE_LIMIT .. " calls/s per account" ..
     (per and (", " .. per .. "/s for " .. ctx.op) or ""))
 end
 
