@@ -33,7 +33,7 @@ HDRS    := $(wildcard src/*.h)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -fPIC -fvisibility=hidden $(WARN) -I$(LUA_INC) $(EXTRA_CFLAGS)
-LDLIBS  := -lcurl -lcrypto
+LDLIBS  := -lcurl -lcrypto -lsqlite3
 LDFLAGS += -shared $(EXTRA_LDFLAGS)
 
 # Debian packages the project needs (DESIGN.md). luajit2 / libluajit2-5.1-dev,

@@ -59,7 +59,7 @@ hz=$(getconf CLK_TCK)
 run() {
   local out t0 t1
   t0=$(ticks)
-  out=$(wrk -t"$THREADS" -c"$1" -d"${DURATION}s" --latency -s bench/webhook_bench.wrk.lua "$base$2" -- "$3")
+  out=$(timeout $((DURATION + 30)) wrk -t"$THREADS" -c"$1" -d"${DURATION}s" --latency -s bench/webhook_bench.wrk.lua "$base$2" -- "$3")
   t1=$(ticks)
   local rps p99 n errs cpu
   rps=$(echo "$out" | awk '/^Requests\/sec:/ { print $2 }')

@@ -189,6 +189,13 @@ describe("simkit.fleet actions against the sandbox", function()
     for _, r in ipairs(results) do assert.is_true(r.ok, tostring(r.err)) end
     assert.equal(1, #sb:requests { path = "/v1/sim-tags/batch-set" })
     assert.equal("spare", hw_state("89860321000000000004").tag_names)
+    -- per-card Huawei work orders: one refusal fails only its card
+    results = assert(fleet:act_many({ card("89860321000000000019"), card("89860421000000000006") }, "speed",
+      { kbps = 64 }))
+    assert.is_true(results[1].ok, tostring(results[1].err))
+    assert.truthy(results[1].result.work_order_id)
+    assert.is_false(results[2].ok)
+    assert.equal("vendor", results[2].err.kind)
   end)
 
   it("refuses bad input: unknown action, wrong arguments, foreign or malformed cards", function()

@@ -49,10 +49,10 @@ describe("two nginx workers, one Huawei account", function()
   local function state() return sb:state("huawei") end
 
   -- n concurrent calls of `op`; returns the answers and the set of workers that served
-  local function calls(n, op, shared, rl)
+  local function calls(n, op, shared, rl, extra)
     local reqs = {}
     for i = 1, n do
-      reqs[i] = "GET /call?op=" .. op .. "&shared=" .. shared .. "&rl=" .. rl .. "&base=" ..
+      reqs[i] = "GET /call?op=" .. op .. "&shared=" .. shared .. "&rl=" .. rl .. (extra or "") .. "&base=" ..
         sandbox.json.urlencode(sb.url) .. " HTTP/1.0\r\nHost: x\r\n\r\n"
     end
     local out = nginx.concurrent(ng.port, reqs)
@@ -83,6 +83,28 @@ describe("two nginx workers, one Huawei account", function()
     local s = state()
     assert.are.equal(0, s.rate_limited)
     assert.are.equal(1, s.token_requests)
+  end)
+
+  it("EIOTCLUB: the 5-minute per-card guard holds across workers through the store: one request leaves", function()
+    local answers, nw = calls(12, "refresh_usage", "1", "1", "&vendor=eiotclub&iccid=89852012345678900001")
+    assert.are.equal(2, nw, "both workers must have served")
+    local ok, refused = 0, 0
+    for _, a in ipairs(answers) do
+      if a.ok then ok = ok + 1 elseif a.client_side then refused = refused + 1 end
+    end
+    assert.are.equal(1, ok)
+    assert.are.equal(11, refused)
+    assert.are.equal(1, #sb:requests({ path = "/api/v3/card/refreshUsage" }))
+  end)
+
+  it("EIOTCLUB contrast: per-worker stores send the guarded call once per worker (the vendor answers 44001)",
+      function()
+    local answers, nw = calls(12, "refresh_usage", "0", "1", "&vendor=eiotclub&iccid=89852012345678900002")
+    assert.are.equal(2, nw, "both workers must have served")
+    local ok = 0
+    for _, a in ipairs(answers) do if a.ok then ok = ok + 1 end end
+    assert.are.equal(1, ok)
+    assert.are.equal(2, #sb:requests({ path = "/api/v3/card/refreshUsage" }))
   end)
 
   it("contrast: per-worker state makes the workers exceed the limit together", function()

@@ -253,6 +253,30 @@ describe("simkit.notify.eiotclub", function()
     assert.matches("max_age 0.5", err.message)
   end)
 
+  it("bad arguments: a body of any type is nil, err; bad options raise naming the option", function()
+    for _, body in ipairs({ 42, true, "", "[]", "[1,2]", "null", "1e999", string.rep("[", 100000) }) do
+      local ev, err = notify.eiotclub(body, SECRET)
+      assert.is_nil(ev, tostring(body))
+      assert.equal("decode", err.kind)
+    end
+    assert.is_nil(notify.eiotclub(nil, SECRET))
+    local b = body_of(flow_alert())
+    for _, bad in ipairs({ 0 / 0, math.huge, -1, "300", {} }) do
+      local ok, msg = pcall(notify.eiotclub, b, SECRET, { max_age = bad })
+      assert.is_false(ok)
+      assert.matches("option 'max_age'", msg)
+    end
+    local ok, msg = pcall(notify.eiotclub, b, SECRET, { max_age = 10, now = function() return 0 / 0 end })
+    assert.is_false(ok)
+    assert.matches("option 'now' returned", msg)
+    assert.has_error(function() notify.eiotclub(b, SECRET, "opts") end)
+    assert.has_error(function() notify.eiotclub(b, "") end)
+    assert.has_error(function() notify.eiotclub(b, 42) end)
+    -- huge values in the body are refused or carried, never a raise
+    local ev = notify.eiotclub(body_of(flow_alert({ alert_value = string.rep("9", 100000) })), SECRET)
+    assert.equal(100000, #ev.alert_value)
+  end)
+
   it("equal_hex is case-insensitive and length-checked", function()
     assert.is_true(notify.equal_hex("ABCDEF", "abcdef"))
     assert.is_false(notify.equal_hex("ABCDEF", "abcde0"))
@@ -401,6 +425,20 @@ describe("simkit.receiver", function()
     assert.equal(2, calls.e1)
     for i = 4, 7 do assert.is_true(deliver(i).duplicate, "e" .. i) end
     for i = 4, 7 do assert.equal(1, calls["e" .. i]) end
+  end)
+
+  it("without a store, a copy arriving while the first is handled (a yielding handler) gets 503", function()
+    local b = body_of(flow_alert())
+    local r, inner
+    local calls = 0
+    r = new({ FlowAlert = function()
+      calls = calls + 1
+      if calls == 1 then inner = select(2, r:handle(b)) end
+    end })
+    assert.equal(200, select(2, r:handle(b)))
+    assert.equal(503, inner)
+    assert.equal(1, calls)
+    assert.is_true(select(3, r:handle(b)).duplicate)
   end)
 
   it("with store =, de-duplicates across receivers sharing it, for ttl seconds", function()
@@ -561,6 +599,20 @@ describe("simkit.receiver", function()
     -- an id too long to be a key
     _, status, err = r:handle(body_of(flow_alert({ id = string.rep("x", 300) })))
     assert.same({ 400, "id" }, { status, err.param })
+  end)
+
+  it("handle() answers 400 to a body of any type, never raises", function()
+    local r = new({ FlowAlert = function() error("must not run") end })
+    for _, body in ipairs({ 42, true, "", "[]", "null", "{", 0 / 0 }) do
+      local reply, status, err = r:handle(body)
+      assert.equal(400, status, tostring(body))
+      assert.equal("FAIL", json.decode(reply).status)
+      assert.equal("decode", err.kind)
+    end
+    local _, status = r:handle(nil)
+    assert.equal(400, status)
+    _, status = r:handle("{}") -- an object without a signature
+    assert.equal(401, status)
   end)
 
   it("does not keep the secret in a field", function()

@@ -11,6 +11,7 @@ SKC_EXPORT int luaopen_simkit_core(lua_State *L)
     skc_open_json(L);
     skc_open_http(L);
     skc_open_clock(L);
+    skc_open_sqlite(L);
     skc_open_cdr(L);
     skc_open_smtp(L);
     lua_pushliteral(L, "simkit.core 0.1.0");

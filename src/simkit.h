@@ -23,6 +23,7 @@ SKC_LOCAL void skc_open_crypto(lua_State *L);
 SKC_LOCAL void skc_open_json(lua_State *L);
 SKC_LOCAL void skc_open_http(lua_State *L);
 SKC_LOCAL void skc_open_clock(lua_State *L);
+SKC_LOCAL void skc_open_sqlite(lua_State *L);
 SKC_LOCAL void skc_open_cdr(lua_State *L);
 SKC_LOCAL void skc_open_smtp(lua_State *L);
 SKC_LOCAL int skc_sign_eiotclub(lua_State *L);

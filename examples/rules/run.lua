@@ -38,8 +38,10 @@ for _, c in ipairs(opts) do clients[#clients + 1] = c end
 local store
 local path = os.getenv("RULES_STORE")
 if path then
-  local ok, st = pcall(function() return simkit.store.sqlite(path) end)
-  if not ok or not st then io.stderr:write("RULES_STORE needs simkit.store.sqlite: ", tostring(st), "\n") os.exit(2) end
+  local stores = require "simkit.store"
+  local st, serr
+  if stores.sqlite then st, serr = stores.sqlite(path) else serr = "this simkit has no simkit.store.sqlite" end
+  if not st then io.stderr:write("RULES_STORE: ", tostring(serr), "\n") os.exit(2) end
   store = st
 end
 local engine = R.engine { fleet = simkit.fleet(opts), clients = clients, store = store,

@@ -125,7 +125,7 @@ end
 
 --- The fleet over every vendor of the profile.
 -- @tparam table ctx the CLI context
--- @return the fleet, the profile, the store and the list of clients, or nil and an error
+-- @return the fleet, the profile and the store, or nil and an error
 function M.fleet(ctx)
   local okf, fleet_mod = pcall(require, "simkit.fleet")
   if not okf then
@@ -134,13 +134,12 @@ function M.fleet(ctx)
   local prof, err = common.load_profile(ctx)
   if not prof then return nil, err end
   for _, s in ipairs(prof.secrets) do ctx.out:add_secret(s) end
-  local opts, clients = {}, {}
+  local opts = {}
   for _, v in ipairs(config.VENDORS) do
     if prof.vendors[v] then
       local c, cerr = common.make_client(ctx, prof, v)
       if not c then return nil, cerr end
       opts[#opts + 1] = c
-      clients[#clients + 1] = c
     end
   end
   if #opts == 0 then
@@ -153,7 +152,7 @@ function M.fleet(ctx)
   opts.store = store
   local ok, fleet = pcall(fleet_mod.new, opts)
   if not ok then return nil, errors.input("profile '" .. prof.name .. "': " .. tostring(fleet):gsub("^[^:]*:%d+: ", "")) end
-  return fleet, prof, store, clients
+  return fleet, prof, store
 end
 
 local function iso(t)

@@ -41,7 +41,7 @@ end
 -- @return the engine, or nil and an error
 function M.engine(ctx, file, dry_run)
   local R = require "simkit.rules"
-  local fleet, prof, store, clients = require("simkit.cli.fleet").fleet(ctx)
+  local fleet, prof, store = require("simkit.cli.fleet").fleet(ctx)
   if not fleet then return nil, prof end
   if not ctx.durable_store and not dry_run then
     ctx.out:log("warning: no durable store in this simkit (simkit.store.sqlite): rule state lasts for this run only; " ..
@@ -49,7 +49,8 @@ function M.engine(ctx, file, dry_run)
   end
   local opts = {}
   for k, v in pairs(prof.rules or {}) do opts[k] = v end
-  opts.fleet, opts.store, opts.clients, opts.dry_run = fleet, store, clients, dry_run == true
+  -- the engine takes the vendor clients (package lists, order lookups) from the fleet
+  opts.fleet, opts.store, opts.dry_run = fleet, store, dry_run == true
   if prof.audit and opts.audit == nil then opts.audit = prof.audit end
   if opts.logger == nil then
     opts.logger = function(level, msg)

@@ -132,11 +132,17 @@ function V.lister(vc, hint)
   end
 end
 
+-- the answers that mean "not an ICCID of this account" (seed error table)
+local NOT_MINE = { ["41001"] = true, ["41003"] = true, ["42405"] = true }
+
 --- One card by ICCID (the listing filtered by ICCID: the same fields as
 -- `cards`), or nil when the vendor does not know it.
 function V.one(vc, iccid)
   local data, err = vc.call("get_all_card_info", { pageNum = "1", iccids = iccid })
-  if not data then return nil, err end
+  if not data then
+    if err.kind == "vendor" and NOT_MINE[tostring(err.code)] then return nil end
+    return nil, err
+  end
   local item = type(data.cardInfoList) == "table" and data.cardInfoList[1] or nil
   if not item or item.iccid ~= iccid then return nil end
   local pool

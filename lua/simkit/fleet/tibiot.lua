@@ -68,8 +68,9 @@ function V.pool(item)
   }
 end
 
+-- 404: no such card; 400: not an ICCID it accepts
 local function is_missing(err)
-  return err and err.kind == "vendor" and tostring(err.code) == "404"
+  return err and err.kind == "vendor" and (tostring(err.code) == "404" or tostring(err.code) == "400")
 end
 
 --- One card, or nil when TIBIOT does not know the ICCID.

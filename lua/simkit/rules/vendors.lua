@@ -47,8 +47,8 @@ function M.packages(clients, card)
 end
 
 --- Look an order up by its key: "found", order | "absent" | "unknown", err.
--- EIOTCLUB: `get_order_package_details` by `outTradeNoArrStr` over the
--- order states 0, 1 and 2 (reads only: never a second order request).
+-- EIOTCLUB: `simkit.eiotclub.orders.lookup` (`get_order_package_details` by
+-- `outTradeNoArrStr`): reads only, never a second order request.
 function M.lookup(clients, card, key)
   local c = clients[card.vendor]
   if card.vendor ~= "eiotclub" or not c then

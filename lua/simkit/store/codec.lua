@@ -4,8 +4,13 @@
 -- comes back with the type it went in with (`"007"` stays a string, `7`
 -- stays an integer, `0.5` a float, a table a table):
 --
---   `s:` string, `i:` integer (exact decimal), `f:` float (`%.17g`),
+--   an integer is its bare decimal text (`-12`), so that a backend can add
+--   to it natively (Redis INCRBY, SQLite integer arithmetic); every other
+--   value is a tag and its payload: `s:` string, `f:` float (`%.17g`),
 --   `b:1`/`b:0` boolean, `t:` JSON (simkit.json, integers exact).
+--
+-- On LuaJIT (no integer type) a number with an integral value within
+-- +-2^53 stores as an integer; beyond that LuaJIT numbers are not exact.
 --
 -- Also the argument checks every backend applies, so that all four refuse
 -- the same bad input with the same `kind = "input"` error.
@@ -22,11 +27,22 @@ M.MAX_VALUE = 8 * 1024 * 1024
 --- Longest TTL accepted (seconds; ten years).
 M.MAX_TTL = 10 * 366 * 86400
 
+local HAS_INT = math.type ~= nil
+local MAXINT = math.maxinteger or 2^53
+local MININT = math.mininteger or -2^53
+
 local function is_integer(n)
-  if math.type then return math.type(n) == "integer" end
-  return n == math.floor(n) and n >= -2^53 and n <= 2^53
+  if HAS_INT then return math.type(n) == "integer" end
+  return type(n) == "number" and n == math.floor(n) and n >= MININT and n <= MAXINT
 end
 M.is_integer = is_integer
+
+--- `a + b` for two integers, or nil when the sum leaves the exact range
+-- (int64 on Lua 5.3+, +-2^53 on LuaJIT): an `incr` never wraps around.
+function M.add_integers(a, b)
+  if (b > 0 and a > MAXINT - b) or (b < 0 and a < MININT - b) then return nil end
+  return a + b
+end
 
 --- A store error (`kind = "store"`).
 -- @tparam string backend "sqlite", "redis", ...
@@ -78,8 +94,8 @@ function M.encode(v)
     if v ~= v or v == math.huge or v == -math.huge then
       return nil, M.input_error("cannot store " .. tostring(v))
     end
-    if math.type and math.type(v) == "integer" then
-      s = string.format("i:%d", v)
+    if is_integer(v) then
+      s = string.format("%d", v)
     else
       s = "f:" .. string.format("%.17g", v)
     end
@@ -96,16 +112,18 @@ function M.encode(v)
   return s
 end
 
---- Decode a stored text. Returns the value, or nil, err for a corrupt entry.
+--- Decode a stored text (or a backend's native integer). Returns the value, or nil, err for a corrupt entry.
 function M.decode(s)
+  if type(s) == "number" and is_integer(s) then return s end -- a backend's native integer
   if type(s) ~= "string" then return nil, "corrupt entry (" .. type(s) .. ")" end
-  local tag, body = s:sub(1, 2), s:sub(3)
-  if tag == "s:" then return body end
-  if tag == "i:" then
-    local n = math.tointeger and math.tointeger(tonumber(body)) or tonumber(body)
+  if s:find("^%-?%d+$") then
+    local n = tonumber(s)
+    if HAS_INT then n = math.tointeger(n) end
     if n == nil then return nil, "corrupt integer entry" end
     return n
   end
+  local tag, body = s:sub(1, 2), s:sub(3)
+  if tag == "s:" then return body end
   if tag == "f:" then
     local n = tonumber(body)
     if n == nil then return nil, "corrupt number entry" end

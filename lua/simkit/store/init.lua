@@ -26,6 +26,27 @@ function M.memory(opts)
   return require("simkit.store.memory").new(opts)
 end
 
+--- A SQLite store: one file shared by the processes of one machine (cron
+-- jobs, the CLI). Refused inside nginx request phases (it blocks).
+-- @tparam string path the database file
+-- @tparam[opt] table opts `busy_timeout` (seconds, default 5), `clock`
+function M.sqlite(path, opts)
+  return require("simkit.store.sqlite").new(path, opts)
+end
+
+--- A store on a `lua_shared_dict`: one nginx node, all its workers.
+-- @tparam string name the dict's name in nginx.conf
+function M.shdict(name)
+  return require("simkit.store.shdict").new(name)
+end
+
+--- A Redis store: several processes and machines on one redis-server.
+-- @tparam[opt] table opts `host`, `port`, `db`, `password`, `prefix`, `timeout`,
+--   `keepalive`, `pool_size`
+function M.redis(opts)
+  return require("simkit.store.redis").new(opts)
+end
+
 --- Is `v` a store (has the five methods)?
 -- @param v any value
 -- @treturn boolean

@@ -89,7 +89,8 @@ function Store:incr(k, n, ttl)
   if type(cur) ~= "number" or not codec.is_integer(cur) then
     return nil, codec.store_error("memory", "incr: the value at '" .. k .. "' is not an integer")
   end
-  local v = cur + n
+  local v = codec.add_integers(cur, n)
+  if v == nil then return nil, codec.store_error("memory", "incr: the sum at '" .. k .. "' overflows") end
   self.data[k] = codec.encode(v)
   return v
 end

@@ -15,6 +15,8 @@ local M = {}
 
 local COSOCKET_PHASES = { rewrite = true, server_rewrite = true, access = true, content = true, timer = true,
   ssl_cert = true, ssl_session_fetch = true, ssl_client_hello = true, preread = true }
+--- The nginx phases in which cosockets may be used (shared with simkit.store.redis).
+M.COSOCKET_PHASES = COSOCKET_PHASES
 
 --- Make the default transport for client options `opts`.
 -- @tparam table opts the client's options
