@@ -268,9 +268,12 @@ function Engine:_execute(cy, job)
   rec.status = "sent"
   ok, perr = led:put(key, rec)
   if not ok then led:release(key) add_error(cy, perr, "ledger") return "failed" end
+  local info = {}
   local res, aerr = actions.run(job.act, job.card, { fleet = self.fleet, order_key = order_key,
     payload = payload_of(job.rule, job.card, job.step, job.act, job.value, job.threshold, key, cy.now),
-    logger = self.logger, now = cy.now, packages = function(card) return self:_packages(card) end })
+    logger = self.logger, now = cy.now, packages = function(card) return self:_packages(card) end,
+    order_info = info })
+  rec.package, rec.cost = info.package, info.cost
   local fired = { rule = base.rule, iccid = base.iccid, vendor = base.vendor, action = base.action, key = key }
   if res ~= nil then
     rec.status = "confirmed"
@@ -293,6 +296,7 @@ function Engine:_execute(cy, job)
   local a = util.copy(base)
   a.decision = fired.ok and "done" or "failed"
   a.error = rec.error
+  if is_order then a.package, a.cost, a.order_id = rec.package, rec.cost, rec.order_id end
   self:_audit(cy, a)
   return a.decision
 end

@@ -112,6 +112,7 @@ local function reconcile(self, cy)
       rec.status, rec.error = "confirmed", nil
       if type(order) == "table" then rec.order_id = order.orderId or order.order_id end
       base.decision = "done"
+      base.package, base.cost, base.order_id = rec.package, rec.cost, rec.order_id
       done = true
     elseif found == "absent" then
       rec.status = "failed"
