@@ -25,6 +25,10 @@ printf 'return { demo = { sandbox = "%s" } }\n' "$url" >"$dir/simkit.lua"
 chmod 600 "$dir/simkit.lua"
 export SIMKIT_CONFIG="$dir/simkit.lua" SIMKIT_PROFILE=demo XDG_STATE_HOME="$dir/state"
 bin/simkit cards --status active
+echo "== simkit rules run through the CLI (its SQLite store and audit log): the top-up the example"
+echo "   already placed has the same intent, so the vendor's duplicate answer settles it: still one order"
+bin/simkit rules run examples/auto_topup.lua
+bin/simkit rules run examples/pool_alert.lua
 echo "== simkit report: one self-contained HTML page"
 mkdir -p build
 bin/simkit report --out build/report.html
