@@ -275,6 +275,14 @@ describe("client:describe", function()
     assert.is_nil(none)
     assert.equal("input", err.kind)
     assert.has_error(function() sdescribe.operations("nokia") end)
+    local bads = { 42, {}, string.rep("v", 10 * 1024 * 1024), "huawei\0", false }
+    for i = 0, #bads do
+      none, err = sdescribe.vendor(bads[i], "list_sim_cards") -- bads[0] is nil
+      assert.is_nil(none)
+      assert.equal("input", err.kind)
+      assert.is_true(#err.message < 200)
+      assert.is_nil(err.message:find("\0", 1, true))
+    end
     assert.same(offline("tibiot"):operations(), sdescribe.operations("tibiot"))
   end)
 

@@ -305,13 +305,15 @@ describe("simkit.validate", function()
   end)
 
   it("raises, saying what to pass, when called wrongly (programming errors)", function()
-    for _, bad in ipairs({ nil, 42, {}, true }) do
-      assert.has_error(function() validate.text_error(bad) end,
-        "simkit.validate.text_error: the text must be a string, got " .. type(bad))
+    local bads = { 42, {}, true, print }
+    for i = 0, #bads do -- bads[0] is nil
+      assert.has_error(function() validate.text_error(bads[i]) end,
+        "simkit.validate.text_error: the text must be a string, got " .. type(bads[i]))
     end
-    for _, bad in ipairs({ nil, "p", 42 }) do
-      assert.has_error(function() validate.max_length(bad) end,
-        "simkit.validate.max_length: pass a parameter spec (a table), got " .. type(bad))
+    bads = { "p", 42, true }
+    for i = 0, #bads do
+      assert.has_error(function() validate.max_length(bads[i]) end,
+        "simkit.validate.max_length: pass a parameter spec (a table), got " .. type(bads[i]))
     end
   end)
 

@@ -1,8 +1,8 @@
 --- EIOTCLUB notification endpoint for OpenResty / nginx + lua-nginx-module.
 -- See eiotclub_notify.conf. The secret comes from the environment
 -- (`env EIOTCLUB_SECRET;` in the main nginx.conf); de-duplication uses a
--- `lua_shared_dict` through the simkit.store contract, so that every worker
--- sees the notifications already handled (or being handled).
+-- `lua_shared_dict` (simkit.store.shdict), so that every worker sees the
+-- notifications already handled (or being handled).
 --
 --     init_worker_by_lua_block { require("notify_handler").init() }
 --     location = /eiotclub/notify {
@@ -11,57 +11,12 @@
 -- luacheck: globals ngx
 local simkit = require "simkit"
 local store = require "simkit.store"
-local codec = require "simkit.store.codec"
 
 local M = {}
 
 local DICT_NAME = "eiotclub_seen"
 local MAX_AGE = 24 * 3600 -- re-deliveries may come late: keep this generous
 local TTL = 2 * MAX_AGE   -- the de-duplication window: longer than max_age
-
--- The shared-dict store: simkit.store.shdict when this simkit has it, else
--- the same contract over ngx.shared here (values kept encoded by
--- simkit.store.codec, failures as kind = "store").
-local function shdict_store(name)
-  if store.shdict then return store.shdict(name) end
-  local dict = assert(ngx.shared[name], "lua_shared_dict " .. name .. " is missing from nginx.conf")
-  local function fail(err) return nil, codec.store_error("shdict", err) end
-  local function args(k, ttl)
-    local ok, err = codec.check_key(k)
-    if ok then ok, err = codec.check_ttl(ttl) end
-    return ok, err
-  end
-  local s = {}
-  function s.get(_, k)
-    local ok, err = codec.check_key(k)
-    if not ok then return nil, err end
-    local v = dict:get(k)
-    if v == nil then return nil end
-    local value, derr = codec.decode(v)
-    if value == nil then return fail(derr) end
-    return value
-  end
-  local function write(method, k, v, ttl)
-    local ok, err = args(k, ttl)
-    if not ok then return nil, err end
-    local enc, eerr = codec.encode(v)
-    if not enc then return nil, eerr end
-    local done, werr = dict[method](dict, k, enc, ttl or 0)
-    if done then return true end
-    if werr == "exists" then return false end
-    return fail(werr)
-  end
-  function s.set(_, k, v, ttl) return write("set", k, v, ttl) end
-  function s.add(_, k, v, ttl) return write("add", k, v, ttl) end
-  function s.incr() return nil, codec.store_error("shdict", "incr is not needed by the receiver") end
-  function s.delete(_, k)
-    local ok, err = codec.check_key(k)
-    if not ok then return nil, err end
-    dict:delete(k)
-    return true
-  end
-  return s
-end
 
 -- The handlers: replace with your own (top-up, alerting, bookkeeping...).
 -- They run inside the request: keep them short (under the receiver's lease,
@@ -101,7 +56,7 @@ function M.init()
     secret = secret,
     handlers = handlers,
     default = function(ev) ngx.log(ngx.INFO, "eiotclub event ", ev.event, " id ", ev.id) end,
-    store = shdict_store(DICT_NAME),
+    store = store.shdict(DICT_NAME),
     prefix = "n:", -- short keys: one event fits two 128-byte entries
     ttl = TTL,
     max_age = MAX_AGE,

@@ -192,7 +192,8 @@ end
 -- @treturn table|nil the description, or nil and an input error
 function M.vendor(vendor, name)
   if type(vendor) ~= "string" or not VENDORS[vendor] then
-    return nil, errors.input("unknown vendor '" .. tostring(vendor) .. "' (eiotclub, huawei, tibiot)")
+    local shown = tostring(vendor):sub(1, 64):gsub("[%z\1-\31\127-\255]", "?")
+    return nil, errors.input("unknown vendor '" .. shown .. "' (eiotclub, huawei, tibiot)")
   end
   return M.vendor_op(require("simkit.vendor." .. vendor), name)
 end
