@@ -96,6 +96,86 @@ describe("DESIGN.md contract", function()
       assert.is_nil(s:get("forever"))
     end)
 
+    it("simkit.store.sqlite(path): one file, several handles at once; types kept; add is the lock", function()
+      local path = tmpname()
+      local a, b = simkit.store.sqlite(path), simkit.store.sqlite(path)
+      assert.is_true(a:set("s", "007"))
+      assert.are.equal("007", b:get("s"))
+      assert.are.equal("string", type(b:get("s")))
+      if IS54 then
+        assert.is_true(a:set("big", math.maxinteger))
+        assert.are.equal(math.maxinteger, b:get("big"))
+      end
+      assert.is_true(a:set("t", { x = { 1, "2" } }))
+      assert.are.same({ x = { 1, "2" } }, b:get("t"))
+      assert.are.equal(true, a:add("lease", "a", 30))
+      assert.are.equal(false, b:add("lease", "b", 30))
+      assert.are.equal(2, a:incr("n", 2))
+      assert.are.equal(5, b:incr("n", 3))
+      assert.is_true(b:delete("s"))
+      assert.is_nil(a:get("s"))
+      local v, err = a:set("k", 1, 0 / 0)
+      assert.is_nil(v)
+      assert.are.equal("input", err.kind)
+      os.remove(path); os.remove(path .. "-wal"); os.remove(path .. "-shm")
+    end)
+
+    it("a backend that fails gives kind = \"store\" (sqlite file in a missing directory)", function()
+      local ok, s, err0 = pcall(simkit.store.sqlite, "/nonexistent-dir/x/simkit.db")
+      assert.is_true(ok, tostring(s))
+      local v, err
+      if s then v, err = s:set("k", 1) else v, err = s, err0 end
+      assert.is_nil(v)
+      assert.are.equal("store", err.kind)
+    end)
+
+    it("simkit.store.redis{ host, port, db, password, prefix } on a real redis-server; down -> kind store", function()
+      local redis = require "spec.support.redis"
+      local r = redis.start { password = "pw-contract" }
+      local ok, err0 = pcall(function()
+        local s = simkit.store.redis { host = "127.0.0.1", port = r.port, db = 2, password = "pw-contract", prefix = "ct:" }
+        assert.is_true(s:set("s", "007"))
+        assert.are.equal("007", s:get("s"))
+        assert.are.equal(true, s:add("l", 1, 0.5))
+        assert.are.equal(false, s:add("l", 1, 0.5))
+        assert.are.equal(2, s:incr("n", 2))
+        assert.are.equal(5, s:incr("n", 3, 10))
+        assert.are.same({ x = { 1, "2" } }, (s:set("t", { x = { 1, "2" } }) and s:get("t")))
+        local keys = r:cli("-n", "2", "KEYS", "ct:*")
+        assert.is_truthy(keys:find("ct:s", 1, true))
+        local bad = simkit.store.redis { host = "127.0.0.1", port = r.port, password = "pw-bad-7781" }
+        local v, err = bad:get("s")
+        assert.is_nil(v)
+        assert.are.equal("store", err.kind)
+        assert.is_nil(tostring(err):find("pw-bad-7781", 1, true))
+        assert.is_nil(tostring(s):find("pw-contract", 1, true))
+        r:stop()
+        local v2, err2 = s:get("s")
+        assert.is_nil(v2)
+        assert.are.equal("store", err2.kind)
+      end)
+      pcall(r.stop, r)
+      assert(ok, err0)
+    end)
+
+    it("the Huawei client takes store =: one IAM token per account across clients on one store", function()
+      local path = tmpname()
+      local function c()
+        return simkit.client("huawei", { username = "sandbox-user", password = "sandbox-password",
+          domain = "sandbox-domain", project = "cn-north-4", endpoint = sb.url, iam_endpoint = sb.url,
+          store = simkit.store.sqlite(path) })
+      end
+      sb:clear_requests()
+      assert.is_table(assert(c():list_tags {}))
+      assert.is_table(assert(c():list_tags {}))
+      local tokens = 0
+      for _, r in ipairs(sb:requests()) do
+        if (r.path or ""):find("/auth/tokens", 1, true) then tokens = tokens + 1 end
+      end
+      assert.are.equal(1, tokens)
+      os.remove(path)
+    end)
+
     it("bad arguments are nil, err with kind = \"input\" and never raise", function()
       for _, call in ipairs({
         function() return store:get(nil) end,
@@ -194,6 +274,44 @@ describe("DESIGN.md contract", function()
       assert.is_true(n > 0)
     end)
 
+    it("status mapping from the seeds: vendor_status -> status, any other value -> unknown", function()
+      local MAP = {
+        huawei = { ["10"] = "testing", ["11"] = "inactive", ["13"] = "inactive", ["14"] = "suspended",
+          ["20"] = "active", ["30"] = "deactivated" },
+        tibiot = { ["1"] = "inactive", ["4"] = "suspended", ["16"] = "suspended", ["8"] = "active",
+          ["12"] = "testing", ["18"] = "deactivated", ["99"] = "unknown" },
+        eiotclub = { ACTIVATION_READY_NAME = "inactive", NON_ACTIVATED_NAME = "inactive", ACTIVATED_NAME = "active",
+          ACTIVATED_BASE = "active", DEACTIVATED_NAME = "deactivated", RETIRED_NAME = "deactivated" },
+      }
+      local n = 0
+      for card, err in fleet:cards {} do
+        assert.is_nil(err, tostring(err))
+        local want = MAP[card.vendor][tostring(card.vendor_status)] or "unknown"
+        assert.are.equal(want, card.status, card.vendor .. " " .. tostring(card.vendor_status))
+        n = n + 1
+      end
+      assert.is_true(n > 20)
+    end)
+
+    it("a pool's cards is the number of cards in it; a card's pool is the pool's id", function()
+      local pools, counts = {}, {}
+      for pool, err in fleet:pools() do
+        assert.is_nil(err, tostring(err))
+        pools[pool.vendor .. ":" .. tostring(pool.id)] = pool
+      end
+      for card in fleet:cards {} do
+        if card.pool ~= nil then
+          local k = card.vendor .. ":" .. tostring(card.pool)
+          counts[k] = (counts[k] or 0) + 1
+        end
+      end
+      assert.is_not_nil(next(counts))
+      for k, c in pairs(counts) do
+        assert.is_table(pools[k], k)
+        assert.are.equal(pools[k].cards, c, k)
+      end
+    end)
+
     it("fleet:capabilities(\"tibiot\") -> { network = true, topup = false, ... }", function()
       local caps = fleet:capabilities("tibiot")
       assert.are.equal(true, caps.network)
@@ -253,7 +371,7 @@ describe("DESIGN.md contract", function()
     local function make(opts)
       local cl = F.clients(sb)
       local fleet = simkit.fleet { cl.eiot, cl.hw, cl.tib, iccids = { tibiot = F.tib_iccids(2) } }
-      local o = { fleet = fleet, store = simkit.store.memory(), timezone = "+08:00", dry_run = false,
+      local o = { fleet = fleet, store = simkit.store.sqlite(tmpname()), timezone = "+08:00", dry_run = false,
         audit = tmpname(), clock = function() return os.time() end, logger = function() end }
       for k, v in pairs(opts or {}) do o[k] = v end
       return R.engine(o), o, fleet
@@ -305,6 +423,27 @@ describe("DESIGN.md contract", function()
       assert.is_not_nil(it1.key)
       assert.are.equal(0, writes(sb))
       assert.are.same({}, lines_of(o.audit))
+    end)
+
+    it("match = { vendor, status } and used_above{ ratio } (used / limit) select the cards a reader computes", function()
+      local engine, _, fleet = make()
+      engine:rule { name = "ratio", match = { vendor = "eiotclub", status = "active" },
+        when = R.used_above { ratio = 0.2 }, actions = { R.sms { text = "x" } } }
+      local want = {}
+      for card, err in fleet:cards { vendor = "eiotclub", status = "active" } do
+        assert.is_nil(err, tostring(err))
+        local u = card.usage
+        if u.used_mb and u.limit_mb and u.limit_mb > 0 and u.used_mb / u.limit_mb > 0.2 then want[#want + 1] = card.iccid end
+      end
+      local got = {}
+      for _, item in ipairs(engine:plan()) do
+        assert.are.equal("ratio", item.rule)
+        assert.are.equal(0.2, item.threshold)
+        got[#got + 1] = item.iccid
+      end
+      table.sort(want); table.sort(got)
+      assert.is_true(#want >= 2)
+      assert.are.same(want, got)
     end)
 
     it("dry_run = true: run() reads only; no vendor write, no state change, no audit line", function()
@@ -386,6 +525,132 @@ describe("DESIGN.md contract", function()
       assert.are.equal("log", rep3.fired[1].action)
     end)
 
+    it("days follow the engine's timezone: rearm next_day re-arms at local midnight (+08:00)", function()
+      local now = 1796313540 -- 2026-12-03 15:59:00 UTC = 23:59 at +08:00
+      local engine = make { clock = function() return now end }
+      engine:rule(always("tz", { R.log {} }, { rearm = "next_day" }))
+      assert.are.equal(1, #engine:run().fired)
+      now = now + 30
+      assert.are.equal(0, #engine:run().fired)
+      now = now + 60 -- 16:00:30 UTC = 00:00:30 the next day at +08:00
+      assert.are.equal(1, #engine:run().fired)
+    end)
+
+    it("each step of a ladder fires once per period, in order", function()
+      local now = 1796292000
+      local engine = make { clock = function() return now end }
+      local hits = {}
+      engine:rule { name = "ladder", match = function(card) return card.iccid == EIOT_ICCID end,
+        steps = { { R.used_above { ratio = 0.5 }, R.call { fn = function() hits[#hits + 1] = 1 return true end } },
+          { R.used_above { ratio = 0.9 }, R.call { fn = function() hits[#hits + 1] = 2 return true end } },
+          { R.used_above { ratio = 5 }, R.call { fn = function() hits[#hits + 1] = 3 return true end } } },
+        rearm = "next_month" }
+      engine:run()
+      engine:run()
+      assert.are.same({ 1, 2 }, hits) -- card 7 of the sandbox: 95 of 100 MB used
+    end)
+
+    it("two engines on one store never both act on one intent", function()
+      local path = tmpname()
+      local n = 0
+      local function one()
+        local e = make { store = simkit.store.sqlite(path), clock = function() return 1796292000 end }
+        e:rule(always("shared", { R.call { fn = function() n = n + 1 return true end } }))
+        return e
+      end
+      local a, b = one(), one()
+      a:run()
+      b:run()
+      assert.are.equal(1, n)
+      os.remove(path)
+    end)
+
+    it("a top-up is ordered once per intent; its outTradeNo derives from the intent key", function()
+      local path = tmpname()
+      local function one()
+        local e = make { store = simkit.store.sqlite(path), clock = function() return 1796292000 end }
+        e:rule { name = "topup-once", match = function(card) return card.iccid == EIOT_ICCID end,
+          when = R.left_below { mb = 200 }, actions = { R.topup { package = "cheapest" } }, rearm = "next_day" }
+        return e
+      end
+      sb:clear_requests()
+      local rep = one():run()
+      assert.are.equal(1, #rep.fired)
+      assert.is_true(rep.fired[1].ok, tostring(rep.fired[1].err))
+      one():run()
+      local orders = 0
+      for _, r in ipairs(sb:requests()) do
+        if (r.path or r.uri or ""):find("orderPackage", 1, true) then orders = orders + 1 end
+      end
+      assert.are.equal(1, orders)
+      os.remove(path)
+    end)
+
+    it("an order in doubt is audited failed with error.outcome = unknown; the next run reconciles it: done, one order", function()
+      local path, now, got = tmpname(), 1796292000, {}
+      local function one()
+        local e = make { store = simkit.store.sqlite(path), clock = function() return now end,
+          audit = function(t) got[#got + 1] = t end }
+        e:rule { name = "doubt", match = function(card) return card.iccid == EIOT_ICCID end,
+          when = R.left_below { mb = 200 }, actions = { R.topup { package = "cheapest" } }, rearm = "next_day" }
+        return e
+      end
+      sb:clear_requests()
+      sb:fault { path = "/api/v3/package/orderPackage", kind = "reset", when = "after", count = 1 }
+      sb:fault { path = "/api/v3/package/getOrderPackageDetails", kind = "5xx", count = 50 }
+      local rep = one():run()
+      assert.are.equal(1, #rep.fired)
+      assert.is_false(rep.fired[1].ok)
+      local failed
+      for _, a in ipairs(got) do if a.decision == "failed" then failed = a end end
+      assert.is_table(failed)
+      assert.are.equal("unknown", failed.error.outcome)
+      assert.are.equal(rep.fired[1].key, failed.key)
+      assert.are.equal(200, (sb:control("DELETE", "/_sim/fault")))
+      now = now + 120
+      got = {}
+      one():run()
+      local done
+      for _, a in ipairs(got) do if a.decision == "done" then done = a end end
+      assert.is_table(done)
+      assert.are.equal(failed.key, done.key)
+      local orders = 0
+      for _, r in ipairs(sb:requests()) do
+        if (r.path or ""):find("orderPackage", 1, true) then orders = orders + 1 end
+      end
+      assert.are.equal(1, orders)
+      os.remove(path)
+    end)
+
+    it("for a vendor that pushes nothing, status_changed is derived from successive snapshots in the store", function()
+      local now = 1796292000
+      local engine, _, fleet = make { clock = function() return now end }
+      engine:rule { name = "changed", match = function(card) return card.iccid == HW_ICCID end,
+        when = R.status_changed { from = "active", to = "suspended" }, actions = { R.log {} } }
+      assert.are.equal(0, #engine:run().fired)
+      assert.is_table(assert(fleet:act(assert(fleet:card(HW_ICCID)), "suspend")))
+      assert.are.equal(200, (sb:control("POST", "/_sim/advance", { seconds = 120 }))) -- the work order completes
+      now = now + 300
+      local rep = engine:run()
+      assert.are.equal(1, #rep.fired)
+      assert.are.equal(HW_ICCID, rep.fired[1].iccid)
+    end)
+
+    it("explain / handle refuse bad input with nil, err (kind input)", function()
+      local engine = make()
+      engine:rule(always("bad", { R.log {} }))
+      for _, bad in ipairs({ 12, {}, "", "x y" }) do
+        local v, err = engine:explain(bad)
+        assert.is_nil(v)
+        assert.are.equal("input", err.kind)
+      end
+      for _, bad in ipairs({ "FlowAlert", {}, { event = 3 } }) do
+        local v, err = engine:handle(bad)
+        assert.is_nil(v)
+        assert.are.equal("input", err.kind)
+      end
+    end)
+
     it("webhook { url, secret }: X-Simkit-Timestamp and X-Simkit-Signature = sha256=HMAC(secret, ts .. \".\" .. body)", function()
       local now = 1796292000
       local engine = make { clock = function() return now end }
@@ -446,6 +711,36 @@ describe("DESIGN.md contract", function()
       local ok = simkit.client("eiotclub", { appkey = "sandbox-appkey", secret = "sandbox-secret",
         base_url = sb.url, retries = 0, timeout = 5, connect_timeout = 2 })
       assert.is_table(assert(ok:get_cards_info { iccid = EIOT_ICCID }))
+    end)
+
+    it("timeout: a deadline for the whole attempt; bad timeout/connect_timeout/max_body raise (programming error)", function()
+      local function mk(o)
+        local t = { appkey = "sandbox-appkey", secret = "sandbox-secret", base_url = sb.url, retries = 0 }
+        for k, v in pairs(o) do t[k] = v end
+        return simkit.client("eiotclub", t)
+      end
+      for _, bad in ipairs({ 0 / 0, -1, 0, math.huge, "5", 1e9 }) do
+        assert.has_error(function() mk { timeout = bad } end)
+        assert.has_error(function() mk { connect_timeout = bad } end)
+        if bad ~= 1e9 then assert.has_error(function() mk { max_body = bad } end) end
+      end
+      assert.has_error(function() mk { max_body = 2 ^ 41 } end)
+      assert.has_error(function() mk { max_body = 10.5 } end)
+      sb:fault { path = "*", kind = "delay", delay = 3 }
+      local data, err = mk({ timeout = 1, connect_timeout = 1 }):get_cards_info { iccid = EIOT_ICCID }
+      assert.is_nil(data)
+      assert.are.equal("transport", err.kind)
+    end)
+
+    it("a string argument longer than the catalog's cap is kind input, nothing sent (characters, not bytes)", function()
+      local c = simkit.client("eiotclub", { appkey = "sandbox-appkey", secret = "sandbox-secret",
+        base_url = sb.url, retries = 0 })
+      sb:clear_requests()
+      local data, err = c:sms_send_sms { iccid = EIOT_ICCID, message = string.rep("a", 301) }
+      assert.is_nil(data)
+      assert.are.equal("input", err.kind)
+      assert.are.equal(0, #sb:requests())
+      assert.is_table(assert(c:sms_send_sms { iccid = EIOT_ICCID, message = string.rep("\228\184\173", 300) }))
     end)
 
     it("a string argument over the default cap (1 MB) is kind input, nothing sent", function()
@@ -541,6 +836,30 @@ return {
       assert.is_nil(r.out:find(EIOT_ICCID, 1, true))
     end)
 
+    it("without $SIMKIT_CONFIG the profiles are read from ~/.config/simkit/config.lua", function()
+      config()
+      os.execute("mkdir -p " .. cli.quote(home.dir .. "/.config/simkit") .. " && mv " .. cli.quote(home.config_path) ..
+        " " .. cli.quote(home.dir .. "/.config/simkit/config.lua"))
+      local e = { SIMKIT_CONFIG = "", XDG_CONFIG_HOME = "" }
+      for k, v in pairs(ENV) do e[k] = v end
+      local r = home:run({ "call", "eiotclub", "get_cards_info", "iccid=" .. EIOT_ICCID }, e)
+      assert.are.equal(0, r.rc, r.err)
+      assert.are.equal(EIOT_ICCID, assert(J.decode(r.out)).iccid)
+    end)
+
+    it("the rules store defaults to $XDG_STATE_HOME/simkit/simkit.db", function()
+      config()
+      local path = home.dir .. "/r.lua"
+      local f = assert(io.open(path, "w"))
+      f:write("local R, engine = ...\nengine:rule{ name = 'st', when = R.used_above{ mb = 0 }, actions = { R.log{} } }\n")
+      f:close()
+      local r = home:run({ "rules", "run", path }, ENV)
+      assert.are.equal(0, r.rc, r.err)
+      local db = io.open(home.dir .. "/state/simkit/simkit.db", "rb")
+      assert.is_not_nil(db)
+      db:close()
+    end)
+
     it("exit status 2 on a usage error; 1 when an operation fails (an unsupported action included)", function()
       config()
       local r = home:run({ "no-such-command" }, ENV)
@@ -552,6 +871,53 @@ return {
       assert.is_truthy(r2.err:find("unsupported", 1, true), r2.err)
       local nl = select(2, r2.err:gsub("\n", ""))
       assert.are.equal(1, nl, r2.err)
+    end)
+
+    it("an error is one line on stderr with kind and code; exit 1", function()
+      config()
+      local r = home:run({ "call", "eiotclub", "get_cards_info", "iccid=89852000000000000999" }, ENV)
+      assert.are.equal(1, r.rc)
+      assert.are.equal(1, select(2, r.err:gsub("\n", "")), r.err)
+      assert.is_truthy(r.err:find("vendor", 1, true), r.err)
+      assert.is_truthy(r.err:find("42405", 1, true), r.err)
+      assert.is_nil(r.err:find("sandbox-secret", 1, true))
+    end)
+
+    it("simkit call prints JSON with integers exact (Huawei sim_card_id)", function()
+      config()
+      local e = { SIMKIT_PROFILE = "hw" }
+      for k, v in pairs(ENV) do e[k] = v end
+      local r = home:run({ "call", "huawei", "list_sim_cards", "--args", '{"limit":50}' }, e)
+      assert.are.equal(0, r.rc, r.err)
+      assert.is_truthy(r.out:find("1234567890123456789", 1, true))
+      assert.is_nil(r.out:find("1.2345678901235e+18", 1, true))
+    end)
+
+    it("simkit act ICCID ACTION --dry-run sends no write", function()
+      config()
+      local e = { SIMKIT_PROFILE = "hw" }
+      for k, v in pairs(ENV) do e[k] = v end
+      sb:clear_requests()
+      local r = home:run({ "act", HW_ICCID, "suspend", "--dry-run" }, e)
+      assert.are.equal(0, r.rc, r.err)
+      for _, q in ipairs(sb:requests()) do
+        assert.is_nil((q.path or ""):find("stop", 1, true), q.path)
+      end
+      local st = assert(simkit.fleet { simkit.client("huawei", { ak = "SANDBOXAKEXAMPLE0001", sk = "sandbox-sk-secret",
+        project_id = "0123456789abcdef0123456789abcdef", endpoint = sb.url }) }:card(HW_ICCID))
+      assert.are.equal("active", st.status)
+    end)
+
+    it("simkit report --out FILE writes one self-contained HTML page (inline SVG, no network)", function()
+      config()
+      local out = home.dir .. "/report.html"
+      local r = home:run({ "report", "--out", out }, ENV)
+      assert.are.equal(0, r.rc, r.err)
+      local html = cli.slurp(out)
+      assert.is_truthy(html:find("<svg", 1, true))
+      assert.is_nil(html:find("<script[^>]-src="))
+      assert.is_nil(html:find("<link[^>]-href=[\"']https?:"))
+      assert.is_nil(html:find("src=[\"']https?:"))
     end)
 
     it("simkit cards --vendor V --status S --format json|jsonl|csv", function()
