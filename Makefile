@@ -41,8 +41,8 @@ LDFLAGS += -shared $(EXTRA_LDFLAGS)
 DEB_PKGS := build-essential lua5.4 liblua5.4-dev libcurl4-openssl-dev libssl-dev \
             lua-cjson lua-busted lua-socket luarocks lua-check luajit2 libluajit2-5.1-dev \
             nginx-light libnginx-mod-http-lua valgrind ca-certificates locales \
-            libsqlite3-dev sqlite3 libhiredis-dev redis-server redis-tools lua-nginx-redis \
-            lua-argparse lua-filesystem lua-term chromium wrk util-linux
+            libsqlite3-dev sqlite3 redis-server redis-tools lua-nginx-redis \
+            lua-argparse lua-filesystem lua-term chromium wrk util-linux python3
 
 .PHONY: asan all deps build test test-lua lint demo bench check-asan clean sandbox-start sandbox-stop
 

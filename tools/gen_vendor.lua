@@ -33,10 +33,12 @@ local function ser(v, indent)
   local tv = type(v)
   if tv == "string" then return string.format("%q", v):gsub("\\\n", "\\n")
   elseif tv == "number" then
-    if math.type(v) == "float" and v == math.floor(v) and math.abs(v) < 2^53 then
-      return string.format("%d", v)
-    end
-    return tostring(v)
+    -- cjson decodes every number as a float: write integral ones as exact
+    -- integers (9223372036854774784, not tostring's lossy 9.2233720368548e+18),
+    -- other floats with enough digits to read back the same double
+    local i = math.tointeger(v)
+    if i then return string.format("%d", i) end
+    return string.format("%.17g", v)
   elseif tv == "boolean" then return tostring(v)
   elseif tv == "table" then
     if next(v) == nil then return "{}" end

@@ -209,9 +209,10 @@ local function backoff_delay(cfg, attempt, err)
   return d * (0.5 + util.random_int(0, 1000) / 2000)
 end
 
--- Transport failures where nothing reached the server: even a write may be
+-- Transport failures where nothing reached the server (a TLS failure is a
+-- handshake or certificate failure: the request is sent only after it): even a write may be
 -- sent again. Every other failure leaves a write's outcome unknown.
-local NOT_SENT = { connect = true, resolve = true, proxy = true }
+local NOT_SENT = { connect = true, resolve = true, proxy = true, tls = true }
 M.NOT_SENT = NOT_SENT
 
 local function transport_error(ctx, message, category, sent)

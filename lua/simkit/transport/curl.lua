@@ -20,13 +20,17 @@ local M = {}
 function M.new(opts)
   local handle = core.http_new()
   local function transport(req)
-    return handle:request {
+    -- three values: the core's fourth (libcurl's error code) is no `sent`
+    -- flag, which the pipeline would read there; "sent" follows from the
+    -- category ("connect" = no request byte went out)
+    local res, message, category = handle:request {
       method = req.method, url = req.url, headers = req.headers, body = req.body,
       timeout = req.timeout or opts.timeout, connect_timeout = req.connect_timeout or opts.connect_timeout,
       max_body = req.max_body or opts.max_body,
       cafile = opts.cafile, capath = opts.capath, proxy = opts.proxy, noproxy = opts.noproxy,
       insecure = opts.insecure, idempotent = req.idempotent,
     }
+    return res, message, category
   end
   return transport, handle
 end

@@ -988,7 +988,7 @@ return {
       },
       {
         loc = "query",
-        max = 9.2233720368548e+18,
+        max = 9223372036854774784,
         min = 0,
         name = "order_id",
         required = false,
