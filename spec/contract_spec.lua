@@ -226,13 +226,17 @@ describe("DESIGN.md contract", function()
       assert.is_true(n > 0)
     end)
 
-    it("fleet:cards{} spans every vendor, TIBIOT cards from the given iccids", function()
+    it("fleet:cards{} spans every vendor, TIBIOT cards from the given iccids; 0 x 429", function()
       local seen = {}
+      sb:clear_requests()
       for card, err in fleet:cards {} do
         assert.is_nil(err, tostring(err))
         seen[card.vendor] = true
       end
       assert.is_true(seen.eiotclub and seen.huawei and seen.tibiot)
+      local reqs = sb:requests()
+      assert.is_true(#reqs > 0)
+      for _, r in ipairs(reqs) do assert.are_not.equal(429, r.status, r.path) end -- vendor rate limits hold
     end)
 
     it("fleet:card(iccid) works for any vendor; usage left = limit - used where two are given", function()
@@ -523,6 +527,36 @@ describe("DESIGN.md contract", function()
       local rep3 = engine:run()
       assert.are.equal(1, #rep3.fired)
       assert.are.equal("log", rep3.fired[1].action)
+    end)
+
+    it("rearm \"clear\" re-arms only once clear = <trigger> holds; \"after:SECONDS\"; \"never\"", function()
+      local now, hot, cool = 1796292000, true, false
+      local engine = make { clock = function() return now end }
+      engine:rule(always("hyst", { R.log {} }, { when = function() return hot, 1 end,
+        clear = function() return cool, 0 end, rearm = "clear" }))
+      local function fired() now = now + 10 return #engine:run().fired end
+      assert.are.same({ 1, 0 }, { fired(), fired() })
+      hot = false
+      assert.are.equal(0, fired())
+      hot = true
+      assert.are.equal(0, fired()) -- not cleared: holds again, does not fire
+      hot, cool = false, true
+      assert.are.equal(0, fired())
+      hot, cool = true, false
+      assert.are.equal(1, fired())
+      local e2 = make { clock = function() return now end }
+      e2:rule(always("after", { R.log {} }, { rearm = "after:100" }))
+      local t0 = now
+      assert.are.equal(1, #e2:run().fired)
+      now = t0 + 99
+      assert.are.equal(0, #e2:run().fired)
+      now = t0 + 100
+      assert.are.equal(1, #e2:run().fired)
+      local e3 = make { clock = function() return now end }
+      e3:rule(always("never", { R.log {} }, { rearm = "never" }))
+      assert.are.equal(1, #e3:run().fired)
+      now = now + 1e8
+      assert.are.equal(0, #e3:run().fired)
     end)
 
     it("days follow the engine's timezone: rearm next_day re-arms at local midnight (+08:00)", function()
@@ -862,8 +896,12 @@ return {
 
     it("exit status 2 on a usage error; 1 when an operation fails (an unsupported action included)", function()
       config()
-      local r = home:run({ "no-such-command" }, ENV)
-      assert.are.equal(2, r.rc)
+      for _, args in ipairs({ { "no-such-command" }, { "cards", "--format", "xml" }, { "--profile" } }) do
+        local r = home:run(args, ENV)
+        assert.are.equal(2, r.rc, r.err)
+        assert.are.equal(1, select(2, r.err:gsub("\n", "")), r.err)
+        assert.is_truthy(r.err:find("usage", 1, true), r.err)
+      end
       local e = { SIMKIT_PROFILE = "hw" }
       for k, v in pairs(ENV) do e[k] = v end
       local r2 = home:run({ "act", HW_ICCID, "topup", "package=X" }, e)
