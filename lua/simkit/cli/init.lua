@@ -185,7 +185,8 @@ function M.main(argv, env)
   local parser, sub = M.parser()
   local ok, a = parser:pparse(argv)
   if not ok then
-    stderr:write(parser:get_usage(), "\n\nsimkit: usage error: ", tostring(a):gsub("[\r\n]+", " "), "\n")
+    -- one line (DESIGN.md, docs/cli.md): the usage text is on --help
+    stderr:write("simkit: usage error: ", (tostring(a):gsub("[\r\n]+", " ")), " (simkit --help)\n")
     return M.EXIT_USAGE
   end
   local out = output.new { stdout = env.stdout, stderr = stderr, quiet = a.quiet,
