@@ -196,6 +196,22 @@ describe("simkit.rules exactly once", function()
     assert.are.equal("store", rep.errors[1].kind)
   end)
 
+  it("final ledger entries expire after `keep`; the rule state still keeps a never-rule from firing again", function()
+    local e = R.engine { fleet = fleet, store = st, clock = function() return t.now end, logger = function() end,
+      keep = 86400 }
+    e:rule { name = "once", when = R.left_below { mb = 200 }, actions = { R.suspend {} }, rearm = "never" }
+    local rep = e:run()
+    local key = rep.fired[1].key
+    assert.are.equal("confirmed", st:get("simkit:rules:l:" .. key).status)
+    t.now = t.now + 86401
+    assert.is_nil(st:get("simkit:rules:l:" .. key))
+    e:run()
+    assert.are.equal(1, fleet:count("suspend"))
+    for _, bad in ipairs({ 0, 60, 0 / 0, math.huge, "1d", 3651 * 86400 }) do
+      assert.has_error(function() R.engine { keep = bad } end)
+    end
+  end)
+
   it("scheduled actions run once even when two engines run them", function()
     local e1 = R.engine { fleet = fleet, store = st, clock = function() return t.now end, logger = function() end }
     local e2 = R.engine { fleet = fleet, store = st, clock = function() return t.now end, logger = function() end }

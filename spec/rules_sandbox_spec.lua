@@ -56,7 +56,7 @@ describe("simkit.rules against the sandbox", function()
 
   it("tops up the low card once a day and never twice", function()
     local t, st = { now = T0 }, store.memory()
-    local e = engine(st, t)
+    local e, lines = engine(st, t)
     local rep = e:run()
     assert.are.equal(1, #rep.fired, #rep.errors > 0 and tostring(rep.errors[1].message) or nil)
     assert.is_true(rep.fired[1].ok)
@@ -70,6 +70,18 @@ describe("simkit.rules against the sandbox", function()
     assert.are.equal(1, n)
     assert.are.equal(1, keys[key])
     assert.are.equal(1, order_requests())
+    -- the audit line of the order says what was bought, its price and the vendor's order id
+    -- (the report's "orders placed with their cost" reads them)
+    local done
+    for _, l in ipairs(lines) do if l.action == "topup" and l.decision == "done" then done = l end end
+    assert.is_table(done)
+    local placed
+    for _, o in ipairs(sb:state("eiotclub").orders) do if o.outTradeNo == key then placed = o end end
+    assert.are.equal(placed.packageCode, done.package)
+    assert.is_number(done.cost)
+    assert.is_true(done.cost > 0)
+    assert.is_not_nil(done.order_id)
+    assert.are.equal(tostring(placed.orderId), tostring(done.order_id))
   end)
 
   -- faults on the first order request; the engine runs three times

@@ -64,7 +64,8 @@ static const char *opt_str(lua_State *L, const char *name, size_t *len)
             luaL_error(L, "smtp_send: field '%s' must be a string", name);
         s = lua_tolstring(L, -1, len);
     }
-    lua_pop(L, 1); /* the table keeps the string alive */
+    /* left on the stack: it anchors the string (a value from an __index
+     * metamethod is in no table, and the GC could free it once popped) */
     return s;
 }
 
@@ -78,7 +79,7 @@ static int l_smtp_send(lua_State *L)
     const char *url, *from, *user, *pass, *cafile, *msg;
     size_t msg_len = 0, nrcpt, i;
     double timeout = 30;
-    int insecure;
+    int insecure, to;
     smtp_job *j;
     CURLcode rc;
     char fromb[512];
@@ -107,15 +108,16 @@ static int l_smtp_send(lua_State *L)
     lua_getfield(L, 1, "insecure");
     insecure = lua_toboolean(L, -1);
     lua_pop(L, 1);
-    lua_getfield(L, 1, "to"); /* stays at index 2 */
-    if (!lua_istable(L, 2))
+    lua_getfield(L, 1, "to"); /* stays on the stack, at index `to` */
+    to = lua_gettop(L);
+    if (!lua_istable(L, to))
         return luaL_error(L, "smtp_send: field 'to' must be a list of addresses");
-    nrcpt = (size_t)lua_rawlen(L, 2);
+    nrcpt = (size_t)lua_rawlen(L, to);
     if (nrcpt == 0 || nrcpt > SMTP_MAX_RCPT)
         return luaL_error(L, "smtp_send: field 'to' must list 1 to %d addresses", SMTP_MAX_RCPT);
     for (i = 1; i <= nrcpt; i++) {
         const char *a;
-        lua_rawgeti(L, 2, (lua_Integer)i);
+        lua_rawgeti(L, to, (lua_Integer)i);
         if (lua_type(L, -1) != LUA_TSTRING)
             return luaL_error(L, "smtp_send: to[%d] must be a string", (int)i);
         a = lua_tostring(L, -1);
@@ -134,7 +136,7 @@ static int l_smtp_send(lua_State *L)
     for (i = 1; i <= nrcpt; i++) {
         char rb[512];
         struct curl_slist *n;
-        lua_rawgeti(L, 2, (lua_Integer)i);
+        lua_rawgeti(L, to, (lua_Integer)i);
         snprintf(rb, sizeof rb, "<%s>", lua_tostring(L, -1));
         lua_pop(L, 1);
         n = curl_slist_append(j->rcpt, rb);

@@ -187,6 +187,8 @@ static int l_run(lua_State *L)
     const char *sql = luaL_checklstring(L, 2, &len);
     int top = lua_gettop(L), i, rc = SQLITE_OK;
     sqlite3_stmt *st = prepare(d, sql, len, &rc);
+    if (!st && rc == SQLITE_OK) /* blank or comment-only text: SQLite makes no statement */
+        return luaL_error(L, "simkit.core.sqlite: the SQL text holds no SQL statement");
     if (!st) return push_error(L, d->db, rc);
     if (top - 2 > sqlite3_bind_parameter_count(st)) {
         sqlite3_reset(st);

@@ -29,6 +29,9 @@
 -- * http: request{} argument validation against a closed loopback port (no
 --   network): raises iff an option has a wrong type or value, else nil + error.
 -- * clock: now/monotonic/sleep argument checks.
+-- * cdr_parse / cdr_utc_epoch: the rows and the (line, kind) of every error
+--   equal those of a CSV model written here, for the text parsed whole and
+--   in random pieces (line ends and over-long lines split across pieces).
 --
 -- The REGRESSION cases (bugs this fuzzer found, fixed in src/) run first.
 
@@ -1581,6 +1584,304 @@ local function check_clock()
 end
 
 -- ---------------------------------------------------------------------------
+-- cdr_parse: the EIOTCLUB CDR CSV parser against a model written here
+-- ---------------------------------------------------------------------------
+-- The model reads the whole text line by line (LF, CRLF or CR ends), keeps
+-- going after a bad line, and gives the rows and the (line, kind) of every
+-- error. The C parser is driven like simkit.eiotclub.cdr.rows does: whole,
+-- and in random pieces (a line end split across pieces, long lines skipped
+-- across pieces); both must agree with the model exactly.
+local CDR_HEADER = { "id", "start_time", "stop_time", "iccid", "imsi", "data_usage", "imei", "mccmnc" }
+local CDR_PREFIX = {
+  long = "line longer than max_line (", unterminated = "unterminated quoted field",
+  after = "unexpected text after a quoted field", header = "a header must be exactly id,start_time,",
+  idword = "id 'id' is not a 64-bit integer (only line 1", fields = "expected 8 fields, got ",
+  id = "id '", start = "start_time '", stop = "stop_time '", iccid = "iccid is empty", usage = "data_usage '",
+}
+local CDR_I63 = "9223372036854775807"
+
+local function cdr_blank(b) return b == 32 or b == 9 or b == 11 or b == 12 end
+
+local function cdr_trim(s)
+  local i, j = 1, #s
+  while i <= j and cdr_blank(byte(s, i)) do i = i + 1 end
+  while j >= i and cdr_blank(byte(s, j)) do j = j - 1 end
+  return sub(s, i, j)
+end
+
+local function cdr_split(line)
+  local f, i, len = {}, 1, #line
+  while true do
+    local s = i
+    while s <= len and cdr_blank(byte(line, s)) do s = s + 1 end
+    if #f == 9 then return f end
+    if byte(line, s) == 34 then
+      local parts, j = {}, s + 1
+      while true do
+        local q = find(line, '"', j, true)
+        if not q then return nil, "unterminated" end
+        parts[#parts + 1] = sub(line, j, q - 1)
+        if byte(line, q + 1) == 34 then
+          parts[#parts + 1] = '"'
+          j = q + 2
+        else
+          j = q + 1
+          break
+        end
+      end
+      f[#f + 1] = cdr_trim(concat(parts))
+      while j <= len and cdr_blank(byte(line, j)) do j = j + 1 end
+      if j > len then return f end
+      if byte(line, j) ~= 44 then return nil, "after" end
+      i = j + 1
+    else
+      local c = find(line, ",", i, true)
+      f[#f + 1] = cdr_trim(sub(line, i, (c or len + 1) - 1))
+      if not c then return f end
+      i = c + 1
+    end
+  end
+end
+
+-- digits only, at most 2^63-1: the value (an integer on 5.4; on LuaJIT a
+-- number up to 2^53, else the decimal text without leading zeros)
+local function cdr_u63(s)
+  if not find(s, "^%d+$") then return nil end
+  local d = s:gsub("^0+", "")
+  if #d > 19 or (#d == 19 and d > CDR_I63) then return nil end
+  if d == "" then d = "0" end
+  if has_int64 then return math.tointeger(tonumber(d)) end
+  if #d < 16 or (#d == 16 and d <= "9007199254740992") then return tonumber(d) end
+  return d
+end
+
+local CDR_MDAYS = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
+local CDR_BEFORE = { 0 } -- days before month m in a common year
+for m = 2, 12 do CDR_BEFORE[m] = CDR_BEFORE[m - 1] + CDR_MDAYS[m - 1] end
+
+-- days from 0000-01-01 (proleptic Gregorian, year 0 is a leap year) to y-01-01
+local function cdr_year_days(y)
+  return y * 365 + floor((y + 3) / 4) - floor((y + 99) / 100) + floor((y + 399) / 400)
+end
+
+local function cdr_time(s)
+  if #s ~= 19 then return nil end
+  local y, mo, d, h, mi, se = s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d) (%d%d):(%d%d):(%d%d)$")
+  if not y then return nil end
+  y, mo, d, h, mi, se = tonumber(y), tonumber(mo), tonumber(d), tonumber(h), tonumber(mi), tonumber(se)
+  local leap = y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0)
+  if mo < 1 or mo > 12 or d < 1 or h > 23 or mi > 59 or se > 59 then return nil end
+  if d > CDR_MDAYS[mo] + ((mo == 2 and leap) and 1 or 0) then return nil end
+  local days = cdr_year_days(y) + CDR_BEFORE[mo] + ((mo > 2 and leap) and 1 or 0) + d - 1 - cdr_year_days(1970)
+  return days * 86400 + h * 3600 + mi * 60 + se
+end
+
+-- one line's content -> row | false (nothing: blank or header) | nil, kind
+local function cdr_line(line, lineno)
+  if lineno == 1 and sub(line, 1, 3) == "\239\187\191" then line = sub(line, 4) end
+  if cdr_trim(line) == "" then return false end
+  local f, kind = cdr_split(line)
+  if not f then return nil, kind end
+  if f[1]:lower() == "id" then
+    if lineno == 1 and #f == 8 then
+      local header = true
+      for k = 1, 8 do if f[k]:lower() ~= CDR_HEADER[k] then header = false end end
+      if header then return false end
+    end
+    return nil, lineno == 1 and "header" or "idword"
+  end
+  if #f ~= 8 then return nil, "fields" end
+  local id, st, et, usage = cdr_u63(f[1]), cdr_time(f[2]), cdr_time(f[3]), cdr_u63(f[6])
+  if id == nil then return nil, "id" end
+  if not st then return nil, "start" end
+  if not et then return nil, "stop" end
+  if f[4] == "" then return nil, "iccid" end
+  if usage == nil then return nil, "usage" end
+  return { id = id, start_time = st, stop_time = et, start_time_text = f[2], stop_time_text = f[3], iccid = f[4],
+    imsi = f[5], data_usage = usage, imei = f[7], mccmnc = f[8], line = lineno }
+end
+
+local function cdr_model(text, max_line)
+  local rows, errs, pos, lineno, len = {}, {}, 1, 0, #text
+  while pos <= len do
+    local e = find(text, "[\r\n]", pos)
+    local line, nxt
+    if not e then
+      line, nxt = sub(text, pos), len + 1
+    else
+      line = sub(text, pos, e - 1)
+      nxt = (byte(text, e) == 13 and byte(text, e + 1) == 10) and e + 2 or e + 1
+    end
+    lineno = lineno + 1
+    if #line > max_line then
+      errs[#errs + 1] = { lineno, "long" }
+    else
+      local row, kind = cdr_line(line, lineno)
+      if row then rows[#rows + 1] = row elseif row == nil then errs[#errs + 1] = { lineno, kind } end
+    end
+    pos = nxt
+  end
+  return rows, errs
+end
+
+-- The C parser over `pieces` (a list of strings), as the rows() iterator
+-- drives it. Returns rows, errors ({ line, message }).
+local function cdr_drive(pieces, max_line)
+  local rows, errs, n, lineno, skipping, buf = {}, {}, 0, 0, false, ""
+  for k = 1, #pieces + 1 do
+    local final = k > #pieces
+    buf = buf .. (pieces[k] or "")
+    local pos = 1
+    while true do
+      local npos, nline, nn, msg, skip = core.cdr_parse(buf, pos, lineno, final, max_line, rows, n, skipping)
+      if nn < n or nline < lineno or npos < pos or npos > #buf + 1 then
+        fail("cdr_parse", format("went backwards: pos %d -> %d, line %d -> %d, n %d -> %d", pos, npos, lineno,
+          nline, n, nn), buf)
+        return rows, errs
+      end
+      n, lineno, skipping = nn, nline, skip
+      if msg then errs[#errs + 1] = { nline, msg } end
+      if msg and not skip and npos <= #buf then
+        pos = npos
+      else
+        buf = sub(buf, npos)
+        break
+      end
+    end
+  end
+  if skipping or buf ~= "" then fail("cdr_parse", "text left after the final piece: " .. dump(buf)) end
+  if n ~= #rows then fail("cdr_parse", "n " .. n .. " but " .. #rows .. " rows") end
+  return rows, errs
+end
+
+local CDR_FIELDS = { "id", "start_time", "stop_time", "start_time_text", "stop_time_text", "iccid", "imsi",
+  "data_usage", "imei", "mccmnc", "line" }
+
+local function cdr_compare(label, text, max_line, rows, errs, mrows, merrs)
+  if #rows ~= #mrows then
+    return fail("cdr_parse", format("%s: %d rows, the model %d (max_line %d)", label, #rows, #mrows, max_line), text)
+  end
+  for r = 1, #rows do
+    local a, b = rows[r], mrows[r]
+    local nkeys = 0
+    for _ in pairs(a) do nkeys = nkeys + 1 end
+    if nkeys ~= #CDR_FIELDS then return fail("cdr_parse", label .. ": row " .. r .. " has " .. nkeys .. " keys", text) end
+    for _, key in ipairs(CDR_FIELDS) do
+      if a[key] ~= b[key] or (has_int64 and math_type(a[key]) ~= math_type(b[key])) then
+        return fail("cdr_parse", format("%s: row %d %s = %s, the model %s", label, r, key, dump(a[key]), dump(b[key])),
+          text)
+      end
+    end
+  end
+  if #errs ~= #merrs then
+    return fail("cdr_parse", format("%s: %d errors, the model %d (max_line %d)", label, #errs, #merrs, max_line), text)
+  end
+  for k = 1, #errs do
+    local line, msg = errs[k][1], errs[k][2]
+    local want = merrs[k]
+    if line ~= want[1] or type(msg) ~= "string" or find(msg, CDR_PREFIX[want[2]], 1, true) ~= 1 then
+      return fail("cdr_parse", format("%s: error %d at line %s %q, the model line %d %s", label, k, tostring(line),
+        tostring(msg), want[1], want[2]), text)
+    end
+  end
+end
+
+local function cdr_digits(lo, hi)
+  local t = {}
+  for i = 1, rnd(lo, hi) do t[i] = char(rnd(48, 57)) end
+  return concat(t)
+end
+
+local function cdr_time_text()
+  if chance(6) then return pick({ "", "2026-02-29 00:00:00", "2024-02-29 23:59:59", "1900-02-29 10:00:00",
+    "2000-02-29 10:00:00", "0000-01-01 00:00:00", "9999-12-31 23:59:59", "2026-13-01 00:00:00",
+    "2026-04-31 00:00:00", "2026-01-01 24:00:00", "2026-01-01 00:60:00", "2026-01-01 00:00:60",
+    "2026-1-01 00:00:00", "2026-01-01T00:00:00", "2026-01-01 00:00:00 ", "+026-01-01 00:00:00" }) end
+  return format("%04d-%02d-%02d %02d:%02d:%02d", rnd(0, 9999), rnd(1, 12), rnd(1, chance(8) and 31 or 28),
+    rnd(0, 23), rnd(0, 59), rnd(0, 59))
+end
+
+local function cdr_field(v)
+  if chance(5) then v = rep(" ", rnd(1, 3)) .. v .. pick({ "", " ", "\t", "\v\f" }) end
+  if chance(5) then
+    v = '"' .. v:gsub('"', '""') .. '"'
+    if chance(4) then v = " " .. v .. "\t" end
+  end
+  return v
+end
+
+local function cdr_gen_line(first)
+  local c = rnd(1, 20)
+  if c == 1 then return pick({ "", " ", "\t \f", "\239\187\191" }) end
+  if c == 2 or (first and chance(2)) then
+    local h = {}
+    for k = 1, 8 do h[k] = cdr_field(chance(3) and CDR_HEADER[k]:upper() or CDR_HEADER[k]) end
+    if chance(4) then h[rnd(1, 8)] = "x" end
+    if chance(6) then h[9] = "extra" end
+    return concat(h, ",")
+  end
+  if c == 3 then return rand_bytes(rnd(0, 40)) end
+  local id = pick({ cdr_digits(1, 6), "0" .. cdr_digits(1, 3), cdr_digits(15, 18), CDR_I63, "9223372036854775808",
+    "9007199254740993", "9007199254740992", cdr_digits(20, 22), "-1", "1e3", "", "ID", "iD" })
+  local f = { id, cdr_time_text(), cdr_time_text(), pick({ "8901" .. cdr_digits(10, 16), "", "x\"y", "\0" }),
+    cdr_digits(0, 15), pick({ cdr_digits(1, 9), "0", "00", CDR_I63, "9223372036854775808", "1.5", "-0", "" }),
+    cdr_digits(0, 15), pick({ "310260", "00101", "", "a,b" }) }
+  for k = 1, 8 do f[k] = cdr_field(f[k]) end
+  if chance(10) then f[rnd(1, 8)] = '"unterminated' end
+  if chance(10) then f[rnd(1, 8)] = '"q" x' end
+  if chance(10) then f[#f + 1] = "extra" elseif chance(10) then f[#f] = nil end
+  return concat(f, ",")
+end
+
+local CDR_NOISE = { ",", '"', " ", "\r", "\n", "0", "9", "-", ":", "x", "\239", "\0", "\t" }
+
+local function fuzz_cdr()
+  count("cdr_parse")
+  local lines = {}
+  for k = 1, rnd(0, 12) do lines[k] = cdr_gen_line(k == 1) end
+  if lines[1] and chance(5) then lines[1] = "\239\187\191" .. lines[1] end
+  local parts = {}
+  for k = 1, #lines do
+    parts[#parts + 1] = lines[k]
+    if k < #lines or chance(2) then parts[#parts + 1] = pick({ "\n", "\r\n", "\r", "\n\r" }) end
+  end
+  local text = concat(parts)
+  if chance(3) then
+    for _ = 1, rnd(1, 4) do
+      local at = rnd(1, #text + 1)
+      local op = rnd(1, 3)
+      if op == 1 then
+        text = sub(text, 1, at - 1) .. pick(CDR_NOISE) .. sub(text, at)
+      elseif op == 2 then
+        text = sub(text, 1, at - 1) .. sub(text, at + rnd(1, 5))
+      else
+        text = sub(text, 1, at - 1) .. pick(CDR_NOISE) .. sub(text, at + 1)
+      end
+    end
+  end
+  local max_line = pick({ 1, 3, 20, 60, 90, 120, 1000000 })
+  local mrows, merrs = cdr_model(text, max_line)
+  local rows, errs = cdr_drive({ text }, max_line)
+  cdr_compare("whole", text, max_line, rows, errs, mrows, merrs)
+  local pieces, at = {}, 1
+  local size = pick({ 1, 2, 3, 7, 16 })
+  while at <= #text do
+    local n = chance(2) and size or rnd(1, 40)
+    pieces[#pieces + 1] = sub(text, at, at + n - 1)
+    at = at + n
+  end
+  if chance(4) then table.insert(pieces, rnd(1, #pieces + 1), "") end
+  rows, errs = cdr_drive(pieces, max_line)
+  cdr_compare("pieces of " .. size, text, max_line, rows, errs, mrows, merrs)
+  -- the time parser on its own
+  local t = cdr_time_text()
+  if chance(3) then t = sub(t, 1, rnd(0, 18)) .. pick(CDR_NOISE) .. sub(t, rnd(1, 20)) end
+  local got, want = core.cdr_utc_epoch(t), cdr_time(t)
+  if got ~= want then fail("cdr_parse", "cdr_utc_epoch(" .. format("%q", t) .. ") = " .. tostring(got) ..
+    ", the model " .. tostring(want)) end
+end
+
+-- ---------------------------------------------------------------------------
 -- Driver
 -- ---------------------------------------------------------------------------
 local function run_regressions()
@@ -1603,7 +1904,7 @@ end
 
 local TARGETS = {
   { 30, fuzz_decode }, { 22, fuzz_encode }, { 12, fuzz_crypto }, { 14, fuzz_eiotclub }, { 14, fuzz_huawei },
-  { 4, check_http }, { 1, check_clock },
+  { 4, check_http }, { 1, check_clock }, { 12, fuzz_cdr },
 }
 local TOTAL = 0
 for _, t in ipairs(TARGETS) do TOTAL = TOTAL + t[1] end

@@ -9,11 +9,11 @@
 -- Environment (declare each with `env NAME;` in nginx.conf):
 -- EIOTCLUB_BASE_URL, EIOTCLUB_APPKEY, EIOTCLUB_SECRET; RULES_FILE (a rules
 -- file, default examples/auto_topup.lua under the prefix); RULES_INTERVAL
--- (seconds, default 60); RULES_TZ.
--- The state store: `simkit.store.shdict("simkit_rules")` (lua_shared_dict
--- simkit_rules) when this simkit has it, so every worker of the node shares
--- rule state, ledger and leases; several nodes: `simkit.store.redis{...}`.
--- Without either it falls back to the worker's memory (worker_processes 1).
+-- (seconds, default 60); RULES_TZ; RULES_REDIS ("host:port": several nodes).
+-- The state store: with RULES_REDIS, `simkit.store.redis{...}`, shared by
+-- every node (rule state, ledger, leases, the receiver's de-duplication);
+-- else `simkit.store.shdict("simkit_rules")` (lua_shared_dict simkit_rules),
+-- shared by the workers of one node; else the worker's memory.
 -- luacheck: globals ngx
 local simkit = require "simkit"
 local R = require "simkit.rules"
@@ -29,8 +29,14 @@ local function env(name, default)
 end
 
 local function state_store()
-  local store = simkit.store or require "simkit.store"
-  if store.shdict and ngx.shared.simkit_rules then return store.shdict("simkit_rules") end
+  local store = require "simkit.store"
+  local redis = env("RULES_REDIS")
+  if redis then
+    local host, port = redis:match("^([^:]+):(%d+)$")
+    assert(host, "RULES_REDIS must be host:port")
+    return store.redis { host = host, port = tonumber(port), prefix = "simkit:" }
+  end
+  if ngx.shared.simkit_rules then return store.shdict("simkit_rules") end
   return store.memory()
 end
 
@@ -43,13 +49,15 @@ function M.init()
   if engine then return engine end
   local eiot = simkit.client("eiotclub", { appkey = env("EIOTCLUB_APPKEY"), secret = env("EIOTCLUB_SECRET"),
     base_url = env("EIOTCLUB_BASE_URL", "https://oapi.eiotclub.com"), timeout = 5 })
-  engine = R.engine { fleet = simkit.fleet { eiot }, clients = { eiot }, store = state_store(),
+  local st = state_store()
+  engine = R.engine { fleet = simkit.fleet { eiot }, clients = { eiot }, store = st,
     timezone = env("RULES_TZ"), audit = ngx.config.prefix() .. "logs/rules-audit.jsonl",
     logger = function(level, msg, f) log(level, "rules: " .. f.rule .. " " .. tostring(f.iccid) .. ": " .. msg) end }
   local file = env("RULES_FILE", ngx.config.prefix() .. "examples/auto_topup.lua")
   assert(R.load(engine, file))
   receiver = simkit.notify.receiver {
     secret = env("EIOTCLUB_SECRET"),
+    store = st, -- each notification handled once across workers (and nodes, with Redis)
     default = function(ev)
       local rep, err = engine:handle(ev)
       if not rep then return false, err end

@@ -45,7 +45,9 @@ M.TRIGGERS, M.ACTIONS = TRIGGERS, ACTIONS
 --   `topup{ package = "cheapest" | function }` and looks orders in doubt up
 --   by their key), `lookup` (function(card, order_key) -> "found", order |
 --   "absent" | "unknown", err; replaces that lookup), `lease_ttl` (seconds, default 300), `lag` (reporting
---   lag in seconds, or per vendor; default 600), `prefix` (store keys).
+--   lag in seconds, or per vendor; default 600), `keep` (seconds final
+--   ledger entries, schedules and snapshots are kept; default 400 days),
+--   `prefix` (store keys).
 -- @treturn table the engine
 function M.engine(opts)
   return require("simkit.rules.engine").new(opts)

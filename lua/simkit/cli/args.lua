@@ -22,12 +22,7 @@ function M.ops(vendor)
   return require(mod).ops
 end
 
-local function sorted_keys(t)
-  local ks = {}
-  for k in pairs(t) do ks[#ks + 1] = k end
-  table.sort(ks)
-  return ks
-end
+local sorted_keys = require("simkit.cli.common").sorted_keys
 
 -- What kind of value a parameter takes on the command line.
 local function kind_of(p)

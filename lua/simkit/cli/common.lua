@@ -81,6 +81,27 @@ function M.load_profile(ctx)
   return config.load(ctx.a.profile, { sandbox_url = sim.url })
 end
 
+--- The keys of a table, sorted.
+-- @tparam table t
+-- @treturn table list
+function M.sorted_keys(t)
+  local ks = {}
+  for k in pairs(t) do ks[#ks + 1] = k end
+  table.sort(ks)
+  return ks
+end
+
+--- End a command on an error: stop the progress line, print the one-line
+-- error, and return its exit status.
+-- @tparam table ctx the CLI context
+-- @tparam table err a simkit error
+-- @treturn integer the exit status
+function M.fail(ctx, err)
+  ctx.out:done_progress()
+  ctx.out:err(err)
+  return M.exit_for(err)
+end
+
 --- Print records in a format; returns the exit status.
 -- @tparam table ctx the CLI context
 -- @tparam table rows the records

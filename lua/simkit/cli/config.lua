@@ -62,6 +62,13 @@ function M.default_store()
   return M.state_dir() .. "/simkit.db"
 end
 
+--- The default audit log beside the store: `simkit rules run` appends to it
+-- and `simkit report` reads it, with no setting needed.
+-- @treturn string path
+function M.default_audit()
+  return M.state_dir() .. "/audit.jsonl"
+end
+
 --- Is the file private to its owner? Refuses a file group or others can read
 -- (or write), saying why and the `chmod 600` that fixes it.
 -- @tparam string path
@@ -143,7 +150,8 @@ function M.load(name, opts)
   end
   ok, err = check_profile(name, p)
   if not ok then return nil, err end
-  local prof = { name = name, path = path, vendors = {}, store = p.store or M.default_store(), audit = p.audit,
+  local prof = { name = name, path = path, vendors = {}, store = p.store or M.default_store(),
+    audit = p.audit or M.default_audit(), audit_default = p.audit == nil,
     fleet = p.fleet, rules = p.rules, secrets = {} }
   if p.sandbox then
     local url = p.sandbox

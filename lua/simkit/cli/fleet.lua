@@ -29,12 +29,7 @@ M.ACTIONS = {
   usage_cap = { mb = "number" },
 }
 
-local function sorted_keys(t)
-  local ks = {}
-  for k in pairs(t) do ks[#ks + 1] = k end
-  table.sort(ks)
-  return ks
-end
+local sorted_keys = require("simkit.cli.common").sorted_keys
 
 --- Add the commands to the parser.
 -- @tparam table p the argparse parser of `simkit`
@@ -179,11 +174,7 @@ local function without_raw(t)
   return o
 end
 
-local function fail(ctx, err)
-  ctx.out:done_progress()
-  ctx.out:err(err)
-  return common.exit_for(err)
-end
+local fail = common.fail
 
 M.commands = {}
 

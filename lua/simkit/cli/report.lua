@@ -56,7 +56,7 @@ function M.fleet_model(ctx)
   local clifleet = require "simkit.cli.fleet"
   local fleet, prof, store = clifleet.fleet(ctx)
   if not fleet then return nil, prof end
-  local model = { cards = {}, pools = {}, history = {}, audit_path = prof.audit }
+  local model = { cards = {}, pools = {}, history = {}, audit_path = prof.audit, audit_default = prof.audit_default }
   for card, err in fleet:cards({ on_progress = function(done, total)
     ctx.out:progress(("cards fetched %d/%s"):format(done, total and tostring(total) or "?"))
   end }) do
@@ -79,13 +79,14 @@ end
 -- @treturn integer the exit status
 function M.run(ctx)
   local a, out = ctx.a, ctx.out
-  local model, err, audit_path
+  local model, err, audit_path, audit_default
   if a.data then
     model, err = M.load_model(a.data)
     if not model then out:err(err); return 2 end
     if not a.audit and not model.audit then
       local prof = require("simkit.cli.common").load_profile(ctx)
       audit_path = prof and prof.audit or nil
+      audit_default = prof and prof.audit_default
     end
   else
     model, err = M.fleet_model(ctx)
@@ -95,6 +96,14 @@ function M.run(ctx)
       return require("simkit.cli.common").exit_for(err)
     end
     audit_path, model.audit_path = model.audit_path, nil
+    audit_default, model.audit_default = model.audit_default, nil
+  end
+  -- the default audit log (the profile names none) does not exist until a
+  -- first `simkit rules run`: no rule activity yet, not an error
+  local probe = not a.audit and audit_path and audit_default and io.open(audit_path, "r")
+  if probe then probe:close() end
+  if not a.audit and audit_path and audit_default and not probe then
+    audit_path = nil
   end
   audit_path = a.audit or audit_path
   if audit_path then

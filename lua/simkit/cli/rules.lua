@@ -28,11 +28,7 @@ function M.add_commands(p)
   explain:argument("iccid", "The ICCID.")
 end
 
-local function fail(ctx, err)
-  ctx.out:done_progress()
-  ctx.out:err(err)
-  return common.exit_for(err)
-end
+local fail = common.fail
 
 --- The engine of the profile with the rules of `file` loaded.
 -- @tparam table ctx the CLI context

@@ -195,11 +195,16 @@ local function package_for(act, card, env)
     code = type(res) == "table" and res.code or res
   end
   if type(code) ~= "string" or code == "" then return fail("topup: no package to order for this card") end
-  return code
+  local chosen
+  for _, q in ipairs(list) do
+    if q.code == code then chosen = q break end
+  end
+  return code, nil, chosen
 end
 
 --- Run one action now. `env` = { fleet, order_key, payload, logger, now,
--- packages = function(card) -> list | nil, err }.
+-- packages = function(card) -> list | nil, err, order_info = {} (a top-up
+-- fills in `package` and, when the package list gave it, `cost`) }.
 -- @return result or nil, err (a simkit error)
 function M.run(act, card, env)
   local name, a = act.action, act.args
@@ -207,9 +212,14 @@ function M.run(act, card, env)
     local args = {}
     for k, v in pairs(a) do args[k] = v end
     if name == "topup" then
-      local code, err = package_for(act, card, env)
+      local code, err, chosen = package_for(act, card, env)
       if not code then return nil, err end
       args.package, args.key = code, env.order_key
+      -- what was ordered and its price, for the ledger, the audit and the report
+      if env.order_info then
+        env.order_info.package = code
+        env.order_info.cost = chosen and tonumber(chosen.price) or nil
+      end
     elseif name == "imei_lock" and args.imei == nil then
       if not card.imei then return fail("imei_lock: the card has no IMEI to lock to") end
       args.imei = card.imei

@@ -2,13 +2,17 @@
 -- decision, with exactly the fields `time`, `rule`, `iccid`, `vendor`,
 -- `value`, `threshold`, `decision` (`fired`, `skipped`, `scheduled`,
 -- `done`, `failed`), `reason`, `action`, `key`, `error` (absent fields are
--- left out). `error` is `{ kind, message, code, status, outcome }`.
+-- left out). `error` is `{ kind, message, code, status, outcome }`. A
+-- top-up's lines also carry what was ordered: `package`, `cost` (the
+-- package's price, when the vendor's package list gave it) and `order_id`
+-- (the vendor's, once known) — the report's "orders placed" reads them.
 -- @module simkit.rules.audit
 local json = require "simkit.json"
 
 local M = {}
 
-M.FIELDS = { "time", "rule", "iccid", "vendor", "value", "threshold", "decision", "reason", "action", "key", "error" }
+M.FIELDS = { "time", "rule", "iccid", "vendor", "value", "threshold", "decision", "reason", "action", "key", "error",
+  "package", "cost", "order_id" }
 M.DECISIONS = { fired = true, skipped = true, scheduled = true, done = true, failed = true }
 
 local ERROR_FIELDS = { "kind", "message", "code", "status", "outcome", "op", "vendor" }

@@ -51,12 +51,16 @@ function M.new(opts)
   if opts.lag ~= nil and type(opts.lag) ~= "number" and type(opts.lag) ~= "table" then
     error("simkit.rules.engine: lag must be seconds or { vendor = seconds }", 3)
   end
+  local keep = opts.keep or 400 * 86400
+  if type(keep) ~= "number" or keep ~= keep or keep < 86400 or keep > 3650 * 86400 then
+    error("simkit.rules.engine: keep must be seconds from 1 day to 10 years", 3)
+  end
   local prefix = opts.prefix or "simkit:rules:"
   if type(prefix) ~= "string" then error("simkit.rules.engine: prefix must be a string", 3) end
   local self = setmetatable({
     fleet = fleet, store = store, offset = off, clock = clock, anchor = anchor, dry_run = opts.dry_run == true,
     audit_write = audit.sink(opts.audit), logger = opts.logger or default_logger, lookup = opts.lookup,
-    lease_ttl = lease, lag = opts.lag, prefix = prefix, rules = {}, by_name = {}, caps = {},
+    lease_ttl = lease, keep = keep, lag = opts.lag, prefix = prefix, rules = {}, by_name = {}, caps = {},
     owner = opts.owner or ("engine-" .. util.random_hex(6)), clients = vendors.index(opts.clients or fleet_clients(fleet)),
   }, Engine)
   return self
@@ -264,9 +268,12 @@ function Engine:_execute(cy, job)
   rec.status = "sent"
   ok, perr = led:put(key, rec)
   if not ok then led:release(key) add_error(cy, perr, "ledger") return "failed" end
+  local info = {}
   local res, aerr = actions.run(job.act, job.card, { fleet = self.fleet, order_key = order_key,
     payload = payload_of(job.rule, job.card, job.step, job.act, job.value, job.threshold, key, cy.now),
-    logger = self.logger, now = cy.now, packages = function(card) return self:_packages(card) end })
+    logger = self.logger, now = cy.now, packages = function(card) return self:_packages(card) end,
+    order_info = info })
+  rec.package, rec.cost = info.package, info.cost
   local fired = { rule = base.rule, iccid = base.iccid, vendor = base.vendor, action = base.action, key = key }
   if res ~= nil then
     rec.status = "confirmed"
@@ -283,12 +290,13 @@ function Engine:_execute(cy, job)
     if unknown then rec.error.outcome = "unknown" end
     fired.ok, fired.err = false, aerr
   end
-  led:put(key, rec)
+  led:put(key, rec, rec.status ~= "unknown" and self.keep or nil)
   led:release(key)
   rep.fired[#rep.fired + 1] = fired
   local a = util.copy(base)
   a.decision = fired.ok and "done" or "failed"
   a.error = rec.error
+  if is_order then a.package, a.cost, a.order_id = rec.package, rec.cost, rec.order_id end
   self:_audit(cy, a)
   return a.decision
 end
@@ -319,7 +327,7 @@ function Engine:_schedule(cy, rule, card, ctx, i, j, act, key, value, threshold)
   local due = period.due(act.at_spec, cy.now, self.offset, ctx.anchor)
   local entry = { due = due, key = key, rule = rule.name, step = i, idx = j, value = value, threshold = threshold,
     card = { vendor = card.vendor, iccid = card.iccid, id = card.id, imei = card.imei, status = card.status } }
-  local fresh, err = cy.store:add(self.prefix .. "schk:" .. key, due)
+  local fresh, err = cy.store:add(self.prefix .. "schk:" .. key, due, due - cy.now + self.keep)
   if fresh == nil then add_error(cy, err, "schedule") return end
   if not fresh then return end
   local slot, serr = cy.ledger:push("sched", entry)

@@ -41,8 +41,9 @@ function Ledger:get(key)
   return self.store:get(self.p .. "l:" .. key)
 end
 
-function Ledger:put(key, entry)
-  return self.store:set(self.p .. "l:" .. key, entry)
+--- Write an intent's entry; `ttl` (seconds) for final states only.
+function Ledger:put(key, entry, ttl)
+  return self.store:set(self.p .. "l:" .. key, entry, ttl)
 end
 
 --- Take the lease of an intent: true, false (held elsewhere) or nil, err.

@@ -112,6 +112,7 @@ local function reconcile(self, cy)
       rec.status, rec.error = "confirmed", nil
       if type(order) == "table" then rec.order_id = order.orderId or order.order_id end
       base.decision = "done"
+      base.package, base.cost, base.order_id = rec.package, rec.cost, rec.order_id
       done = true
     elseif found == "absent" then
       rec.status = "failed"
@@ -122,7 +123,7 @@ local function reconcile(self, cy)
       M.add_error(cy, lerr or errors.new { kind = "transport", message = "order lookup failed" }, "reconcile")
     end
     if done then
-      led:put(key, rec)
+      led:put(key, rec, self.keep)
       self:_audit(cy, base)
       cy.report.reconciled = (cy.report.reconciled or 0) + 1
     end
@@ -189,7 +190,7 @@ local function poll(self, dry)
     for _, r in ipairs(rules) do
       if matches(r, card) then self:_evaluate(cy, r, card, ctx) end
     end
-    local ok, err = cy.store:set(skey, snap)
+    local ok, err = cy.store:set(skey, snap, self.keep)
     if not ok then M.add_error(cy, err, "snapshot") end
   end
   return cy

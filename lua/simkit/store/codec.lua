@@ -84,6 +84,23 @@ function M.check_incr(n)
   return true
 end
 
+--- Check the arguments of `set` / `add`: a key and an optional TTL.
+-- Returns true or nil, err.
+function M.check_write(k, ttl)
+  local ok, err = M.check_key(k)
+  if ok then ok, err = M.check_ttl(ttl) end
+  return ok, err
+end
+
+--- Check the arguments of `incr`: a key, an integer and an optional TTL.
+-- Returns true or nil, err.
+function M.check_incr_args(k, n, ttl)
+  local ok, err = M.check_key(k)
+  if ok then ok, err = M.check_incr(n) end
+  if ok then ok, err = M.check_ttl(ttl) end
+  return ok, err
+end
+
 --- Encode a value for storage. Returns the text or nil, err (`kind = "input"`).
 function M.encode(v)
   local t = type(v)

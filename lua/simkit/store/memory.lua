@@ -50,8 +50,7 @@ end
 
 --- Write a value, with an optional TTL in seconds. Returns true or nil, err.
 function Store:set(k, v, ttl)
-  local ok, err = codec.check_key(k)
-  if ok then ok, err = codec.check_ttl(ttl) end
+  local ok, err = codec.check_write(k, ttl)
   if not ok then return nil, err end
   local enc, eerr = codec.encode(v)
   if not enc then return nil, eerr end
@@ -62,8 +61,7 @@ end
 --- Write a value only when the key is absent (the lock primitive).
 -- @treturn boolean true when written, false when the key was present
 function Store:add(k, v, ttl)
-  local ok, err = codec.check_key(k)
-  if ok then ok, err = codec.check_ttl(ttl) end
+  local ok, err = codec.check_write(k, ttl)
   if not ok then return nil, err end
   local enc, eerr = codec.encode(v)
   if not enc then return nil, eerr end
@@ -75,9 +73,7 @@ end
 --- Add `n` (an integer) to the number at `k` (absent = 0); `ttl` applies when
 -- the key is created. Returns the new value or nil, err.
 function Store:incr(k, n, ttl)
-  local ok, err = codec.check_key(k)
-  if ok then ok, err = codec.check_incr(n) end
-  if ok then ok, err = codec.check_ttl(ttl) end
+  local ok, err = codec.check_incr_args(k, n, ttl)
   if not ok then return nil, err end
   local enc = live(self, k)
   if enc == nil then

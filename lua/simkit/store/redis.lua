@@ -119,8 +119,7 @@ local function command(self, ...)
 end
 
 local function check_write(k, v, ttl)
-  local ok, err = codec.check_key(k)
-  if ok then ok, err = codec.check_ttl(ttl) end
+  local ok, err = codec.check_write(k, ttl)
   if not ok then return nil, err end
   return codec.encode(v)
 end
@@ -171,9 +170,7 @@ end
 -- server; `ttl` applies when the key is created. Returns the new value or
 -- nil, err (`kind = "store"` when the value is not an integer or the sum overflows).
 function Store:incr(k, n, ttl)
-  local ok, err = codec.check_key(k)
-  if ok then ok, err = codec.check_incr(n) end
-  if ok then ok, err = codec.check_ttl(ttl) end
+  local ok, err = codec.check_incr_args(k, n, ttl)
   if not ok then return nil, err end
   local r, cerr = command(self, "EVAL", INCR_SCRIPT, "1", self.prefix .. k, string.format("%d", n),
     ttl and px(ttl) or "0")

@@ -20,8 +20,7 @@ end
 
 -- The value as the dict keeps it: integers natively, the rest encoded.
 local function stored(k, v, ttl)
-  local ok, err = codec.check_key(k)
-  if ok then ok, err = codec.check_ttl(ttl) end
+  local ok, err = codec.check_write(k, ttl)
   if not ok then return nil, err end
   local enc, eerr = codec.encode(v)
   if not enc then return nil, eerr end
@@ -63,9 +62,7 @@ end
 --- Add `n` (an integer) to the integer at `k` (absent = 0); `ttl` applies when
 -- the key is created. Returns the new value or nil, err.
 function Store:incr(k, n, ttl)
-  local ok, err = codec.check_key(k)
-  if ok then ok, err = codec.check_incr(n) end
-  if ok then ok, err = codec.check_ttl(ttl) end
+  local ok, err = codec.check_incr_args(k, n, ttl)
   if not ok then return nil, err end
   local cur = self.dict:get(k)
   if cur ~= nil and type(cur) ~= "number" then

@@ -119,8 +119,7 @@ end
 
 -- SET or ADD: the number of rows written, or nil, err.
 local function write(self, sql, k, v, ttl)
-  local ok, err = codec.check_key(k)
-  if ok then ok, err = codec.check_ttl(ttl) end
+  local ok, err = codec.check_write(k, ttl)
   if not ok then return nil, err end
   local enc, eerr = encoded(v)
   if enc == nil then return nil, eerr end
@@ -155,9 +154,7 @@ end
 -- processes; `ttl` applies when the key is created. Returns the new value or
 -- nil, err (`kind = "store"` when the value is not an integer or the sum overflows).
 function Store:incr(k, n, ttl)
-  local ok, err = codec.check_key(k)
-  if ok then ok, err = codec.check_incr(n) end
-  if ok then ok, err = codec.check_ttl(ttl) end
+  local ok, err = codec.check_incr_args(k, n, ttl)
   if not ok then return nil, err end
   local v
   ok, v = run(self, INCR, k, n, expires(self, ttl), self.clock())
