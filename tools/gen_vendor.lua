@@ -139,13 +139,16 @@ local OVERRIDES = {
       -- "by orderNumber or outTradeNo" (L4440-4446); its items carry no
       -- orderId (L4604-4607): packageOrderRecord (L949) has orderId and
       -- outTradeNo (`id_lookup`)
-      order_package = { id = "orderId", lookup = "get_order_package_details", id_lookup = "package_order_record" },
+      -- `fields`: what a new order's answer carries (L5666-5667: data.orderNumber, data.orderId); a
+      -- duplicate or recovered order is shown with the same top-level fields (the record in _simkit.record)
+      order_package = { id = "orderId", lookup = "get_order_package_details", id_lookup = "package_order_record",
+        fields = { "orderId", "orderNumber" } },
       -- 503016: "query the eSIM order details" (L3995), by the platform's id only
       esim_purchase = { id = "orderId", probe = true },
       -- data.orderId (L8496); the package records carry no outTradeNo
       cloudesim_purchase = { id = "orderId", probe = true },
       -- data.order_no (L11059); pool/record/list by out_trade_no (L11134)
-      pool_sub = { id = "order_no", lookup = "pool_record_list" },
+      pool_sub = { id = "order_no", lookup = "pool_record_list", fields = { "order_no" } },
     },
     -- "42002 outTradeNo already exists" (L244), "503016 duplicate order number" (L264)
     duplicate_codes = { "42002", "503016" },
@@ -254,7 +257,7 @@ function M.eiotclub(spec)
       idempotency_key = key,
       order = order and {
         key = assert(key, e.op .. ": an order needs the catalog's idempotency_key"), id = order.id,
-        lookup = order.lookup, id_lookup = order.id_lookup, probe = order.probe,
+        lookup = order.lookup, id_lookup = order.id_lookup, probe = order.probe, fields = order.fields,
         duplicate_codes = ov.duplicate_codes,
       } or nil,
       guard = ov.guards[e.op] and { param = ov.guards[e.op],

@@ -11,11 +11,15 @@
 -- key can never charge twice.
 --
 -- **One result shape** (new order, "already exists", or found after an
--- ambiguous failure): the vendor's fields, plus
+-- ambiguous failure): the fields a new order's answer carries (the
+-- descriptor's `order.fields`: `order_package` `orderId`, `orderNumber`;
+-- `pool_sub` `order_no`; the other orders: the vendor's table as it came),
+-- plus
 -- `orderId` (the vendor's order id; for `pool_sub` its `order_no`; looked up
 -- when the answer lacks it, nil only when the vendor cannot tell it),
 -- the key under its own name, and `_simkit = { key, key_name, reconciled,
--- duplicate }` (`duplicate`: the vendor said the key exists and this is
+-- duplicate, record }` (`record`: the vendor's whole table: the answer, or
+-- the order record a duplicate or a lookup returned) (`duplicate`: the vendor said the key exists and this is
 -- that order; `reconciled`: the answer was lost and the order was found).
 --
 -- **Outcomes of a failure** (`err.outcome`):
@@ -151,15 +155,23 @@ local ID_LOOKUPS = {
 -- The one result shape.
 local function result(o, data, flags)
   local spec, key = o.spec, o.key
+  local src = (type(data) == "table" and data ~= json.null) and data or {}
   local out
-  if type(data) == "table" and data ~= json.null then out = util.copy(data) else out = {} end
+  if spec.fields then
+    -- one shape: a new order's answer fields, whether the table came from the
+    -- answer, a duplicate's record or a lookup (the whole table: _simkit.record)
+    out = {}
+    for _, f in ipairs(spec.fields) do out[f] = src[f] end
+  else
+    out = util.copy(src)
+  end
   if out[spec.key] == nil or out[spec.key] == "" then out[spec.key] = key end
   if out.orderId == nil and out[spec.id] ~= nil then out.orderId = out[spec.id] end
   if out.orderId == nil and spec.id_lookup and left(o) > 0.1 then
     out.orderId = ID_LOOKUPS[spec.id_lookup](o, out)
   end
   out._simkit = { key = key, key_name = spec.key, reconciled = flags.reconciled or false,
-    duplicate = flags.duplicate or false }
+    duplicate = flags.duplicate or false, record = util.copy(src) }
   return out
 end
 

@@ -833,6 +833,7 @@ return {
     money = true,
     order = {
       duplicate_codes = { "42002", "503016" },
+      fields = { "orderId", "orderNumber" },
       id = "orderId",
       id_lookup = "package_order_record",
       key = "outTradeNo",
@@ -1276,6 +1277,7 @@ return {
     money = true,
     order = {
       duplicate_codes = { "42002", "503016" },
+      fields = { "order_no" },
       id = "order_no",
       key = "out_trade_no",
       lookup = "pool_record_list",
