@@ -166,6 +166,22 @@ describe("simkit.sign.huawei", function()
     assert.matches("^SDK%-HMAC%-SHA256 Access=a, SignedHeaders=host;x%-sdk%-date, Signature=%x+$", h.Authorization)
   end)
 
+  it("takes X-Sdk-Date and Host under any case, and adds neither again", function()
+    local hwsign = require "spec.support.hwsign"
+    local h = sign.huawei { method = "GET", url = "https://x.example.com/v1/tags", ak = "a", sk = "b",
+      headers = { ["x-sdk-DATE"] = "20200101T000000Z", HOST = "other.example.com:8443", ["X-N"] = 12 } }
+    assert.is_nil(h["X-Sdk-Date"])
+    assert.is_nil(h.Host)
+    assert.equal("12", h["X-N"])
+    local ref = hwsign.sign { method = "GET", path = "/v1/tags", query = "", body = "", ak = "a", sk = "b",
+      headers = { host = "other.example.com:8443", ["x-n"] = "12" }, date = "20200101T000000Z" }
+    assert.equal(ref.authorization, h.Authorization)
+    assert.has_error(function()
+      sign.huawei { method = "GET", url = "https://x.example.com/", ak = "a", sk = "b",
+        headers = { ["X-SDK-DATE"] = "2020-01-01" } }
+    end, "sign.huawei: X-Sdk-Date must be YYYYMMDDTHHMMSSZ")
+  end)
+
   it("uses X-Sdk-Content-Sha256 instead of hashing the body when given", function()
     local base = { method = "POST", url = "https://x.example.com/v1/a", body = "abc", ak = "a", sk = "b",
       headers = { ["X-Sdk-Date"] = "20200101T000000Z" } }

@@ -229,25 +229,6 @@ static int emit_canonical_query(emitter *e, const url_parts *u)
     return 1;
 }
 
-static int find_header(lua_State *L, int tidx, const char *lname)
-{
-    lua_pushnil(L);
-    while (lua_next(L, tidx) != 0) {
-        if (lua_type(L, -2) == LUA_TSTRING) {
-            const char *k = lua_tostring(L, -2);
-            size_t i;
-            for (i = 0; k[i] && lname[i] && tolower((unsigned char)k[i]) == lname[i]; i++)
-                ;
-            if (k[i] == '\0' && lname[i] == '\0') {
-                lua_pop(L, 2);
-                return 1;
-            }
-        }
-        lua_pop(L, 1);
-    }
-    return 0;
-}
-
 static const char *get_field(lua_State *L, const char *name, int required, size_t *len)
 {
     const char *s;
@@ -283,7 +264,7 @@ int skc_sign_huawei(lua_State *L)
     const char *method, *url, *body, *ak, *sk, *date = NULL;
     skc_crypto *cr = skc_crypto_of(L);
     url_parts u;
-    int out;
+    int out, has_host = 0;
     skc_slice *v = NULL;
     luaL_Buffer b;
     unsigned char md[32];
@@ -305,8 +286,9 @@ int skc_sign_huawei(lua_State *L)
     if (!split_url(url, &u))
         return luaL_error(L, "sign.huawei: 'url' must be absolute (scheme://host/path)");
 
-    /* 2: the result: a copy of the given headers (values as strings). */
-    lua_newtable(L);
+    /* 2: the result: a copy of the given headers (values as strings),
+     * noting X-Sdk-Date and Host (by their C-string names, any case). */
+    lua_createtable(L, 0, 8);
     out = 2;
     lua_getfield(L, 1, "headers");
     if (!lua_isnil(L, -1)) {
@@ -314,26 +296,30 @@ int skc_sign_huawei(lua_State *L)
             return luaL_error(L, "sign.huawei: 'headers' must be a table");
         lua_pushnil(L);
         while (lua_next(L, -2) != 0) {
+            const char *k, *val;
+            size_t vl, kl;
             if (lua_type(L, -2) != LUA_TSTRING ||
                 (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER))
                 return luaL_error(L, "sign.huawei: headers must map names to strings");
+            k = lua_tostring(L, -2);
+            kl = strlen(k);
             lua_pushvalue(L, -2);
             lua_pushstring(L, lua_tostring(L, -2));
+            val = lua_tolstring(L, -1, &vl); /* anchored by out once set */
+            if (kl == 10 && strncasecmp(k, "x-sdk-date", 10) == 0) {
+                date = val;
+                dlen = vl;
+            } else if (kl == 4 && strncasecmp(k, "host", 4) == 0) {
+                has_host = 1;
+            }
             lua_rawset(L, out);
             lua_pop(L, 1);
         }
     }
     lua_pop(L, 1);
 
-    if (find_header(L, out, "x-sdk-date")) {
-        lua_pushnil(L);
-        while (lua_next(L, out) != 0) { /* fetch the value under whatever case */
-            const char *k = lua_tostring(L, -2);
-            if (strlen(k) == 10 && strncasecmp(k, "x-sdk-date", 10) == 0)
-                date = lua_tolstring(L, -1, &dlen);
-            lua_pop(L, 1);
-        }
-        if (date == NULL || !valid_sdk_date(date, dlen))
+    if (date != NULL) {
+        if (!valid_sdk_date(date, dlen))
             return luaL_error(L, "sign.huawei: X-Sdk-Date must be YYYYMMDDTHHMMSSZ");
     } else {
         time_t now = time(NULL);
@@ -341,12 +327,10 @@ int skc_sign_huawei(lua_State *L)
         gmtime_r(&now, &tm);
         strftime(datebuf, sizeof datebuf, "%Y%m%dT%H%M%SZ", &tm);
         lua_pushstring(L, datebuf);
-        lua_setfield(L, out, "X-Sdk-Date");
-        lua_getfield(L, out, "X-Sdk-Date");
         date = lua_tolstring(L, -1, &dlen);
-        lua_pop(L, 1);
+        lua_setfield(L, out, "X-Sdk-Date"); /* anchors it */
     }
-    if (!find_header(L, out, "host")) {
+    if (!has_host) {
         lua_pushlstring(L, u.host, u.hostlen);
         lua_setfield(L, out, "Host");
     }
