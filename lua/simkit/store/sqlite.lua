@@ -68,8 +68,18 @@ local function db(self)
   if self.conn then return self.conn end
   local conn, err = core.sqlite_open(self.path, self.busy_ms)
   if not conn then return fail(self, err) end
-  local ok, eerr = conn:exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
-  if ok then ok, eerr = conn:exec(SCHEMA) end
+  -- Switching a new file to WAL and creating the table take write locks that
+  -- SQLite may refuse at once (no busy wait, to avoid a deadlock) when
+  -- several processes open the same new file together: try again within the
+  -- busy timeout.
+  local deadline = core.monotonic() + self.busy_ms / 1000
+  local ok, eerr
+  while true do
+    ok, eerr = conn:exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+    if ok then ok, eerr = conn:exec(SCHEMA) end
+    if ok or not tostring(eerr):find("locked", 1, true) or core.monotonic() >= deadline then break end
+    core.sleep(0.01 + math.random() * 0.02)
+  end
   if not ok then
     conn:close()
     return fail(self, eerr)
