@@ -1161,6 +1161,44 @@ static int l_json_encode(lua_State *L)
     return 2;
 }
 
+/* core.text_check(s [, allow_newlines]) -> nothing when `s` keeps simkit's
+ * one text rule (valid UTF-8 per RFC 3629, no C0 control byte and no DEL;
+ * with allow_newlines LF and CR pass), else "utf8" or "control", the 1-based
+ * byte position and the byte. An invalid UTF-8 sequence anywhere is reported
+ * before a control byte (simkit.validate words the message). */
+static int l_text_check(lua_State *L)
+{
+    size_t n;
+    const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &n);
+    const unsigned char *p = s, *e = s + n, *ctl = NULL;
+    int newlines = lua_toboolean(L, 2);
+    while (p < e) {
+        unsigned c = *p;
+        if (c >= 0x20 && c < 0x7F) {
+            p++;
+        } else if (c >= 0x80) {
+            size_t u = json_utf8_len(p, e);
+            if (u == 0) {
+                lua_pushliteral(L, "utf8");
+                lua_pushinteger(L, (lua_Integer)(p - s) + 1);
+                lua_pushinteger(L, (lua_Integer)c);
+                return 3;
+            }
+            p += u;
+        } else {
+            if (ctl == NULL && !(newlines && (c == '\n' || c == '\r')))
+                ctl = p;
+            p++;
+        }
+    }
+    if (ctl == NULL)
+        return 0;
+    lua_pushliteral(L, "control");
+    lua_pushinteger(L, (lua_Integer)(ctl - s) + 1);
+    lua_pushinteger(L, (lua_Integer)*ctl);
+    return 3;
+}
+
 void skc_open_json(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
@@ -1175,4 +1213,6 @@ void skc_open_json(lua_State *L)
     luaL_setfuncs(L, funcs, 2);
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "json_null");
+    lua_pushcfunction(L, l_text_check);
+    lua_setfield(L, -2, "text_check");
 }

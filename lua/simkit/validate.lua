@@ -13,8 +13,11 @@
 -- else `DEFAULT_MAX_LENGTH`. No one parameter's value — a string, a list, all
 -- the strings of an array together — exceeds `MAX_PARAM_BYTES`.
 -- @module simkit.validate
+local core = require "simkit.core"
 local json = require "simkit.json"
 local util = require "simkit.util"
+
+local text_check = core.text_check
 
 local M = {}
 
@@ -34,33 +37,6 @@ local function ulen(s)
   return n
 end
 
--- The byte position of the first invalid UTF-8 sequence, or nil (RFC 3629;
--- the same code on every VM, so one rule everywhere).
-local function utf8_error_at(s)
-  local i = 1
-  while true do
-    i = s:find("[\128-\255]", i)
-    if not i then return nil end
-    local c = s:byte(i)
-    local len
-    if c >= 0xC2 and c <= 0xDF then len = 2
-    elseif c >= 0xE0 and c <= 0xEF then len = 3
-    elseif c >= 0xF0 and c <= 0xF4 then len = 4
-    else return i end
-    -- the second byte's range excludes overlongs, surrogates and > U+10FFFF
-    local lo, hi = 0x80, 0xBF
-    if c == 0xE0 then lo = 0xA0 elseif c == 0xED then hi = 0x9F
-    elseif c == 0xF0 then lo = 0x90 elseif c == 0xF4 then hi = 0x8F end
-    local b = s:byte(i + 1)
-    if not b or b < lo or b > hi then return i end
-    for k = 2, len - 1 do
-      b = s:byte(i + k)
-      if not b or b < 0x80 or b > 0xBF then return i end
-    end
-    i = i + len
-  end
-end
-
 --- Why a string breaks the text rule, or nil when it keeps it.
 -- @tparam string s the text
 -- @tparam[opt] boolean allow_newlines LF and CR allowed
@@ -69,19 +45,12 @@ function M.text_error(s, allow_newlines)
   if type(s) ~= "string" then
     error("simkit.validate.text_error: the text must be a string, got " .. type(s), 2)
   end
-  local bad = utf8_error_at(s)
-  if bad then return "is not valid UTF-8 (byte " .. bad .. ")" end
-  local init = 1
-  while true do
-    local at = s:find("[%z\1-\31\127]", init)
-    if not at then return nil end
-    local b = s:byte(at)
-    if not (allow_newlines and (b == 10 or b == 13)) then
-      if b == 0 then return "contains a NUL byte (byte " .. at .. ")" end
-      return string.format("contains a control character (0x%02X at byte %d)", b, at)
-    end
-    init = at + 1
-  end
+  -- one C pass (simkit.core.text_check): the same rule on every VM
+  local what, at, b = text_check(s, allow_newlines)
+  if not what then return nil end
+  if what == "utf8" then return "is not valid UTF-8 (byte " .. at .. ")" end
+  if b == 0 then return "contains a NUL byte (byte " .. at .. ")" end
+  return string.format("contains a control character (0x%02X at byte %d)", b, at)
 end
 
 --- The cap, in characters, of a string parameter (or of its items).
@@ -132,6 +101,14 @@ end
 local INT64_MAX, INT64_MIN_ABS = "9223372036854775807", "9223372036854775808"
 
 local function to_integer(v)
+  -- the common cases first: a Lua integer, a short digit string (<= 15
+  -- digits: exact on every VM, below 2^53; <= 18 where Lua has integers)
+  local tv = type(v)
+  if tv == "number" then
+    if math.type and math.type(v) == "integer" then return v end
+  elseif tv == "string" and (#v <= 15 or (math.type and #v <= 18)) and v:find("^[1-9]%d*$") then
+    return tonumber(v) -- an integer on 5.3+ (18 digits fit int64)
+  end
   local text = util.integer_text(v)
   if not text then return nil end
   -- canonical digits: no leading zeros ("007" would be invalid JSON), "-0" is 0
@@ -400,6 +377,18 @@ end
 -- @tparam table args the caller's arguments
 -- @treturn table|nil normalised arguments, or nil and a message
 -- @treturn string|nil the offending parameter name
+-- The lower-cased type of each parameter spec (descriptors are data that
+-- does not change after load).
+local PTYPE = setmetatable({}, { __mode = "k" })
+local function ptype_of(p)
+  local t = PTYPE[p]
+  if not t then
+    t = (p.type or "string"):lower()
+    PTYPE[p] = t
+  end
+  return t
+end
+
 function M.check(op, args)
   if args == nil then args = {} end
   if type(args) ~= "table" then return nil, "arguments must be a table", nil end
@@ -445,13 +434,13 @@ function M.check(op, args)
       if required then return nil, "'" .. p.name .. "' is required", p.name end
     else
       local nv, err
-      local ptype = (p.type or "string"):lower()
+      local ptype = ptype_of(p)
       if p.list == "comma" then
         nv, err = check_list(p, v)
       elseif ptype == "array" then
         nv, err = check_array(p, v)
       else
-        nv, err = check_scalar(p, v, p.type)
+        nv, err = check_scalar(p, v, ptype)
       end
       if nv == nil then return nil, err, p.name end
       if p.enum and not in_enum(p.enum, nv) then
@@ -473,6 +462,7 @@ function M.check(op, args)
         op.list_total.max .. " allowed", op.list_total.params[1]
     end
   end
+  if not op.exclusive and not op.one_of then return out end
   -- for these groups an empty list counts as not given ("if sim_card_ids is
   -- empty, iccids is used")
   local function given_(name)
