@@ -677,7 +677,7 @@ static void push_headers(lua_State *L, const http_buf *head)
 {
     const char *p = head->p, *end = head->p + head->len;
     int tidx, have_last = 0;
-    lua_newtable(L);
+    lua_createtable(L, 0, 8); /* a usual answer's headers, without rehashing */
     tidx = lua_gettop(L);
     lua_pushnil(L); /* slot for the last header name (obs-fold) */
     while (p != NULL && p < end) {

@@ -257,13 +257,18 @@ local HUGE = math.huge
 -- deadlines and size cap; a transport failure becomes an error table.
 local function request(ctx, req, timeout)
   local cfg = ctx.cfg
-  req.timeout = req.timeout or timeout or cfg.timeout
-  req.connect_timeout = math.min(req.connect_timeout or cfg.connect_timeout, req.timeout)
-  req.max_body = req.max_body or cfg.max_body
-  req.op, req.vendor = req.op or ctx.op, ctx.vendor
+  timeout = req.timeout or timeout or cfg.timeout
+  local idempotent = req.idempotent
   -- libcurl silently re-sends a request whose reused connection dropped
   -- before the answer; only reads may be re-sent that way.
-  if req.idempotent == nil then req.idempotent = ctx.read end
+  if idempotent == nil then idempotent = ctx.read end
+  -- what the transport gets, in one table (the adapter's stays as built)
+  req = {
+    method = req.method, url = req.url, headers = req.headers, body = req.body, timeout = timeout,
+    connect_timeout = math.min(req.connect_timeout or cfg.connect_timeout, timeout),
+    max_body = req.max_body or cfg.max_body, op = req.op or ctx.op, vendor = ctx.vendor,
+    idempotent = idempotent, insecure = req.insecure,
+  }
   local res, terr, category, sent = cfg.transport(req)
   if not res then return nil, transport_error(ctx, terr, category, sent) end
   local status = type(res) == "table" and res.status

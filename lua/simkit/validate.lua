@@ -91,9 +91,17 @@ local function date_ok(fmt, s)
   return true
 end
 
+-- Type names lower-cased once (catalogs write "Long", "String", ...).
+local LOWER = setmetatable({}, { __index = function(t, k)
+  local v = k:lower()
+  t[k] = v
+  return v
+end })
+
+local INTEGER_TYPES = { integer = true, long = true, int = true }
+
 local function is_integer_type(t)
-  t = t:lower()
-  return t == "integer" or t == "long" or t == "int"
+  return INTEGER_TYPES[LOWER[t]] or false
 end
 
 -- Normalise an integer-typed value: Lua integer, integral float, or a
@@ -172,7 +180,7 @@ local function check_any(p, v)
 end
 
 local function check_scalar(p, v, ptype)
-  ptype = (ptype or "string"):lower()
+  ptype = LOWER[ptype or "string"]
   if ptype == "string" then
     if type(v) == "number" then
       local t = util.integer_text(v)
@@ -351,7 +359,7 @@ local function check_array(p, v)
       local item, err = check_object(p, p.fields, x, p.name .. "[" .. i .. "]")
       if item == nil then return nil, err end
       out[i] = item
-    elseif itype and (itype:lower() == "string" or is_integer_type(itype) or itype:lower() == "boolean") then
+    elseif itype and (LOWER[itype] == "string" or is_integer_type(itype) or LOWER[itype] == "boolean") then
       local s, err = check_scalar({ name = p.name .. "[" .. i .. "]", min_length = p.item_min_length,
         max_length = p.item_max_length, min = p.item_min, max = p.item_max,
         allow_newlines = p.allow_newlines }, x, itype)
@@ -383,7 +391,7 @@ local PTYPE = setmetatable({}, { __mode = "k" })
 local function ptype_of(p)
   local t = PTYPE[p]
   if not t then
-    t = (p.type or "string"):lower()
+    t = LOWER[p.type or "string"]
     PTYPE[p] = t
   end
   return t

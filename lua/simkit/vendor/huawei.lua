@@ -269,24 +269,32 @@ local function plan_of(op)
   return plan
 end
 
+local SIGN_HEADERS = { ["Content-Type"] = "application/json" }
+local SIGN_REQ = { headers = SIGN_HEADERS }
+
 --- Build one attempt (pure: signed afresh, or with the token `auth.token`).
 function M.build(ctx, args, auth)
   local op, cfg = ctx.spec, ctx.cfg
   local plan = plan_of(op)
-  local texts = {}
+  local texts
   for _, p in ipairs(plan.path_params) do
     local v = args[p.name]
     if v == nil then return nil, input_error(ctx, "'" .. p.name .. "' is required", p.name) end
     local text = is_int_type(p.type) and util.integer_text(v) or util.urlencode(scalar_text(v))
     if not text then return nil, input_error(ctx, "'" .. p.name .. "' must be an integer", p.name) end
+    texts = texts or {}
     texts[p.name] = text
   end
   local pieces = plan.pieces
   local path = pieces[1]
-  for i = 2, #pieces do
-    local x = pieces[i]
-    if type(x) == "table" then x = texts[x.name] or ("{" .. x.name .. "}") end
-    path = path .. x
+  if #pieces == 3 and texts then
+    path = path .. (texts[pieces[2].name] or ("{" .. pieces[2].name .. "}")) .. pieces[3] -- one id: the usual case
+  else
+    for i = 2, #pieces do
+      local x = pieces[i]
+      if type(x) == "table" then x = texts and texts[x.name] or ("{" .. x.name .. "}") end
+      path = path .. x
+    end
   end
   local query
   for _, q in ipairs(plan.query) do
@@ -320,8 +328,11 @@ function M.build(ctx, args, auth)
   if query and #query > 0 then url = url .. "?" .. table.concat(query, "&") end
   local headers
   if cfg.mode == "aksk" then
-    headers = sign.huawei { method = op.method, url = url, body = body, ak = cfg.ak, sk = ctx.secrets.sk,
-      headers = { ["Content-Type"] = "application/json", ["X-Project-Id"] = cfg.project_id } }
+    -- the signer reads its argument during the call only: one reused table
+    SIGN_HEADERS["X-Project-Id"] = cfg.project_id
+    SIGN_REQ.method, SIGN_REQ.url, SIGN_REQ.body, SIGN_REQ.ak, SIGN_REQ.sk = op.method, url, body, cfg.ak, ctx.secrets.sk
+    headers = sign.huawei(SIGN_REQ)
+    SIGN_REQ.body, SIGN_REQ.sk, SIGN_HEADERS["X-Project-Id"] = nil, nil, nil -- no secret kept between calls
   else
     headers = { ["Content-Type"] = "application/json", ["X-Auth-Token"] = auth.token,
       ["X-Project-Id"] = cfg.project_id }
@@ -418,7 +429,9 @@ local function extra_checks(ctx, args)
   local op = ctx.spec
   -- the descriptor's zero_id: sim_card_id 0 means "by iccid" (or cid)
   local z = op.zero_id
-  if z and args[z.param] ~= nil and tostring(args[z.param]) == "0" and args[z.by] == nil then
+  local zv = z and args[z.param]
+  -- validated: an integer, or its exact text where it exceeds the VM's integers
+  if (zv == 0 or zv == "0") and args[z.by] == nil then
     return input_error(ctx, "'" .. z.param .. "' 0 means \"by " .. z.by .. "\": '" .. z.by .. "' is required", z.by)
   end
   -- items (batch_set_attributes): sim_card_id 0 means "by iccid" there too
