@@ -295,11 +295,18 @@ static int http_version(lua_State *L)
 /* ---------------------------------------------------------------- argument checks */
 
 /* Push t[name] (raw) and return its type; the value stays on the stack. */
-static int push_field(lua_State *L, const char *name)
+/* Push field `name` of the table at `idx`; its type. */
+static int push_from(lua_State *L, int idx, const char *name)
 {
     lua_pushstring(L, name);
-    lua_rawget(L, 2);
+    lua_rawget(L, idx);
     return lua_type(L, -1);
+}
+
+/* A field of the request (argument 2). */
+static int push_field(lua_State *L, const char *name)
+{
+    return push_from(L, 2, name);
 }
 
 /* A setting: the request's own, else the handle defaults' (argument 3, the
@@ -310,9 +317,7 @@ static int push_setting(lua_State *L, const char *name)
     int t = push_field(L, name);
     if (t == LUA_TNIL && lua_type(L, 3) == LUA_TTABLE) {
         lua_pop(L, 1);
-        lua_pushstring(L, name);
-        lua_rawget(L, 3);
-        t = lua_type(L, -1);
+        t = push_from(L, 3, name);
     }
     return t;
 }
