@@ -397,9 +397,81 @@ local function ptype_of(p)
   return t
 end
 
+-- The plan of an op whose parameters are all plain scalars (no aliases,
+-- lists, arrays, modes or groups): per parameter, the conditions under which
+-- a value is taken as it is without the general checks (a string within its
+-- cap in bytes that keeps the text rule; an integer within its bounds).
+-- Anything else goes through the general path, which words every error; the
+-- plan only skips work for values that pass. False when the op is not plain.
+local PLANS = setmetatable({}, { __mode = "k" })
+local INT_TYPES = { integer = true, long = true, int = true }
+
+local function plan_of(op)
+  local plan = PLANS[op]
+  if plan ~= nil then return plan end
+  plan = not (op.aliases or op.list_total or op.exclusive or op.one_of) and { byname = util.by_name(op.params) }
+  for i, p in ipairs(plan and op.params or {}) do
+    local t = ptype_of(p)
+    if p.list or p.required_when or not (t == "string" or INT_TYPES[t]) then
+      plan = false
+      break
+    end
+    local plain_string = t == "string" and not (p.numeric_string or p.min_length or p.format)
+    plan[i] = { name = p.name, p = p, ptype = t, required = p.required, enum = p.enum,
+      cap = plain_string and math.min(M.max_length(p), M.MAX_PARAM_BYTES) or -1,
+      newlines = p.allow_newlines, int = INT_TYPES[t] and math.type ~= nil, min = p.min, max = p.max }
+  end
+  PLANS[op] = plan
+  return plan
+end
+
+local math_type = math.type
+
+-- check() for a plain op; nil when an argument name is unknown (the general
+-- path words that error)
+local function check_plain(plan, args)
+  local byname = plan.byname
+  for k in next, args do
+    if not byname[k] then return nil end
+  end
+  local out = {}
+  for i = 1, #plan do
+    local e = plan[i]
+    local v = args[e.name]
+    if v == nil or v == json.null or v == "" then
+      if e.required then return false, "'" .. e.name .. "' is required", e.name end
+    else
+      local nv
+      if type(v) == "string" and #v <= e.cap and not text_check(v, e.newlines) then
+        nv = v -- within its cap in bytes, so in characters too
+      elseif e.int and math_type(v) == "integer" and not (e.min and v < e.min) and not (e.max and v > e.max) then
+        nv = v
+      else
+        local err
+        nv, err = check_scalar(e.p, v, e.ptype)
+        if nv == nil then return false, err, e.name end
+      end
+      if e.enum and not in_enum(e.enum, nv) then
+        local allowed = {}
+        for _, x in ipairs(e.enum) do allowed[#allowed + 1] = tostring(x) end
+        return false, "'" .. e.name .. "' must be one of: " .. table.concat(allowed, ", "), e.name
+      end
+      out[e.name] = nv
+    end
+  end
+  return out
+end
+
 function M.check(op, args)
   if args == nil then args = {} end
   if type(args) ~= "table" then return nil, "arguments must be a table", nil end
+  local plan = plan_of(op)
+  if plan then
+    local out, msg, param = check_plain(plan, args)
+    if out then return out end
+    if out == false then return nil, msg, param end
+    -- an unknown argument name: the general path says which
+  end
   if op.aliases then
     -- another name for a parameter (e.g. the official SDK's): moved to the vendor's name
     local moved
