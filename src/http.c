@@ -716,13 +716,20 @@ static void push_headers(lua_State *L, const http_buf *head)
             continue;
         }
         {
-            luaL_Buffer b;
-            const char *c;
+            char low[64];
+            size_t i, n = (size_t)(colon - p);
             lua_pop(L, 1); /* the previous name */
-            luaL_buffinit(L, &b);
-            for (c = p; c < colon; c++)
-                luaL_addchar(&b, (char)tolower((unsigned char)*c));
-            luaL_pushresult(&b);
+            if (n <= sizeof low) { /* the usual name: lower-cased on the C stack */
+                for (i = 0; i < n; i++)
+                    low[i] = (char)tolower((unsigned char)p[i]);
+                lua_pushlstring(L, low, n);
+            } else {
+                luaL_Buffer b;
+                luaL_buffinit(L, &b);
+                for (i = 0; i < n; i++)
+                    luaL_addchar(&b, (char)tolower((unsigned char)p[i]));
+                luaL_pushresult(&b);
+            }
         }
         have_last = 1;
         v = colon + 1;
