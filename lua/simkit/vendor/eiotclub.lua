@@ -78,20 +78,35 @@ function M.next_nonce()
 end
 
 --- Build and sign one attempt (pure; fresh timestamp and nonce every time).
+-- base_url .. path per client config and op, made once
+local URLS = setmetatable({}, { __mode = "k" })
+
 function M.build(ctx, args)
-  local op = ctx.spec
-  local params = util.copy(args)
-  params.appkey = ctx.cfg.appkey
-  params.timestamp = math.floor(util.now() + ctx.cfg.clock_offset)
+  local op, cfg = ctx.spec, ctx.cfg
   local nonce = M.next_nonce()
-  params.nonce = op.nonce_string and tostring(nonce) or nonce
+  -- the table is made with room for the envelope; the caller's parameters
+  -- go in, then the envelope's values (they win); "sign" is never signed itself
+  local params = { appkey = true, timestamp = true, nonce = true, sign = "" }
+  for k, v in pairs(args) do params[k] = v end
+  params.appkey, params.timestamp = cfg.appkey, math.floor(util.now() + cfg.clock_offset)
+  params.nonce, params.sign = op.nonce_string and tostring(nonce) or nonce, ""
   params.sign = sign.eiotclub(params, ctx.secrets.secret)
   local body, err = json.encode(params)
   if not body then
     return nil, errors.input("cannot encode the request: " .. tostring(err), { vendor = "eiotclub", op = ctx.op })
   end
+  local urls = URLS[cfg]
+  if not urls then
+    urls = {}
+    URLS[cfg] = urls
+  end
+  local url = urls[op]
+  if not url then
+    url = cfg.base_url .. op.path
+    urls[op] = url
+  end
   return {
-    method = op.method, url = ctx.cfg.base_url .. op.path, body = body,
+    method = op.method, url = url, body = body,
     headers = { ["Content-Type"] = "application/json;charset=utf-8", ["Accept"] = "application/json" },
   }
 end
