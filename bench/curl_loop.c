@@ -2,7 +2,10 @@
  * easy handle, keep-alive, the same request again and again for a while.
  *
  *   curl_loop SECONDS URL [METHOD [BODY [HEADER...]]]
+ *   curl_loop nCOUNT URL ...     (COUNT requests, a multiple of 10: for
+ *                                 counting instructions under callgrind)
  *
+ * An empty BODY is no body (a GET stays a GET).
  * Prints "<requests> <seconds>" (wall clock). Every answer must be HTTP 200
  * with a body, else it exits 1. The body is received into a reused buffer
  * and not decoded. Built by tools/bench.sh. */
@@ -48,7 +51,8 @@ int main(int argc, char **argv)
 {
     double seconds, t0, t;
     const char *method = argc > 3 ? argv[3] : "GET";
-    const char *body = argc > 4 ? argv[4] : NULL;
+    const char *body = argc > 4 && argv[4][0] != '\0' ? argv[4] : NULL;
+    long count = -1;
     struct curl_slist *hdrs = NULL;
     buf b = { NULL, 0, 0 };
     long n = 0, status = 0;
@@ -59,7 +63,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: curl_loop SECONDS URL [METHOD [BODY [HEADER...]]]\n");
         return 2;
     }
-    seconds = atof(argv[1]);
+    if (argv[1][0] == 'n')
+        count = atol(argv[1] + 1);
+    seconds = count >= 0 ? 0 : atof(argv[1]);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     c = curl_easy_init();
     if (c == NULL)
@@ -98,7 +104,7 @@ int main(int argc, char **argv)
             n++;
         }
         t = now();
-    } while (t - t0 < seconds);
+    } while (count >= 0 ? n < count : t - t0 < seconds);
     printf("%ld %.6f\n", n, t - t0);
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(c);

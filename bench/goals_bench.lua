@@ -29,6 +29,9 @@ local support = require "bench.support"
 local nginx = require "spec.support.nginx"
 local sandbox = require "spec.support.sandbox"
 
+-- `goals_bench.lua --calls VENDOR URL N`: only N calls of the pipeline
+-- rows' op against URL (the instruction count below runs it under callgrind)
+local DRIVER = arg and arg[1] == "--calls"
 local SECONDS = tonumber(os.getenv("SIMKIT_BENCH_SECONDS")) or 0.5
 local CALLS = tonumber(os.getenv("SIMKIT_BENCH_CALLS")) or 1000000
 local ROUNDS = 5
@@ -55,9 +58,11 @@ end
 
 local function per_s(r) return string.format("%.0f k/s", r / 1000) end
 
-print(string.format("# %s; %.1fs per measure, %d alternating rounds for the pipeline (medians)",
-  _VERSION .. (jit and (" / " .. jit.version) or ""), SECONDS, ROUNDS))
-row("what", "simkit", "baseline (same run)", "ratio", "goal")
+if not DRIVER then
+  print(string.format("# %s; %.1fs per measure, %d alternating rounds for the pipeline (medians)",
+    _VERSION .. (jit and (" / " .. jit.version) or ""), SECONDS, ROUNDS))
+  row("what", "simkit", "baseline (same run)", "ratio", "goal")
+end
 
 ------------------------------------------------------------------ signers
 local HAVE_PY = sh("test -x " .. PYTHON .. " && " .. PYTHON .. " -c 'import hashlib, hmac'")
@@ -85,7 +90,7 @@ local HW_REQ = { method = "GET",
               ["X-Sdk-Date"] = "20261123T101500Z" },
   ak = "HPUAEXAMPLE", sk = "secret-sk" }
 
-do
+if not DRIVER then
   local mine = support.rate(function() simkit.sign.eiotclub(EIOT_PARAMS, EIOT_SECRET) end, SECONDS)
   local base, label
   if HAVE_PY then
@@ -108,7 +113,7 @@ do
     ">= 1000 k/s and >= 2.7x Python")
 end
 
-do
+if not DRIVER then
   local mine = support.rate(function() simkit.sign.huawei(HW_REQ) end, SECONDS)
   local base, label
   if HAVE_PY then
@@ -188,6 +193,13 @@ local CALL = {
   end,
 }
 
+if DRIVER then
+  local vendor, url, n = arg[2], arg[3], tonumber(arg[4])
+  local client = clients { url = url }[vendor]
+  for _ = 1, 100 + n do CALL[vendor](client) end
+  os.exit(0)
+end
+
 ------------------------------------------------------------------ pipeline vs C libcurl
 local function curl_loop_binary()
   local bin = ROOT .. "/build/bench/curl_loop"
@@ -251,6 +263,37 @@ local ok, err = pcall(function()
     end
     row(what, per_s(support.median(mine)), "C libcurl " .. per_s(support.median(base)),
       string.format("%.2fx", support.median(ratios)), ">= 0.8x")
+  end
+  -- the same requests counted in user-space instructions (callgrind): what
+  -- the client side costs per request, whatever else runs on the machine
+  if os.getenv("SIMKIT_BENCH_IR") ~= "0" and sh("command -v valgrind") then
+    local lua = arg[-1] or "lua5.4"
+    local function instructions(cmd)
+      local okc, out = sh("valgrind --tool=callgrind --callgrind-out-file=/dev/null " .. cmd)
+      local total = out:match("Collected : ([%d,]+)")
+      assert(okc and total, "callgrind failed: " .. out)
+      return tonumber((total:gsub(",", "")))
+    end
+    local function per_request(cmd_of)
+      return (instructions(cmd_of(1200)) - instructions(cmd_of(200))) / 1000
+    end
+    for _, vendor in ipairs({ "eiotclub", "huawei" }) do
+      local req = sent[vendor]
+      local args = { bin, "nN", req.url, req.method or "GET", req.body or "" }
+      for k, v in pairs(req.headers or {}) do
+        if type(k) == "number" then k, v = v[1], v[2] end
+        args[#args + 1] = k .. ": " .. v
+      end
+      for i, a in ipairs(args) do args[i] = shq(a) end
+      local c_cmd = table.concat(args, " ")
+      local base = per_request(function(n) return (c_cmd:gsub("'nN'", "n" .. n)) end)
+      local mine = per_request(function(n)
+        return table.concat({ shq(lua), shq(ROOT .. "/bench/goals_bench.lua"), "--calls", vendor, shq(url), n }, " ")
+      end)
+      row((vendor == "eiotclub" and "  EIOTCLUB" or "  Huawei") .. " user-space instructions per request",
+        string.format("%.0f k", mine / 1000), string.format("C libcurl %.0f k", base / 1000),
+        string.format("%.2fx", mine / base), "(callgrind: immune to load; lower is better)")
+    end
   end
 end)
 ng:stop()

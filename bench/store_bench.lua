@@ -13,14 +13,8 @@ local core = require "simkit.core"
 
 local N = tonumber(arg and arg[1]) or tonumber(os.getenv("SIMKIT_BENCH_STORE_N")) or 5000
 
-local function sh(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1"))
-  local out = p:read("*a")
-  p:close()
-  return out
-end
-
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local proc = require "spec.support.proc"
+local q, sh = proc.q, proc.out
 
 -- ops/s of f(i) for i = 1..N, wall clock
 local function rate(f)
@@ -49,7 +43,7 @@ local function line(name, op, figure, base, base_name)
 end
 
 local OPS = { "set", "get", "incr", "add" }
-local dir = (sh("mktemp -d " .. q((os.getenv("TMPDIR") or "/tmp") .. "/simkit-bench.XXXXXX")):gsub("%s+$", ""))
+local dir = proc.tempdir("simkit-bench")
 
 print(string.format("store ops/s, %d operations each (%s)", N, _VERSION))
 local mem = measure(store.memory())
@@ -88,23 +82,11 @@ for _, op in ipairs(OPS) do line("sqlite", op, sq[op], cli[op], "sqlite3 CLI") e
 for _, op in ipairs(OPS) do line("sqlite", op, sq[op], mem[op], "memory") end
 
 -- Redis: the store against redis-benchmark (one client, no pipelining)
-local port, redis_pid, redis_port
-do
-  local socket = require "socket"
-  local s = assert(socket.bind("127.0.0.1", 0))
-  port = select(2, s:getsockname())
-  s:close()
-end
+local redis_server, redis_port
 if sh("command -v redis-server") ~= "" then
-  local pid = sh("(redis-server --port " .. port .. " --bind 127.0.0.1 --save '' --appendonly no --daemonize no" ..
-    " --dir " .. q(dir) .. " > /dev/null 2>&1 & echo $!)"):match("%d+")
-  local socket = require "socket"
-  for _ = 1, 250 do
-    local c = socket.connect("127.0.0.1", port)
-    if c then c:close(); break end
-    socket.sleep(0.02)
-  end
-  local rd = measure(store.redis { port = tonumber(port) })
+  redis_server = require("spec.support.redis").start()
+  local port = redis_server.port
+  local rd = measure(store.redis { port = port })
   local rb = {}
   local out = sh("redis-benchmark -h 127.0.0.1 -p " .. port .. " -c 1 -P 1 -n " .. N .. " -q -t set,get,incr")
   for name, r in out:gmatch("(%u+): ([%d%.]+) requests per second") do rb[name:lower()] = tonumber(r) end
@@ -112,7 +94,7 @@ if sh("command -v redis-server") ~= "" then
   rb.add = rb.set
   for _, op in ipairs(OPS) do line("redis", op, rd[op], rb[op], "redis-benchmark") end
   for _, op in ipairs(OPS) do line("redis", op, rd[op], mem[op], "memory") end
-  redis_pid, redis_port = pid, tonumber(port)
+  redis_port = port
 else
   print("redis: redis-server not installed, skipped")
 end
@@ -151,5 +133,5 @@ for _, r in ipairs(rows) do
   print(string.format("%-8s admit (one window slot)        %8.0f calls/s   memory %8.0f   ratio %.2f", r[1], admit,
     base_admit, admit / base_admit))
 end
-if redis_pid then sh("kill " .. redis_pid) end
+if redis_server then redis_server:stop() end
 sh("rm -rf " .. q(dir))

@@ -152,6 +152,63 @@ describe("simkit.core http", function()
       assert.is_true(r4.reused)
     end)
 
+    it("sends every request as asked when shapes alternate on one handle", function()
+      -- a request shaped like the previous one only changes what differs:
+      -- each of these must still go out with its own method, body and headers
+      local seq = {
+        { method = "GET" }, { method = "GET", q = "?n=2" },
+        { method = "POST", body = "p1", idempotent = true }, { method = "POST", body = "p22", idempotent = true },
+        { method = "POST", body = "w1" }, { method = "POST", body = "w22" },
+        { method = "GET", q = "?after=write" }, { method = "HEAD" }, { method = "GET" },
+        { method = "PUT", body = "u1" }, { method = "DELETE" }, { method = "PUT", body = "u22", idempotent = false },
+        { method = "PATCH", body = "x" }, { method = "POST" }, { method = "GET" },
+      }
+      for i, r in ipairs(seq) do
+        local res = assert(h:request({ method = r.method, url = sb.url .. "/test/echo" .. (r.q or ""), body = r.body,
+          idempotent = r.idempotent, headers = { ["X-Step"] = tostring(i) } }))
+        assert.equal(200, res.status, "step " .. i)
+        if r.method == "HEAD" then
+          assert.equal("", res.body)
+        else
+          local echo = assert(json.json_decode(res.body))
+          assert.equal(r.method, echo.method, "step " .. i)
+          assert.equal(r.body or "", echo.body, "step " .. i)
+          assert.equal(tostring(i), echo.headers["x-step"], "step " .. i)
+          assert.is_nil(echo.headers["x-step-" .. (i - 1)])
+          if r.q then assert.is_table(echo.query) end
+          -- a write always goes on a fresh connection, however many came before
+          local write = (r.method == "POST" or r.method == "PATCH") and not r.idempotent
+          if write or r.idempotent == false then assert.is_false(res.reused, "step " .. i) end
+        end
+      end
+    end)
+
+    it("takes missing settings from a defaults table, the request's own first", function()
+      local defaults = { timeout = 0.3, max_body = 10, proxy = "", insecure = false }
+      -- the default cap applies, and the request's own wins over it
+      local res, _, cat = h:request({ url = sb.url .. "/test/big?n=11" }, defaults)
+      assert.is_nil(res)
+      assert.equal("too_large", cat)
+      res = assert(h:request({ url = sb.url .. "/test/big?n=11", max_body = 11 }, defaults))
+      assert.equal(11, #res.body)
+      -- the default deadline applies to a slow answer
+      sb:fault({ path = "/test/echo", kind = "delay", delay = 1.5 })
+      local t0 = os.time()
+      res, _, cat = h:request({ url = sb.url .. "/test/echo" }, defaults)
+      assert.is_nil(res)
+      assert.equal("timeout", cat)
+      assert.is_true(os.time() - t0 <= 1)
+      -- method, url, headers and body never come from the defaults
+      sb:reset()
+      res = assert(h:request({ url = sb.url .. "/test/echo" }, { method = "POST", body = "no", url = "http://x/",
+        headers = { ["X-No"] = "1" } }))
+      local echo = json.json_decode(res.body)
+      assert.equal("GET", echo.method)
+      assert.is_nil(echo.headers["x-no"])
+      assert.has_error(function() h:request({ url = sb.url .. "/test/echo" }, "defaults") end)
+      assert.has_error(function() h:request({ url = sb.url .. "/test/echo" }, { timeout = "1" }) end)
+    end)
+
     it("accepts fractional timeouts, connect_timeout and proxy options", function()
       local res = assert(get("/test/echo", { timeout = 2.5, connect_timeout = 0.5, proxy = "",
                                              noproxy = "*", insecure = false }))

@@ -223,6 +223,63 @@ describe("json decode", function()
       assert.are.same({}, v.b)
     end)
 
+    it("decodes arrays and objects of every size around the decoder's batch", function()
+      -- members are held on the stack before the table is made (32 at a
+      -- time): sizes across that edge, duplicates on both sides of it, nesting
+      for n = 0, 100 do
+        local items, members = {}, {}
+        for i = 1, n do
+          items[i] = tostring(i * 7)
+          members[i] = string.format('"k%d":%d', i, i)
+        end
+        if n > 0 then members[#members + 1] = '"k1":"last"' end -- a duplicate after the batch edge
+        if n > 40 then members[#members + 1] = '"k40":[' .. table.concat(items, ",") .. "]" end
+        local a = decode("[" .. table.concat(items, ",") .. "]")
+        assert.are.equal(n, #a)
+        assert.are.equal(array_mt, getmetatable(a))
+        for i = 1, n do assert.are.equal(i * 7, a[i]) end
+        local o = decode("{" .. table.concat(members, ",") .. "}")
+        local count = 0
+        for _ in pairs(o) do count = count + 1 end
+        assert.are.equal(n, count)
+        if n > 0 then assert.are.equal("last", o.k1) end
+        for i = 2, n do
+          if i == 40 and n > 40 then assert.are.equal(n, #o.k40) else assert.are.equal(i, o["k" .. i]) end
+        end
+      end
+    end)
+
+    it("decodes deep nesting of wide arrays and objects (the stack limit holds)", function()
+      local wide = {}
+      for i = 1, 40 do wide[i] = tostring(i) end
+      local row = table.concat(wide, ",")
+      local text = string.rep('{"a":[' .. row .. ',', 400) .. "0" .. string.rep("]}", 400)
+      local v = assert(decode(text))
+      local depth = 0
+      while type(v) == "table" and v.a do
+        assert.are.equal(41, #v.a)
+        v = v.a[41]
+        depth = depth + 1
+      end
+      assert.are.equal(400, depth)
+      assert.are.equal(0, v)
+      -- members held at every level before the nested one: ~62 stack slots
+      -- per level, near LuaJIT's stack limit at the deepest nesting allowed
+      local m = {}
+      for i = 1, 31 do m[i] = '"m' .. i .. '":' .. i end
+      local head = "{" .. table.concat(m, ",") .. ',"z":'
+      local deep = string.rep(head, 990) .. "true" .. string.rep("}", 990)
+      v = assert(decode(deep))
+      depth = 0
+      while type(v) == "table" do
+        assert.are.equal(31, v.m31)
+        v = v.z
+        depth = depth + 1
+      end
+      assert.are.equal(990, depth)
+      assert.is_true(v)
+    end)
+
     it("keeps numeric-looking object keys as strings", function()
       local v = decode('{"1":"a","2":"b"}')
       assert.are.equal("a", v["1"])

@@ -14,50 +14,14 @@ local socket = require "socket"
 local LUA = rawget(_G, "jit") and "luajit" or "lua5.4"
 local SECRET = "mn-secret" -- the receiver's in spec/support/multinode_app.lua
 
-local CONF = [[
-load_module /usr/share/nginx/modules/ndk_http_module.so;
-load_module /usr/share/nginx/modules/ngx_http_lua_module.so;
-@USER@
-worker_processes 2;
-error_log logs/error.log warn;
-pid logs/nginx.pid;
-events { worker_connections 512; }
-http {
-    access_log off;
-    client_body_temp_path temp/body;
-    proxy_temp_path temp/proxy;
-    fastcgi_temp_path temp/fastcgi;
-    uwsgi_temp_path temp/uwsgi;
-    scgi_temp_path temp/scgi;
-    lua_package_path "@REPO@/lua/?.lua;@REPO@/lua/?/init.lua;@REPO@/spec/support/?.lua;;";
-    lua_package_cpath "@REPO@/build/luajit/?.so;;";
+local CONF = nginx.conf { workers = 2, connections = 512, http = [[
     server {
         listen 127.0.0.1:@PORT@ reuseport;
         location = /hw { content_by_lua_block { require("multinode_app").hw() } }
         location = /notify { content_by_lua_block { require("multinode_app").notify() } }
-    }
-}
-]]
+    }]] }
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
--- Send raw HTTP/1.0 requests { port, text } all at once, then read every answer.
-local function concurrent(requests)
-  local conns = {}
-  for i, r in ipairs(requests) do
-    local c = assert(socket.connect("127.0.0.1", r.port))
-    c:settimeout(60)
-    assert(c:send(r.text))
-    conns[i] = c
-  end
-  local out = {}
-  for i, c in ipairs(conns) do
-    local all = c:receive("*a") or ""
-    c:close()
-    out[i] = { status = tonumber(all:match("^HTTP/%d%.%d (%d%d%d)")), body = all:match("\r\n\r\n(.*)$") or "" }
-  end
-  return out
-end
+local q = require("spec.support.proc").q
 
 describe("several machines on one Redis store", function()
   local sb, rs, nodes
@@ -98,7 +62,7 @@ describe("several machines on one Redis store", function()
       end
     end
     local answers = {}
-    for i, r in ipairs(concurrent(reqs)) do
+    for i, r in ipairs(nginx.concurrent(nil, reqs)) do
       assert.equal(200, r.status, "node call " .. i .. ": " .. r.body .. logs())
       local a = assert(sandbox.json.json_decode(r.body), r.body)
       answers[#answers + 1] = a.ok and "ok" or tostring(a.err)
@@ -170,7 +134,7 @@ describe("several machines on one Redis store", function()
           wave[#wave + 1] = pending[k]
           reqs[#reqs + 1] = request(pending[k])
         end
-        for k, r in ipairs(concurrent(reqs)) do
+        for k, r in ipairs(nginx.concurrent(nil, reqs)) do
           if r.status == 503 then
             again[#again + 1] = wave[k]
           else

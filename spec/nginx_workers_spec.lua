@@ -5,31 +5,13 @@
 local sandbox = require "spec.support.sandbox"
 local nginx = require "spec.support.nginx"
 
-local CONF = [[
-load_module /usr/share/nginx/modules/ndk_http_module.so;
-load_module /usr/share/nginx/modules/ngx_http_lua_module.so;
-@USER@
-worker_processes 2;
-error_log logs/error.log warn;
-pid logs/nginx.pid;
-events { worker_connections 256; }
-http {
-    access_log off;
-    client_body_temp_path temp/body;
-    proxy_temp_path temp/proxy;
-    fastcgi_temp_path temp/fastcgi;
-    uwsgi_temp_path temp/uwsgi;
-    scgi_temp_path temp/scgi;
-    lua_package_path "@REPO@/lua/?.lua;@REPO@/lua/?/init.lua;@REPO@/spec/support/?.lua;;";
-    lua_package_cpath "@REPO@/build/luajit/?.so;;";
+local CONF = nginx.conf { workers = 2, http = [[
     lua_shared_dict simkit 1m;
     server {
         # reuseport: one listening socket per worker, connections spread by the kernel
         listen 127.0.0.1:@PORT@ reuseport;
         location = /call { content_by_lua_block { require("ngx_workers_app").run() } }
-    }
-}
-]]
+    }]] }
 
 describe("two nginx workers, one Huawei account", function()
   local sb, ng

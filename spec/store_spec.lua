@@ -12,18 +12,8 @@ local core = require "simkit.core"
 
 local LUA = rawget(_G, "jit") and "luajit" or "lua5.4"
 
-local function sh(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1"))
-  local out = p:read("*a")
-  p:close()
-  return out
-end
-
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function tmpdir()
-  return (sh("mktemp -d " .. q((os.getenv("TMPDIR") or "/tmp") .. "/simkit-store.XXXXXX")):gsub("%s+$", ""))
-end
+local proc = require "spec.support.proc"
+local q, sh = proc.q, proc.out
 
 local ENV = { sleep = socket.sleep, prefix = "c:" }
 
@@ -88,7 +78,7 @@ contract("memory", function() return store.memory() end)
 
 describe("simkit.store.sqlite", function()
   local dir
-  setup(function() dir = tmpdir() end)
+  setup(function() dir = proc.tempdir("simkit-store") end)
   teardown(function() sh("rm -rf " .. q(dir)) end)
 
   contract("sqlite", function() return store.sqlite(dir .. "/contract.db") end)
@@ -308,23 +298,7 @@ describe("simkit.store.redis", function()
 end)
 
 describe("shdict and Redis inside nginx workers", function()
-  local CONF = [[
-load_module /usr/share/nginx/modules/ndk_http_module.so;
-load_module /usr/share/nginx/modules/ngx_http_lua_module.so;
-@USER@
-worker_processes 2;
-error_log logs/error.log warn;
-pid logs/nginx.pid;
-events { worker_connections 256; }
-http {
-    access_log off;
-    client_body_temp_path temp/body;
-    proxy_temp_path temp/proxy;
-    fastcgi_temp_path temp/fastcgi;
-    uwsgi_temp_path temp/uwsgi;
-    scgi_temp_path temp/scgi;
-    lua_package_path "@REPO@/lua/?.lua;@REPO@/lua/?/init.lua;@REPO@/spec/support/?.lua;;";
-    lua_package_cpath "@REPO@/build/luajit/?.so;;";
+  local CONF = nginx.conf { workers = 2, http = [[
     lua_shared_dict store 16m;
     lua_shared_dict race 1m;
     lua_shared_dict tiny 12k;
@@ -334,9 +308,7 @@ http {
         location = /cases { content_by_lua_block { require("store_ngx_app").cases() } }
         location = /race { content_by_lua_block { require("store_ngx_app").race() } }
         location = /probe { content_by_lua_block { require("store_ngx_app").probe() } }
-    }
-}
-]]
+    }]] }
   local ng, rs
   local results = {}
 
@@ -445,5 +417,32 @@ describe("simkit.store constructors", function()
     assert.is_true(store.is_store(store.redis { port = 1 }))
     assert.is_false(store.is_store({}))
     assert.is_false(store.is_store(nil))
+  end)
+end)
+
+describe("simkit.store.codec.encode_write (what set / add write, every backend)", function()
+  local codec = require "simkit.store.codec"
+
+  it("encodes the value; with native, an integer stays a number", function()
+    assert.equal(codec.encode("x"), codec.encode_write("k", "x"))
+    assert.equal(codec.encode({ a = 1 }), codec.encode_write("k", { a = 1 }, 5))
+    assert.equal("42", codec.encode_write("k", 42))
+    assert.equal(42, codec.encode_write("k", 42, nil, true))
+    assert.equal(codec.encode(0.5), codec.encode_write("k", 0.5, 1, true))
+    assert.equal(codec.encode("7"), codec.encode_write("k", "7", nil, true))
+  end)
+
+  it("refuses bad keys, TTLs and values with kind input, never raising", function()
+    local huge = string.rep("x", codec.MAX_VALUE + 1)
+    local bad = { { nil, "v" }, { 1, "v" }, { "", "v" }, { string.rep("k", codec.MAX_KEY + 1), "v" },
+      { "k", "v", 0 }, { "k", "v", -1 }, { "k", "v", 0 / 0 }, { "k", "v", math.huge }, { "k", "v", "10" },
+      { "k", nil }, { "k", 0 / 0 }, { "k", math.huge }, { "k", print }, { "k", huge } }
+    for i, a in ipairs(bad) do
+      for _, native in ipairs({ false, true }) do
+        local v, err = codec.encode_write(a[1], a[2], a[3], native)
+        assert.is_nil(v, "case " .. i)
+        assert.equal("input", err.kind, "case " .. i)
+      end
+    end
   end)
 end)

@@ -200,26 +200,28 @@ static int push_digest(lua_State *L, const unsigned char *md, size_t n, int fmt_
     return 1;
 }
 
-/* core.sha1(data [, "raw"|"hex"|"HEX"]) */
-static int l_sha1(lua_State *L)
+/* The digest `which` (n bytes: 20 SHA-1, 32 SHA-256) of argument 1, pushed
+ * as push_digest says; `name` for the error. */
+static int hash_arg(lua_State *L, int which, size_t n, const char *name)
 {
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
-    unsigned char md[20];
-    if (!skc_digest(skc_crypto_of(L), SKC_SHA1, s, len, md))
-        return luaL_error(L, "sha1 failed");
-    return push_digest(L, md, sizeof md, 2);
+    unsigned char md[32];
+    if (!skc_digest(skc_crypto_of(L), which, s, len, md))
+        return luaL_error(L, "%s failed", name);
+    return push_digest(L, md, n, 2);
+}
+
+/* core.sha1(data [, "raw"|"hex"|"HEX"]) */
+static int l_sha1(lua_State *L)
+{
+    return hash_arg(L, SKC_SHA1, 20, "sha1");
 }
 
 /* core.sha256(data [, fmt]) */
 static int l_sha256(lua_State *L)
 {
-    size_t len;
-    const char *s = luaL_checklstring(L, 1, &len);
-    unsigned char md[32];
-    if (!skc_digest(skc_crypto_of(L), SKC_SHA256, s, len, md))
-        return luaL_error(L, "sha256 failed");
-    return push_digest(L, md, sizeof md, 2);
+    return hash_arg(L, SKC_SHA256, 32, "sha256");
 }
 
 /* core.hmac_sha256(key, data [, fmt]) */

@@ -2,11 +2,17 @@
  *
  *   core.http_new() -> handle | nil, msg, "other", code
  *   core.http_version() -> "libcurl/7.88.1 OpenSSL/3.0.x ..."
- *   handle:request{ method=, url=, headers=, body=, timeout=, connect_timeout=,
- *                   max_body=, cafile=, capath=, proxy=, noproxy=, insecure=,
- *                   idempotent= }
+ *   handle:request({ method=, url=, headers=, body=, timeout=, connect_timeout=,
+ *                    max_body=, cafile=, capath=, proxy=, noproxy=, insecure=,
+ *                    idempotent= } [, defaults])
  *     -> { status=, headers={lower-name=value}, body=, elapsed=, reused= }
  *      | nil, message, category, curlcode
+ *
+ * `defaults` (a table) gives the settings the request lacks: timeout,
+ * connect_timeout, max_body, cafile, capath, proxy, noproxy, insecure.
+ * A request of the same shape as the handle's previous one (method, body or
+ * not, idempotent, the TLS/proxy settings) keeps the handle's options and
+ * sets only what differs (URL, headers, deadlines, size cap, body).
  *
  * `timeout` (seconds, default 10) is a deadline for the whole attempt,
  * connect included (CURLOPT_TIMEOUT_MS); `connect_timeout` bounds the connect
@@ -71,6 +77,15 @@ typedef struct {
     const char *up;     /* request body sent by on_read (non-idempotent) */
     size_t up_len, up_off;
     char errbuf[CURL_ERROR_SIZE];
+    /* The shape of the last request whose options were all set: a request
+     * of the same shape (method, body or not, idempotent, TLS and proxy
+     * settings) only sets what differs per request, instead of resetting
+     * the handle and setting some twenty options again (most calls of a
+     * client are alike). */
+    int shaped;
+    char shape_method[33];
+    int shape_body, shape_idempotent, shape_insecure;
+    char *shape_str[4]; /* cafile, capath, proxy, noproxy (copies; NULL = unset) */
 } http_handle;
 
 /* The validated arguments of one request; strings point into values kept on
@@ -192,6 +207,16 @@ static http_handle *check_handle(lua_State *L)
     return h;
 }
 
+static void forget_shape(http_handle *h)
+{
+    int i;
+    for (i = 0; i < 4; i++) {
+        free(h->shape_str[i]);
+        h->shape_str[i] = NULL;
+    }
+    h->shaped = 0;
+}
+
 static void handle_release(http_handle *h)
 {
     if (h->curl) {
@@ -204,6 +229,7 @@ static void handle_release(http_handle *h)
     }
     buf_free(&h->body);
     buf_free(&h->head);
+    forget_shape(h);
 }
 
 /* close(), __gc and __close: idempotent; never curl_global_cleanup (the host
@@ -269,16 +295,37 @@ static int http_version(lua_State *L)
 /* ---------------------------------------------------------------- argument checks */
 
 /* Push t[name] (raw) and return its type; the value stays on the stack. */
-static int push_field(lua_State *L, const char *name)
+/* Push field `name` of the table at `idx`; its type. */
+static int push_from(lua_State *L, int idx, const char *name)
 {
     lua_pushstring(L, name);
-    lua_rawget(L, 2);
+    lua_rawget(L, idx);
     return lua_type(L, -1);
 }
 
-static const char *opt_string_field(lua_State *L, const char *name, size_t *len)
+/* A field of the request (argument 2). */
+static int push_field(lua_State *L, const char *name)
+{
+    return push_from(L, 2, name);
+}
+
+/* A setting: the request's own, else the handle defaults' (argument 3, the
+ * transport's client options), so a transport passes both tables as they
+ * are instead of merging them into a new one per request. */
+static int push_setting(lua_State *L, const char *name)
 {
     int t = push_field(L, name);
+    if (t == LUA_TNIL && lua_type(L, 3) == LUA_TTABLE) {
+        lua_pop(L, 1);
+        t = push_from(L, 3, name);
+    }
+    return t;
+}
+
+/* The string value of type `t` on the stack top (pushed for `name`), or NULL
+ * for nil; raises on another type, and on a NUL byte unless `len` is given. */
+static const char *top_string(lua_State *L, int t, const char *name, size_t *len)
+{
     const char *s;
     size_t n;
     if (t == LUA_TNIL)
@@ -293,9 +340,21 @@ static const char *opt_string_field(lua_State *L, const char *name, size_t *len)
     return s;
 }
 
+/* method, url, body: the request's own */
+static const char *opt_string_field(lua_State *L, const char *name, size_t *len)
+{
+    return top_string(L, push_field(L, name), name, len);
+}
+
+/* cafile, capath, proxy, noproxy: the request's, else the defaults' */
+static const char *opt_string_setting(lua_State *L, const char *name)
+{
+    return top_string(L, push_setting(L, name), name, NULL);
+}
+
 static long seconds_field(lua_State *L, const char *name, double dflt)
 {
-    int t = push_field(L, name);
+    int t = push_setting(L, name);
     double s;
     if (t == LUA_TNIL)
         s = dflt;
@@ -311,7 +370,7 @@ static long seconds_field(lua_State *L, const char *name, double dflt)
 
 static curl_off_t bytes_field(lua_State *L, const char *name, double dflt)
 {
-    int t = push_field(L, name);
+    int t = push_setting(L, name);
     double n;
     if (t == LUA_TNIL)
         n = dflt;
@@ -480,7 +539,9 @@ static void read_request(lua_State *L, http_req *r)
 {
     int t;
     luaL_checktype(L, 2, LUA_TTABLE);
-    lua_settop(L, 2);
+    if (!lua_isnoneornil(L, 3))
+        luaL_checktype(L, 3, LUA_TTABLE);
+    lua_settop(L, 3);
     memset(r, 0, sizeof(*r));
 
     r->method = opt_string_field(L, "method", NULL);
@@ -500,12 +561,12 @@ static void read_request(lua_State *L, http_req *r)
                                           fmin((double)r->timeout_ms / 1000.0, HTTP_DEFAULT_CONNECT_TIMEOUT));
     r->max_body = bytes_field(L, "max_body", HTTP_DEFAULT_MAX_BODY);
 
-    r->cafile = opt_string_field(L, "cafile", NULL);
-    r->capath = opt_string_field(L, "capath", NULL);
-    r->proxy = opt_string_field(L, "proxy", NULL);
-    r->noproxy = opt_string_field(L, "noproxy", NULL);
+    r->cafile = opt_string_setting(L, "cafile");
+    r->capath = opt_string_setting(L, "capath");
+    r->proxy = opt_string_setting(L, "proxy");
+    r->noproxy = opt_string_setting(L, "noproxy");
 
-    t = push_field(L, "insecure");
+    t = push_setting(L, "insecure");
     if (t != LUA_TNIL && t != LUA_TBOOLEAN)
         luaL_argerror(L, 2, "field 'insecure' must be a boolean");
     r->insecure = lua_toboolean(L, -1);
@@ -621,7 +682,7 @@ static void push_headers(lua_State *L, const http_buf *head)
 {
     const char *p = head->p, *end = head->p + head->len;
     int tidx, have_last = 0;
-    lua_newtable(L);
+    lua_createtable(L, 0, 8); /* a usual answer's headers, without rehashing */
     tidx = lua_gettop(L);
     lua_pushnil(L); /* slot for the last header name (obs-fold) */
     while (p != NULL && p < end) {
@@ -655,13 +716,20 @@ static void push_headers(lua_State *L, const http_buf *head)
             continue;
         }
         {
-            luaL_Buffer b;
-            const char *c;
+            char low[64];
+            size_t i, n = (size_t)(colon - p);
             lua_pop(L, 1); /* the previous name */
-            luaL_buffinit(L, &b);
-            for (c = p; c < colon; c++)
-                luaL_addchar(&b, (char)tolower((unsigned char)*c));
-            luaL_pushresult(&b);
+            if (n <= sizeof low) { /* the usual name: lower-cased on the C stack */
+                for (i = 0; i < n; i++)
+                    low[i] = (char)tolower((unsigned char)p[i]);
+                lua_pushlstring(L, low, n);
+            } else {
+                luaL_Buffer b;
+                luaL_buffinit(L, &b);
+                for (i = 0; i < n; i++)
+                    luaL_addchar(&b, (char)tolower((unsigned char)p[i]));
+                luaL_pushresult(&b);
+            }
         }
         have_last = 1;
         v = colon + 1;
@@ -690,6 +758,43 @@ static void push_headers(lua_State *L, const http_buf *head)
 
 /* ---------------------------------------------------------------- request */
 
+static int same_str(const char *a, const char *b)
+{
+    return a == NULL ? b == NULL : (b != NULL && strcmp(a, b) == 0);
+}
+
+static int same_shape(const http_handle *h, const http_req *r)
+{
+    return h->shaped && strcmp(h->shape_method, r->method) == 0 && h->shape_body == (r->body != NULL) &&
+           h->shape_idempotent == r->idempotent && h->shape_insecure == r->insecure &&
+           same_str(h->shape_str[0], r->cafile) && same_str(h->shape_str[1], r->capath) &&
+           same_str(h->shape_str[2], r->proxy) && same_str(h->shape_str[3], r->noproxy);
+}
+
+/* Remember the shape of `r`, whose options are all set now; on no memory
+ * the next request simply sets everything again. */
+static void keep_shape(http_handle *h, const http_req *r)
+{
+    const char *src[4];
+    int i;
+    forget_shape(h);
+    src[0] = r->cafile;
+    src[1] = r->capath;
+    src[2] = r->proxy;
+    src[3] = r->noproxy;
+    for (i = 0; i < 4; i++) {
+        if (src[i] != NULL && (h->shape_str[i] = strdup(src[i])) == NULL) {
+            forget_shape(h);
+            return;
+        }
+    }
+    memcpy(h->shape_method, r->method, strlen(r->method) + 1); /* valid_method: <= 32 */
+    h->shape_body = r->body != NULL;
+    h->shape_idempotent = r->idempotent;
+    h->shape_insecure = r->insecure;
+    h->shaped = 1;
+}
+
 #define SETOPT(opt, val)                                                                        \
     do {                                                                                        \
         if (rc == CURLE_OK)                                                                     \
@@ -705,7 +810,7 @@ static int http_request(lua_State *L)
     build_state st;
     long status = 0, nconn = 0;
     curl_off_t total_us = 0;
-    int is_head, base;
+    int is_head, base, fast;
 
     luaL_checkstack(L, 40, "http request");
     read_request(L, &r); /* may raise; nothing allocated yet */
@@ -718,7 +823,11 @@ static int http_request(lua_State *L)
     c = h->curl;
 
     /* state from the previous request; all owned by the handle */
-    curl_easy_reset(c); /* options only: live connections stay cached */
+    fast = same_shape(h, &r);
+    if (!fast) {
+        forget_shape(h);
+        curl_easy_reset(c); /* options only: live connections stay cached */
+    }
     if (h->hdrs) {
         curl_slist_free_all(h->hdrs);
         h->hdrs = NULL;
@@ -744,69 +853,82 @@ static int http_request(lua_State *L)
         st.failed = 1;
     if (st.failed) {
         h->oom = 1;
+        forget_shape(h);
         return push_failure(L, h, CURLE_OUT_OF_MEMORY, -1);
     }
 
-    is_head = strcmp(r.method, "HEAD") == 0;
-    SETOPT(CURLOPT_ERRORBUFFER, h->errbuf);
-    SETOPT(CURLOPT_NOSIGNAL, 1L);
+    /* what differs per request */
     SETOPT(CURLOPT_URL, r.url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
-#endif
-    SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
-    SETOPT(CURLOPT_WRITEFUNCTION, on_body);
-    SETOPT(CURLOPT_WRITEDATA, (void *)h);
-    SETOPT(CURLOPT_HEADERFUNCTION, on_header);
-    SETOPT(CURLOPT_HEADERDATA, (void *)h);
     SETOPT(CURLOPT_HTTPHEADER, h->hdrs);
     SETOPT(CURLOPT_TIMEOUT_MS, r.timeout_ms);
     SETOPT(CURLOPT_CONNECTTIMEOUT_MS, r.connect_timeout_ms);
     SETOPT(CURLOPT_MAXFILESIZE_LARGE, r.max_body); /* a Content-Length above it */
-    SETOPT(CURLOPT_SSL_VERIFYPEER, r.insecure ? 0L : 1L);
-    SETOPT(CURLOPT_SSL_VERIFYHOST, r.insecure ? 0L : 2L);
-    if (r.cafile)
-        SETOPT(CURLOPT_CAINFO, r.cafile);
-    if (r.capath)
-        SETOPT(CURLOPT_CAPATH, r.capath);
-    if (r.proxy) /* "" disables every proxy, the environment's included */
-        SETOPT(CURLOPT_PROXY, r.proxy);
-    if (r.noproxy)
-        SETOPT(CURLOPT_NOPROXY, r.noproxy);
-    SETOPT(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
-    if (is_head) {
-        SETOPT(CURLOPT_NOBODY, 1L);
-    } else if (r.body && r.idempotent) {
+    is_head = strcmp(r.method, "HEAD") == 0;
+    if (r.body && !is_head) {
         SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r.body_len);
-        SETOPT(CURLOPT_POSTFIELDS, r.body); /* binary-safe with the size */
-        if (strcmp(r.method, "POST") != 0)
-            SETOPT(CURLOPT_CUSTOMREQUEST, r.method);
-    } else if (r.body) {
-        /* sent at most once: streamed from memory with no way to rewind */
-        h->up = r.body; /* anchored on the Lua stack during perform */
-        h->up_len = r.body_len;
-        SETOPT(CURLOPT_POST, 1L);
-        SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r.body_len);
-        SETOPT(CURLOPT_READFUNCTION, on_read);
-        SETOPT(CURLOPT_READDATA, (void *)h);
-        SETOPT(CURLOPT_SEEKFUNCTION, on_seek);
-        SETOPT(CURLOPT_SEEKDATA, (void *)h);
-        if (strcmp(r.method, "POST") != 0)
-            SETOPT(CURLOPT_CUSTOMREQUEST, r.method);
-        /* a fresh connection: a kept-alive one the server closes just as the
-         * request goes out would turn an unprocessed write into an ambiguous
-         * failure ("reset", may have been processed) */
-        SETOPT(CURLOPT_FRESH_CONNECT, 1L);
-    } else {
-        SETOPT(CURLOPT_HTTPGET, 1L);
-        if (strcmp(r.method, "GET") != 0)
-            SETOPT(CURLOPT_CUSTOMREQUEST, r.method);
-        /* nothing to refuse a rewind of: a fresh connection instead */
-        if (!r.idempotent)
-            SETOPT(CURLOPT_FRESH_CONNECT, 1L);
+        if (r.idempotent) {
+            SETOPT(CURLOPT_POSTFIELDS, r.body); /* binary-safe with the size */
+        } else {
+            h->up = r.body; /* anchored on the Lua stack during perform */
+            h->up_len = r.body_len;
+        }
     }
-    if (rc != CURLE_OK)
+    if (!fast) {
+        /* what a request of this shape keeps */
+        SETOPT(CURLOPT_ERRORBUFFER, h->errbuf);
+        SETOPT(CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+        SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+        SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
+        SETOPT(CURLOPT_WRITEFUNCTION, on_body);
+        SETOPT(CURLOPT_WRITEDATA, (void *)h);
+        SETOPT(CURLOPT_HEADERFUNCTION, on_header);
+        SETOPT(CURLOPT_HEADERDATA, (void *)h);
+        SETOPT(CURLOPT_SSL_VERIFYPEER, r.insecure ? 0L : 1L);
+        SETOPT(CURLOPT_SSL_VERIFYHOST, r.insecure ? 0L : 2L);
+        if (r.cafile)
+            SETOPT(CURLOPT_CAINFO, r.cafile);
+        if (r.capath)
+            SETOPT(CURLOPT_CAPATH, r.capath);
+        if (r.proxy) /* "" disables every proxy, the environment's included */
+            SETOPT(CURLOPT_PROXY, r.proxy);
+        if (r.noproxy)
+            SETOPT(CURLOPT_NOPROXY, r.noproxy);
+        SETOPT(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+        if (is_head) {
+            SETOPT(CURLOPT_NOBODY, 1L);
+        } else if (r.body && r.idempotent) {
+            if (strcmp(r.method, "POST") != 0)
+                SETOPT(CURLOPT_CUSTOMREQUEST, r.method);
+        } else if (r.body) {
+            /* sent at most once: streamed from memory with no way to rewind */
+            SETOPT(CURLOPT_POST, 1L);
+            SETOPT(CURLOPT_READFUNCTION, on_read);
+            SETOPT(CURLOPT_READDATA, (void *)h);
+            SETOPT(CURLOPT_SEEKFUNCTION, on_seek);
+            SETOPT(CURLOPT_SEEKDATA, (void *)h);
+            if (strcmp(r.method, "POST") != 0)
+                SETOPT(CURLOPT_CUSTOMREQUEST, r.method);
+            /* a fresh connection: a kept-alive one the server closes just as the
+             * request goes out would turn an unprocessed write into an ambiguous
+             * failure ("reset", may have been processed) */
+            SETOPT(CURLOPT_FRESH_CONNECT, 1L);
+        } else {
+            SETOPT(CURLOPT_HTTPGET, 1L);
+            if (strcmp(r.method, "GET") != 0)
+                SETOPT(CURLOPT_CUSTOMREQUEST, r.method);
+            /* nothing to refuse a rewind of: a fresh connection instead */
+            if (!r.idempotent)
+                SETOPT(CURLOPT_FRESH_CONNECT, 1L);
+        }
+        if (rc == CURLE_OK)
+            keep_shape(h, &r);
+    }
+    if (rc != CURLE_OK) {
+        forget_shape(h);
         return push_failure(L, h, rc, -1);
+    }
 
     rc = curl_easy_perform(c);
     if (rc != CURLE_OK) {

@@ -503,17 +503,56 @@ static int dec_enter(json_dec *d)
     return 1;
 }
 
+/* Members of an array or object are held on the Lua stack (up to
+ * JSON_BATCH of them, while the stack has room) and the table is made with
+ * their count: no rehash while it fills. A longer array or object gets a
+ * table sized for twice the batch, then the rest is set as it comes. Only
+ * the outer JSON_BATCH_DEPTH levels hold members, so that the deepest
+ * nesting allowed still fits LuaJIT's stack. */
+#define JSON_BATCH 32
+#define JSON_BATCH_DEPTH 16
+
+/* Make the table for the `n` values (arrays) or key/value pairs (objects)
+ * above `base`, move it to base + 1 and drop the held values. */
+static void dec_flush(lua_State *L, int base, int n, int is_array, int more)
+{
+    int i, t, size = more ? 2 * n : n;
+    if (is_array) {
+        lua_createtable(L, size, 0);
+        t = lua_gettop(L);
+        for (i = 0; i < n; i++) {
+            lua_pushvalue(L, base + 1 + i);
+            lua_rawseti(L, t, i + 1);
+        }
+    } else {
+        lua_createtable(L, 0, size);
+        t = lua_gettop(L);
+        for (i = 0; i < n; i++) {
+            lua_pushvalue(L, base + 1 + 2 * i);
+            lua_pushvalue(L, base + 2 + 2 * i);
+            lua_rawset(L, t); /* a duplicate key: the last one wins */
+        }
+    }
+    lua_replace(L, base + 1);
+    lua_settop(L, base + 1);
+}
+
 static int dec_array(json_dec *d)
 {
     lua_State *L = d->L;
     json_index i = 1;
+    int base, held; /* held: values still on the stack, table not made */
     if (!dec_enter(d))
         return 0;
-    lua_createtable(L, 0, 0);
+    base = lua_gettop(L);
+    held = d->depth <= JSON_BATCH_DEPTH;
     dec_skip_ws(d);
     if (d->p < d->e && *d->p == ']') {
         d->p++;
+        lua_createtable(L, 0, 0);
     } else {
+        if (!held)
+            lua_createtable(L, 0, 0);
         for (;;) {
             if (!dec_value(d))
                 return 0;
@@ -521,7 +560,15 @@ static int dec_array(json_dec *d)
             if (i == 0x7FFFFFFF)
                 return dec_fail(d, d->p, "array too long");
 #endif
-            lua_rawseti(L, -2, i++);
+            if (held) {
+                if (i >= JSON_BATCH || !lua_checkstack(L, 8)) {
+                    dec_flush(L, base, (int)i, 1, 1);
+                    held = 0;
+                }
+                i++;
+            } else {
+                lua_rawseti(L, base + 1, i++);
+            }
             dec_skip_ws(d);
             if (d->p < d->e && *d->p == ',') {
                 d->p++;
@@ -533,6 +580,8 @@ static int dec_array(json_dec *d)
             }
             return dec_unexpected(d, d->p);
         }
+        if (held)
+            dec_flush(L, base, (int)(i - 1), 1, 0);
     }
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_setmetatable(L, -2);
@@ -543,15 +592,20 @@ static int dec_array(json_dec *d)
 static int dec_object(json_dec *d)
 {
     lua_State *L = d->L;
+    int base, n = 0, held;
     if (!dec_enter(d))
         return 0;
-    lua_createtable(L, 0, 0);
+    base = lua_gettop(L);
+    held = d->depth <= JSON_BATCH_DEPTH;
     dec_skip_ws(d);
     if (d->p < d->e && *d->p == '}') {
         d->p++;
         d->depth--;
+        lua_createtable(L, 0, 0);
         return 1;
     }
+    if (!held)
+        lua_createtable(L, 0, 0);
     for (;;) {
         dec_skip_ws(d);
         if (d->p >= d->e || *d->p != '"')
@@ -564,7 +618,15 @@ static int dec_object(json_dec *d)
         d->p++;
         if (!dec_value(d))
             return 0;
-        lua_rawset(L, -3); /* a duplicate key: the last one wins */
+        if (held) {
+            n++;
+            if (n >= JSON_BATCH || !lua_checkstack(L, 8)) {
+                dec_flush(L, base, n, 0, 1);
+                held = 0;
+            }
+        } else {
+            lua_rawset(L, base + 1); /* a duplicate key: the last one wins */
+        }
         dec_skip_ws(d);
         if (d->p < d->e && *d->p == ',') {
             d->p++;
@@ -576,6 +638,8 @@ static int dec_object(json_dec *d)
         }
         return dec_unexpected(d, d->p);
     }
+    if (held)
+        dec_flush(L, base, n, 0, 0);
     d->depth--;
     return 1;
 }
@@ -1161,6 +1225,44 @@ static int l_json_encode(lua_State *L)
     return 2;
 }
 
+/* core.text_check(s [, allow_newlines]) -> nothing when `s` keeps simkit's
+ * one text rule (valid UTF-8 per RFC 3629, no C0 control byte and no DEL;
+ * with allow_newlines LF and CR pass), else "utf8" or "control", the 1-based
+ * byte position and the byte. An invalid UTF-8 sequence anywhere is reported
+ * before a control byte (simkit.validate words the message). */
+static int l_text_check(lua_State *L)
+{
+    size_t n;
+    const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &n);
+    const unsigned char *p = s, *e = s + n, *ctl = NULL;
+    int newlines = lua_toboolean(L, 2);
+    while (p < e) {
+        unsigned c = *p;
+        if (c >= 0x20 && c < 0x7F) {
+            p++;
+        } else if (c >= 0x80) {
+            size_t u = json_utf8_len(p, e);
+            if (u == 0) {
+                lua_pushliteral(L, "utf8");
+                lua_pushinteger(L, (lua_Integer)(p - s) + 1);
+                lua_pushinteger(L, (lua_Integer)c);
+                return 3;
+            }
+            p += u;
+        } else {
+            if (ctl == NULL && !(newlines && (c == '\n' || c == '\r')))
+                ctl = p;
+            p++;
+        }
+    }
+    if (ctl == NULL)
+        return 0;
+    lua_pushliteral(L, "control");
+    lua_pushinteger(L, (lua_Integer)(ctl - s) + 1);
+    lua_pushinteger(L, (lua_Integer)*ctl);
+    return 3;
+}
+
 void skc_open_json(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
@@ -1175,4 +1277,6 @@ void skc_open_json(lua_State *L)
     luaL_setfuncs(L, funcs, 2);
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "json_null");
+    lua_pushcfunction(L, l_text_check);
+    lua_setfield(L, -2, "text_check");
 }

@@ -17,6 +17,27 @@
 #include "simkit.h"
 
 static const char ALGO[] = "SDK-HMAC-SHA256";
+static const char EMPTY_SHA256[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/* "YYYYMMDDTHHMMSSZ" of a UTC time (what strftime would write, without
+ * its locale machinery) */
+static void sdk_date(const struct tm *tm, char out[17])
+{
+    int y = tm->tm_year + 1900, i;
+    int parts[5] = { tm->tm_mon + 1, tm->tm_mday, tm->tm_hour, tm->tm_min, tm->tm_sec };
+    char *p = out;
+    for (i = 3; i >= 0; i--, y /= 10)
+        p[i] = (char)('0' + y % 10);
+    p += 4;
+    for (i = 0; i < 5; i++) {
+        if (i == 2)
+            *p++ = 'T';
+        *p++ = (char)('0' + parts[i] / 10);
+        *p++ = (char)('0' + parts[i] % 10);
+    }
+    *p++ = 'Z';
+    *p = '\0';
+}
 
 static int unreserved(unsigned char c)
 {
@@ -325,7 +346,7 @@ int skc_sign_huawei(lua_State *L)
         time_t now = time(NULL);
         struct tm tm;
         gmtime_r(&now, &tm);
-        strftime(datebuf, sizeof datebuf, "%Y%m%dT%H%M%SZ", &tm);
+        sdk_date(&tm, datebuf);
         lua_pushstring(L, datebuf);
         date = lua_tolstring(L, -1, &dlen);
         lua_setfield(L, out, "X-Sdk-Date"); /* anchors it */
@@ -389,7 +410,10 @@ int skc_sign_huawei(lua_State *L)
                 shalen = v[i].len - nl - 1;
             }
         }
-        if (sha_hdr == NULL) {
+        if (sha_hdr == NULL && blen == 0) {
+            sha_hdr = EMPTY_SHA256; /* a GET: SHA-256 of nothing, a constant */
+            shalen = 64;
+        } else if (sha_hdr == NULL) {
             if (!skc_digest(cr, SKC_SHA256, body, blen, md))
                 return luaL_error(L, "sign.huawei: sha256 failed");
             skc_hex(md, 32, bodyhex, 0);

@@ -1882,6 +1882,42 @@ local function fuzz_cdr()
 end
 
 -- ---------------------------------------------------------------------------
+-- core.text_check against a model: the first invalid UTF-8 sequence (RFC
+-- 3629) anywhere wins, else the first control byte (C0 or DEL; LF and CR
+-- pass with allow_newlines), else nothing
+-- ---------------------------------------------------------------------------
+local function text_model(s, newlines)
+  local i, n, ctl = 1, #s, nil
+  while i <= n do
+    local c = byte(s, i)
+    if c >= 0x80 then
+      local l = utf8_len(s, i, n)
+      if not l then return "utf8", i, c end
+      i = i + l
+    else
+      if not ctl and (c < 0x20 or c == 0x7F) and not (newlines and (c == 10 or c == 13)) then ctl = i end
+      i = i + 1
+    end
+  end
+  if ctl then return "control", ctl, byte(s, ctl) end
+  return nil
+end
+
+local function fuzz_text()
+  local s = chance(2) and rand_text(40) or rand_bytes(40)
+  if chance(3) then s = mutate(s) end
+  local newlines = chance(2)
+  local w1, w2, w3 = text_model(s, newlines)
+  local g1, g2, g3 = core.text_check(s, newlines)
+  count("text_check")
+  if g1 ~= w1 or g2 ~= w2 or g3 ~= w3 then
+    fail("text_check", "text_check(" .. format("%q", s) .. ", " .. tostring(newlines) .. ") = " ..
+      tostring(g1) .. " " .. tostring(g2) .. " " .. tostring(g3) .. ", the model " .. tostring(w1) .. " " ..
+      tostring(w2) .. " " .. tostring(w3), s)
+  end
+end
+
+-- ---------------------------------------------------------------------------
 -- Driver
 -- ---------------------------------------------------------------------------
 local function run_regressions()
@@ -1904,7 +1940,7 @@ end
 
 local TARGETS = {
   { 30, fuzz_decode }, { 22, fuzz_encode }, { 12, fuzz_crypto }, { 14, fuzz_eiotclub }, { 14, fuzz_huawei },
-  { 4, check_http }, { 1, check_clock }, { 12, fuzz_cdr },
+  { 4, check_http }, { 1, check_clock }, { 12, fuzz_cdr }, { 6, fuzz_text },
 }
 local TOTAL = 0
 for _, t in ipairs(TARGETS) do TOTAL = TOTAL + t[1] end

@@ -351,30 +351,16 @@ function M.render(vendor, spec_dir)
 end
 
 if arg and arg[0] and arg[0]:match("gen_reference%.lua$") then
-  local check = arg[1] == "--check"
-  local a = check and 2 or 1
-  local spec_dir = arg[a] or "spec/catalog"
-  local out_dir = arg[a + 1] or "docs/reference"
-  local stale = 0
-  for _, v in ipairs(M.VENDORS) do
-    local path = out_dir .. "/" .. v .. ".md"
-    local text = M.render(v, spec_dir)
-    if check then
-      local f = io.open(path, "rb")
-      local cur = f and f:read("a")
-      if f then f:close() end
-      if cur ~= text then
-        print("stale: " .. path .. " (regenerate: LUA_CPATH='build/lua5.4/?.so;;' lua5.4 tools/gen_reference.lua)")
-        stale = stale + 1
+  package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/lib/?.lua;" .. package.path
+  require("outputs").main(arg, { spec_dir = "spec/catalog", out_dir = "docs/reference",
+    regenerate = "LUA_CPATH='build/lua5.4/?.so;;' lua5.4 tools/gen_reference.lua",
+    files = function(spec_dir, out_dir)
+      local files = {}
+      for _, v in ipairs(M.VENDORS) do
+        files[#files + 1] = { path = out_dir .. "/" .. v .. ".md", text = M.render(v, spec_dir) }
       end
-    else
-      local f = assert(io.open(path, "wb"))
-      f:write(text)
-      f:close()
-      print("wrote " .. path)
-    end
-  end
-  os.exit(stale == 0 and 0 or 1)
+      return files
+    end })
 end
 
 return M

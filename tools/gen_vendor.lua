@@ -399,33 +399,19 @@ end
 M.VENDORS = { "eiotclub", "huawei", "tibiot" }
 
 if arg and arg[0] and arg[0]:match("gen_vendor%.lua$") then
-  local check = arg[1] == "--check"
-  local a = check and 2 or 1
-  local spec_dir = arg[a] or "../shared/spec"
-  local out_dir = arg[a + 1] or "lua/simkit/vendor"
-  local stale = 0
-  local files = {}
-  for _, v in ipairs(M.VENDORS) do
-    for suffix, text in pairs(M.render(v, spec_dir)) do
-      files[#files + 1] = { path = out_dir .. "/" .. v .. "_" .. suffix .. ".lua", text = text }
-    end
-  end
-  table.sort(files, function(x, y) return x.path < y.path end)
-  for _, gen in ipairs(files) do
-    local path, text = gen.path, gen.text
-    if check then
-      local f = io.open(path, "rb")
-      local cur = f and f:read("a")
-      if f then f:close() end
-      if cur ~= text then print("stale: " .. path); stale = stale + 1 end
-    else
-      local f = assert(io.open(path, "wb"))
-      f:write(text)
-      f:close()
-      print("wrote " .. path)
-    end
-  end
-  os.exit(stale == 0 and 0 or 1)
+  package.path = (arg[0]:match("^(.*)/[^/]*$") or ".") .. "/lib/?.lua;" .. package.path
+  require("outputs").main(arg, { spec_dir = "../shared/spec", out_dir = "lua/simkit/vendor",
+    regenerate = "lua5.4 tools/gen_vendor.lua spec/catalog lua/simkit/vendor",
+    files = function(spec_dir, out_dir)
+      local files = {}
+      for _, v in ipairs(M.VENDORS) do
+        for suffix, text in pairs(M.render(v, spec_dir)) do
+          files[#files + 1] = { path = out_dir .. "/" .. v .. "_" .. suffix .. ".lua", text = text }
+        end
+      end
+      table.sort(files, function(x, y) return x.path < y.path end)
+      return files
+    end })
 end
 
 return M

@@ -51,7 +51,7 @@ local methods = {}
 
 local function op_method(name)
   return function(self, args)
-    local data, err = self:call(name, args)
+    local data, err = methods._call(self, name, args)
     return data, err
   end
 end
@@ -251,20 +251,29 @@ function M.should_retry(ctx, err)
   return ctx.read or err.not_processed or false
 end
 
+local HUGE = math.huge
+
 -- Send one prepared request through the transport, with the client's
 -- deadlines and size cap; a transport failure becomes an error table.
 local function request(ctx, req, timeout)
   local cfg = ctx.cfg
-  req.timeout = req.timeout or timeout or cfg.timeout
-  req.connect_timeout = math.min(req.connect_timeout or cfg.connect_timeout, req.timeout)
-  req.max_body = req.max_body or cfg.max_body
-  req.op, req.vendor = req.op or ctx.op, ctx.vendor
+  timeout = req.timeout or timeout or cfg.timeout
+  local idempotent = req.idempotent
   -- libcurl silently re-sends a request whose reused connection dropped
   -- before the answer; only reads may be re-sent that way.
-  if req.idempotent == nil then req.idempotent = ctx.read end
+  if idempotent == nil then idempotent = ctx.read end
+  -- what the transport gets, in one table (the adapter's stays as built)
+  req = {
+    method = req.method, url = req.url, headers = req.headers, body = req.body, timeout = timeout,
+    connect_timeout = math.min(req.connect_timeout or cfg.connect_timeout, timeout),
+    max_body = req.max_body or cfg.max_body, op = req.op or ctx.op, vendor = ctx.vendor,
+    idempotent = idempotent, insecure = req.insecure,
+  }
   local res, terr, category, sent = cfg.transport(req)
   if not res then return nil, transport_error(ctx, terr, category, sent) end
-  if type(res) ~= "table" or not util.finite(res.status) or (res.body ~= nil and type(res.body) ~= "string") then
+  local status = type(res) == "table" and res.status
+  if type(status) ~= "number" or status ~= status or status == HUGE or status == -HUGE
+      or (res.body ~= nil and type(res.body) ~= "string") then
     -- a user transport's answer is data too: never a raise further down
     return nil, transport_error(ctx, "the transport returned no { status = number, body = string } answer",
       "protocol", true)
@@ -432,7 +441,7 @@ end
 -- @tparam[opt] table args the vendor's parameter names
 -- @return the decoded `data`, or nil and an error (see `simkit.errors`)
 function methods:call(name, args)
-  local data, err = self:_call(name, args)
+  local data, err = methods._call(self, name, args)
   return data, err
 end
 

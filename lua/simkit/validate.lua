@@ -13,8 +13,11 @@
 -- else `DEFAULT_MAX_LENGTH`. No one parameter's value — a string, a list, all
 -- the strings of an array together — exceeds `MAX_PARAM_BYTES`.
 -- @module simkit.validate
+local core = require "simkit.core"
 local json = require "simkit.json"
 local util = require "simkit.util"
+
+local text_check = core.text_check
 
 local M = {}
 
@@ -34,33 +37,6 @@ local function ulen(s)
   return n
 end
 
--- The byte position of the first invalid UTF-8 sequence, or nil (RFC 3629;
--- the same code on every VM, so one rule everywhere).
-local function utf8_error_at(s)
-  local i = 1
-  while true do
-    i = s:find("[\128-\255]", i)
-    if not i then return nil end
-    local c = s:byte(i)
-    local len
-    if c >= 0xC2 and c <= 0xDF then len = 2
-    elseif c >= 0xE0 and c <= 0xEF then len = 3
-    elseif c >= 0xF0 and c <= 0xF4 then len = 4
-    else return i end
-    -- the second byte's range excludes overlongs, surrogates and > U+10FFFF
-    local lo, hi = 0x80, 0xBF
-    if c == 0xE0 then lo = 0xA0 elseif c == 0xED then hi = 0x9F
-    elseif c == 0xF0 then lo = 0x90 elseif c == 0xF4 then hi = 0x8F end
-    local b = s:byte(i + 1)
-    if not b or b < lo or b > hi then return i end
-    for k = 2, len - 1 do
-      b = s:byte(i + k)
-      if not b or b < 0x80 or b > 0xBF then return i end
-    end
-    i = i + len
-  end
-end
-
 --- Why a string breaks the text rule, or nil when it keeps it.
 -- @tparam string s the text
 -- @tparam[opt] boolean allow_newlines LF and CR allowed
@@ -69,19 +45,12 @@ function M.text_error(s, allow_newlines)
   if type(s) ~= "string" then
     error("simkit.validate.text_error: the text must be a string, got " .. type(s), 2)
   end
-  local bad = utf8_error_at(s)
-  if bad then return "is not valid UTF-8 (byte " .. bad .. ")" end
-  local init = 1
-  while true do
-    local at = s:find("[%z\1-\31\127]", init)
-    if not at then return nil end
-    local b = s:byte(at)
-    if not (allow_newlines and (b == 10 or b == 13)) then
-      if b == 0 then return "contains a NUL byte (byte " .. at .. ")" end
-      return string.format("contains a control character (0x%02X at byte %d)", b, at)
-    end
-    init = at + 1
-  end
+  -- one C pass (simkit.core.text_check): the same rule on every VM
+  local what, at, b = text_check(s, allow_newlines)
+  if not what then return nil end
+  if what == "utf8" then return "is not valid UTF-8 (byte " .. at .. ")" end
+  if b == 0 then return "contains a NUL byte (byte " .. at .. ")" end
+  return string.format("contains a control character (0x%02X at byte %d)", b, at)
 end
 
 --- The cap, in characters, of a string parameter (or of its items).
@@ -122,9 +91,17 @@ local function date_ok(fmt, s)
   return true
 end
 
+-- Type names lower-cased once (catalogs write "Long", "String", ...).
+local LOWER = setmetatable({}, { __index = function(t, k)
+  local v = k:lower()
+  t[k] = v
+  return v
+end })
+
+local INTEGER_TYPES = { integer = true, long = true, int = true }
+
 local function is_integer_type(t)
-  t = t:lower()
-  return t == "integer" or t == "long" or t == "int"
+  return INTEGER_TYPES[LOWER[t]] or false
 end
 
 -- Normalise an integer-typed value: Lua integer, integral float, or a
@@ -132,6 +109,14 @@ end
 local INT64_MAX, INT64_MIN_ABS = "9223372036854775807", "9223372036854775808"
 
 local function to_integer(v)
+  -- the common cases first: a Lua integer, a short digit string (<= 15
+  -- digits: exact on every VM, below 2^53; <= 18 where Lua has integers)
+  local tv = type(v)
+  if tv == "number" then
+    if math.type and math.type(v) == "integer" then return v end
+  elseif tv == "string" and (#v <= 15 or (math.type and #v <= 18)) and v:find("^[1-9]%d*$") then
+    return tonumber(v) -- an integer on 5.3+ (18 digits fit int64)
+  end
   local text = util.integer_text(v)
   if not text then return nil end
   -- canonical digits: no leading zeros ("007" would be invalid JSON), "-0" is 0
@@ -195,7 +180,7 @@ local function check_any(p, v)
 end
 
 local function check_scalar(p, v, ptype)
-  ptype = (ptype or "string"):lower()
+  ptype = LOWER[ptype or "string"]
   if ptype == "string" then
     if type(v) == "number" then
       local t = util.integer_text(v)
@@ -374,7 +359,7 @@ local function check_array(p, v)
       local item, err = check_object(p, p.fields, x, p.name .. "[" .. i .. "]")
       if item == nil then return nil, err end
       out[i] = item
-    elseif itype and (itype:lower() == "string" or is_integer_type(itype) or itype:lower() == "boolean") then
+    elseif itype and (LOWER[itype] == "string" or is_integer_type(itype) or LOWER[itype] == "boolean") then
       local s, err = check_scalar({ name = p.name .. "[" .. i .. "]", min_length = p.item_min_length,
         max_length = p.item_max_length, min = p.item_min, max = p.item_max,
         allow_newlines = p.allow_newlines }, x, itype)
@@ -400,9 +385,93 @@ end
 -- @tparam table args the caller's arguments
 -- @treturn table|nil normalised arguments, or nil and a message
 -- @treturn string|nil the offending parameter name
+-- The lower-cased type of each parameter spec (descriptors are data that
+-- does not change after load).
+local PTYPE = setmetatable({}, { __mode = "k" })
+local function ptype_of(p)
+  local t = PTYPE[p]
+  if not t then
+    t = LOWER[p.type or "string"]
+    PTYPE[p] = t
+  end
+  return t
+end
+
+-- The plan of an op whose parameters are all plain scalars (no aliases,
+-- lists, arrays, modes or groups): per parameter, the conditions under which
+-- a value is taken as it is without the general checks (a string within its
+-- cap in bytes that keeps the text rule; an integer within its bounds).
+-- Anything else goes through the general path, which words every error; the
+-- plan only skips work for values that pass. False when the op is not plain.
+local PLANS = setmetatable({}, { __mode = "k" })
+local INT_TYPES = { integer = true, long = true, int = true }
+
+local function plan_of(op)
+  local plan = PLANS[op]
+  if plan ~= nil then return plan end
+  plan = not (op.aliases or op.list_total or op.exclusive or op.one_of) and { byname = util.by_name(op.params) }
+  for i, p in ipairs(plan and op.params or {}) do
+    local t = ptype_of(p)
+    if p.list or p.required_when or not (t == "string" or INT_TYPES[t]) then
+      plan = false
+      break
+    end
+    local plain_string = t == "string" and not (p.numeric_string or p.min_length or p.format)
+    plan[i] = { name = p.name, p = p, ptype = t, required = p.required, enum = p.enum,
+      cap = plain_string and math.min(M.max_length(p), M.MAX_PARAM_BYTES) or -1,
+      newlines = p.allow_newlines, int = INT_TYPES[t] and math.type ~= nil, min = p.min, max = p.max }
+  end
+  PLANS[op] = plan
+  return plan
+end
+
+local math_type = math.type
+
+-- check() for a plain op; nil when an argument name is unknown (the general
+-- path words that error)
+local function check_plain(plan, args)
+  local byname = plan.byname
+  for k in next, args do
+    if not byname[k] then return nil end
+  end
+  local out = {}
+  for i = 1, #plan do
+    local e = plan[i]
+    local v = args[e.name]
+    if v == nil or v == json.null or v == "" then
+      if e.required then return false, "'" .. e.name .. "' is required", e.name end
+    else
+      local nv
+      if type(v) == "string" and #v <= e.cap and not text_check(v, e.newlines) then
+        nv = v -- within its cap in bytes, so in characters too
+      elseif e.int and math_type(v) == "integer" and not (e.min and v < e.min) and not (e.max and v > e.max) then
+        nv = v
+      else
+        local err
+        nv, err = check_scalar(e.p, v, e.ptype)
+        if nv == nil then return false, err, e.name end
+      end
+      if e.enum and not in_enum(e.enum, nv) then
+        local allowed = {}
+        for _, x in ipairs(e.enum) do allowed[#allowed + 1] = tostring(x) end
+        return false, "'" .. e.name .. "' must be one of: " .. table.concat(allowed, ", "), e.name
+      end
+      out[e.name] = nv
+    end
+  end
+  return out
+end
+
 function M.check(op, args)
   if args == nil then args = {} end
   if type(args) ~= "table" then return nil, "arguments must be a table", nil end
+  local plan = plan_of(op)
+  if plan then
+    local out, msg, param = check_plain(plan, args)
+    if out then return out end
+    if out == false then return nil, msg, param end
+    -- an unknown argument name: the general path says which
+  end
   if op.aliases then
     -- another name for a parameter (e.g. the official SDK's): moved to the vendor's name
     local moved
@@ -445,13 +514,13 @@ function M.check(op, args)
       if required then return nil, "'" .. p.name .. "' is required", p.name end
     else
       local nv, err
-      local ptype = (p.type or "string"):lower()
+      local ptype = ptype_of(p)
       if p.list == "comma" then
         nv, err = check_list(p, v)
       elseif ptype == "array" then
         nv, err = check_array(p, v)
       else
-        nv, err = check_scalar(p, v, p.type)
+        nv, err = check_scalar(p, v, ptype)
       end
       if nv == nil then return nil, err, p.name end
       if p.enum and not in_enum(p.enum, nv) then
@@ -473,6 +542,7 @@ function M.check(op, args)
         op.list_total.max .. " allowed", op.list_total.params[1]
     end
   end
+  if not op.exclusive and not op.one_of then return out end
   -- for these groups an empty list counts as not given ("if sim_card_ids is
   -- empty, iccids is used")
   local function given_(name)

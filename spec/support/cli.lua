@@ -8,32 +8,22 @@
 --   home:run_tty(args, env) -- under script(1): stderr is a terminal; r.out holds both streams
 --   home:remove()
 local sandbox = require "spec.support.sandbox"
+local proc = require "spec.support.proc"
 
 local M = {}
 
 M.root = sandbox.root
 M.vm = rawget(_G, "jit") and "luajit" or "lua5.4"
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-M.quote = q
-
-local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-M.slurp = slurp
+local q, slurp = proc.q, proc.read
+M.quote, M.slurp = q, slurp
 
 local Home = {}
 Home.__index = Home
 
 --- A fresh temp home: HOME, XDG_CONFIG_HOME, XDG_STATE_HOME under it.
 function M.home()
-  local p = assert(io.popen("mktemp -d /tmp/simkit-cli.XXXXXX"))
-  local dir = p:read("*l")
-  p:close()
+  local dir = proc.tempdir("simkit-cli")
   return setmetatable({ dir = dir, config_path = dir .. "/config.lua" }, Home)
 end
 

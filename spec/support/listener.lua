@@ -32,17 +32,9 @@ local function record(out, fields)
 end
 
 local function serve_http(c, out, status)
-  local line = c:receive("*l")
-  if not line then return end
-  local headers = {}
-  while true do
-    local h = c:receive("*l")
-    if not h or h == "" then break end
-    local k, v = h:match("^([^:]+):%s*(.-)%s*$")
-    if k then headers[k:lower()] = v end
-  end
-  local body = c:receive(tonumber(headers["content-length"]) or 0) or ""
-  record(out, { line = line, headers = headers, body = body })
+  local req = require("spec.support.pushsink").read_request(c)
+  if not req.line then return end
+  record(out, req)
   c:send("HTTP/1.1 " .. status .. " X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
 end
 
@@ -152,6 +144,8 @@ function M.stop(l)
 end
 
 if arg and arg[0] and arg[0]:match("listener%.lua$") and (arg[1] == "http" or arg[1] == "smtp") then
+  -- the repository root (spec.support.pushsink), whatever LUA_PATH says
+  package.path = (arg[0]:match("^(.*)/spec/support/listener%.lua$") or ".") .. "/?.lua;" .. package.path
   main(arg[1], arg[2], arg[3], arg[4])
 end
 

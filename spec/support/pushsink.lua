@@ -13,6 +13,24 @@ local socket = require "socket"
 
 local M = {}
 
+--- Read one HTTP/1.x request from an accepted connection: `{ line, headers
+-- (lower-case names), body (Content-Length bytes) }`; `line` is nil when the
+-- client sent nothing. Also used by the listener process (listener.lua).
+function M.read_request(c)
+  local line = c:receive("*l")
+  local headers = {}
+  if line then
+    while true do
+      local h = c:receive("*l")
+      if not h or h == "" then break end
+      local k, v = h:match("^([^:]+):%s*(.-)%s*$")
+      if k then headers[k:lower()] = v end
+    end
+  end
+  local body = line and c:receive(tonumber(headers["content-length"]) or 0) or ""
+  return { line = line, headers = headers, body = body or "" }
+end
+
 function M.listen()
   local srv = assert(socket.bind("127.0.0.1", 0))
   srv:settimeout(0.05)
@@ -29,16 +47,7 @@ function M.collect(srv, want, seconds, replies)
     local c = srv:accept()
     if c then
       c:settimeout(2)
-      local line = c:receive("*l")
-      local headers = {}
-      while true do
-        local h = c:receive("*l")
-        if not h or h == "" then break end
-        local k, v = h:match("^([^:]+):%s*(.-)%s*$")
-        if k then headers[k:lower()] = v end
-      end
-      local body = c:receive(tonumber(headers["content-length"]) or 0) or ""
-      local entry = { line = line, headers = headers, body = body }
+      local entry = M.read_request(c)
       got[#got + 1] = entry
       local reply, status
       if type(replies) == "function" then

@@ -6,18 +6,11 @@
 --   r.port, r:cli("FLUSHALL"), r:stop(), r:start_again()
 local socket = require "socket"
 local sandbox = require "spec.support.sandbox"
+local proc = require "spec.support.proc"
 
 local M = {}
 
-local function sh(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1"))
-  local out = p:read("*a")
-  local ok, _, code = p:close()
-  if type(ok) == "number" then ok = ok == 0 end
-  return ok == true, out, code
-end
-
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local sh, q = proc.sh, proc.q
 
 local Redis = {}
 Redis.__index = Redis
@@ -37,14 +30,7 @@ local function launch(self)
   local ok, out = sh("(" .. cmd .. " >" .. q(self.dir .. "/redis.log") .. " 2>&1 & echo $!)")
   assert(ok, out)
   self.pid = assert(out:match("%d+"), out)
-  for _ = 1, 250 do
-    local c = socket.connect("127.0.0.1", self.port)
-    if c then
-      c:close()
-      return self
-    end
-    socket.sleep(0.02)
-  end
+  if proc.wait_port(self.port, 5) then return self end
   error("redis-server does not answer on port " .. self.port)
 end
 
@@ -74,9 +60,7 @@ end
 -- @tparam[opt] table opts `password`
 function M.start(opts)
   opts = opts or {}
-  local ok, out = sh("mktemp -d " .. q((os.getenv("TMPDIR") or "/tmp") .. "/simkit-redis.XXXXXX"))
-  assert(ok, out)
-  local self = setmetatable({ dir = out:gsub("%s+$", ""), port = sandbox.closed_port(), password = opts.password },
+  local self = setmetatable({ dir = proc.tempdir("simkit-redis"), port = sandbox.closed_port(), password = opts.password },
     Redis)
   return launch(self)
 end

@@ -16,6 +16,7 @@
 local socket = require "socket"
 local http = require "socket.http"
 local ltn12 = require "ltn12"
+local proc = require "spec.support.proc"
 
 local M = {}
 
@@ -38,17 +39,7 @@ M.root = repo_root()
 -- the sandbox's JSON and helpers, loaded by path: no package.path change
 M.json = assert(loadfile(M.root .. "/sim/lua/simsandbox/util.lua"))()
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function run(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1"))
-  local out = p:read("*a")
-  local ok, _, code = p:close()
-  if type(ok) == "number" then code = ok; ok = code == 0 end -- Lua 5.1 / LuaJIT without 5.2 compat
-  return ok == true or ok == 0, out, code
-end
+local shell_quote, run = proc.q, proc.sh
 
 local Sandbox = {}
 Sandbox.__index = Sandbox

@@ -92,6 +92,23 @@ function M.check_write(k, ttl)
   return ok, err
 end
 
+--- Check the arguments of `set` / `add` and encode the value: what a backend
+-- writes. With `native`, an integer stays a number (for the backends that add
+-- to it in place: shdict, SQLite); anything else is the encoded text.
+-- @tparam string k the key
+-- @param v the value
+-- @tparam[opt] number ttl seconds
+-- @tparam[opt] boolean native keep integers as numbers
+-- @return the value to write, or nil, err (kind "input")
+function M.encode_write(k, v, ttl, native)
+  local ok, err = M.check_write(k, ttl)
+  if not ok then return nil, err end
+  local enc, eerr = M.encode(v)
+  if not enc then return nil, eerr end
+  if native and is_integer(v) then return v end
+  return enc
+end
+
 --- Check the arguments of `incr`: a key, an integer and an optional TTL.
 -- Returns true or nil, err.
 function M.check_incr_args(k, n, ttl)

@@ -50,10 +50,8 @@ end
 
 --- Write a value, with an optional TTL in seconds. Returns true or nil, err.
 function Store:set(k, v, ttl)
-  local ok, err = codec.check_write(k, ttl)
-  if not ok then return nil, err end
-  local enc, eerr = codec.encode(v)
-  if not enc then return nil, eerr end
+  local enc, err = codec.encode_write(k, v, ttl)
+  if not enc then return nil, err end
   put(self, k, enc, ttl)
   return true
 end
@@ -61,10 +59,8 @@ end
 --- Write a value only when the key is absent (the lock primitive).
 -- @treturn boolean true when written, false when the key was present
 function Store:add(k, v, ttl)
-  local ok, err = codec.check_write(k, ttl)
-  if not ok then return nil, err end
-  local enc, eerr = codec.encode(v)
-  if not enc then return nil, eerr end
+  local enc, err = codec.encode_write(k, v, ttl)
+  if not enc then return nil, err end
   if live(self, k) ~= nil then return false end
   put(self, k, enc, ttl)
   return true

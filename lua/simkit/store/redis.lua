@@ -118,12 +118,6 @@ local function command(self, ...)
   return r
 end
 
-local function check_write(k, v, ttl)
-  local ok, err = codec.check_write(k, ttl)
-  if not ok then return nil, err end
-  return codec.encode(v)
-end
-
 --- Read a value. Returns the value, `nil` when absent, or nil, err.
 function Store:get(k)
   local ok, err = codec.check_key(k)
@@ -139,7 +133,7 @@ end
 
 --- Write a value, with an optional TTL in seconds. Returns true or nil, err.
 function Store:set(k, v, ttl)
-  local enc, err = check_write(k, v, ttl)
+  local enc, err = codec.encode_write(k, v, ttl)
   if not enc then return nil, err end
   local r, cerr
   if ttl then
@@ -154,7 +148,7 @@ end
 --- Write a value only when the key is absent (`SET NX`, the lock primitive).
 -- @treturn boolean true when written, false when the key was present
 function Store:add(k, v, ttl)
-  local enc, err = check_write(k, v, ttl)
+  local enc, err = codec.encode_write(k, v, ttl)
   if not enc then return nil, err end
   local r, cerr
   if ttl then

@@ -18,16 +18,6 @@ local function fail(self, message)
   return nil, codec.store_error("shdict", tostring(message) .. " (lua_shared_dict " .. self.name .. ")")
 end
 
--- The value as the dict keeps it: integers natively, the rest encoded.
-local function stored(k, v, ttl)
-  local ok, err = codec.check_write(k, ttl)
-  if not ok then return nil, err end
-  local enc, eerr = codec.encode(v)
-  if not enc then return nil, eerr end
-  if codec.is_integer(v) then return v end
-  return enc
-end
-
 --- Read a value. Returns the value, `nil` when absent, or nil, err.
 function Store:get(k)
   local ok, err = codec.check_key(k)
@@ -41,7 +31,8 @@ end
 
 --- Write a value, with an optional TTL in seconds. Returns true or nil, err.
 function Store:set(k, v, ttl)
-  local val, err = stored(k, v, ttl)
+  -- integers natively (incr adds in place), the rest encoded
+  local val, err = codec.encode_write(k, v, ttl, true)
   if val == nil then return nil, err end
   local ok, serr = self.dict:safe_set(k, val, ttl or 0)
   if not ok then return fail(self, serr) end
@@ -51,7 +42,8 @@ end
 --- Write a value only when the key is absent (the lock primitive).
 -- @treturn boolean true when written, false when the key was present
 function Store:add(k, v, ttl)
-  local val, err = stored(k, v, ttl)
+  -- integers natively (incr adds in place), the rest encoded
+  local val, err = codec.encode_write(k, v, ttl, true)
   if val == nil then return nil, err end
   local ok, aerr = self.dict:safe_add(k, val, ttl or 0)
   if ok then return true end

@@ -101,14 +101,6 @@ local function expires(self, ttl)
   return ttl and (self.clock() + ttl) or nil
 end
 
--- The value as bound: integers natively (so incr adds in SQL), the rest encoded.
-local function encoded(v)
-  local enc, err = codec.encode(v)
-  if not enc then return nil, err end
-  if codec.is_integer(v) then return v end
-  return enc
-end
-
 local function after_write(self)
   self.writes = self.writes + 1
   if self.writes % PURGE_EVERY == 0 then run(self, PURGE, self.clock()) end
@@ -129,11 +121,10 @@ end
 
 -- SET or ADD: the number of rows written, or nil, err.
 local function write(self, sql, k, v, ttl)
-  local ok, err = codec.check_write(k, ttl)
-  if not ok then return nil, err end
-  local enc, eerr = encoded(v)
-  if enc == nil then return nil, eerr end
-  local _, changes
+  -- bound as is: integers natively (so incr adds in SQL), the rest encoded
+  local enc, err = codec.encode_write(k, v, ttl, true)
+  if enc == nil then return nil, err end
+  local ok, _, changes
   if sql == ADD then
     ok, _, changes = run(self, sql, k, enc, expires(self, ttl), self.clock())
   else

@@ -19,17 +19,24 @@ local M = {}
 -- @treturn userdata the handle (closed by `__gc`)
 function M.new(opts)
   local handle = core.http_new()
+  -- the client's settings, read once; the TLS and proxy ones are the
+  -- client's alone (a request cannot change where its bytes go)
+  local defaults = {
+    timeout = opts.timeout, connect_timeout = opts.connect_timeout, max_body = opts.max_body,
+    cafile = opts.cafile, capath = opts.capath, proxy = opts.proxy, noproxy = opts.noproxy,
+    insecure = opts.insecure,
+  }
+  local request = {}
   local function transport(req)
+    -- one reused request table: the core reads it during the call only
+    request.method, request.url, request.headers, request.body = req.method, req.url, req.headers, req.body
+    request.timeout, request.connect_timeout, request.max_body = req.timeout, req.connect_timeout, req.max_body
+    request.idempotent = req.idempotent
     -- three values: the core's fourth (libcurl's error code) is no `sent`
     -- flag, which the pipeline would read there; "sent" follows from the
     -- category ("connect" = no request byte went out)
-    local res, message, category = handle:request {
-      method = req.method, url = req.url, headers = req.headers, body = req.body,
-      timeout = req.timeout or opts.timeout, connect_timeout = req.connect_timeout or opts.connect_timeout,
-      max_body = req.max_body or opts.max_body,
-      cafile = opts.cafile, capath = opts.capath, proxy = opts.proxy, noproxy = opts.noproxy,
-      insecure = opts.insecure, idempotent = req.idempotent,
-    }
+    local res, message, category = handle:request(request, defaults)
+    request.headers, request.body = nil, nil -- hold no caller data between calls
     return res, message, category
   end
   return transport, handle

@@ -234,54 +234,108 @@ function M.authenticate(ctx, refused)
   return { token = tok }
 end
 
+-- What build needs of an op, worked out once per descriptor (descriptors
+-- are data that does not change after load): the path split at its
+-- placeholders, the query keys encoded, the body parameters in the order
+-- they are written (sorted by name) with their JSON keys.
+local PLANS = setmetatable({}, { __mode = "k" })
+
+local function plan_of(op)
+  local plan = PLANS[op]
+  if plan then return plan end
+  plan = { pieces = {}, path_params = {}, query = {}, body = {}, items = {} }
+  local rest = op.path
+  for _, p in ipairs(op.params) do
+    if p.fields then plan.items[#plan.items + 1] = p end
+    if p.loc == "path" then
+      plan.path_params[#plan.path_params + 1] = p
+    elseif p.loc == "query" then
+      plan.query[#plan.query + 1] = { p = p, key = util.urlencode(p.name) }
+    elseif p.loc == "body" then
+      plan.body[#plan.body + 1] = { p = p, key = json.encode(p.name) }
+    end
+  end
+  table.sort(plan.body, function(x, y) return x.p.name < y.p.name end)
+  -- the path as literal pieces and parameter slots, in order
+  while true do
+    local i, j, name = rest:find("{([%w_]+)}")
+    if not i then break end
+    plan.pieces[#plan.pieces + 1] = rest:sub(1, i - 1)
+    plan.pieces[#plan.pieces + 1] = { name = name }
+    rest = rest:sub(j + 1)
+  end
+  plan.pieces[#plan.pieces + 1] = rest
+  PLANS[op] = plan
+  return plan
+end
+
+local SIGN_HEADERS = { ["Content-Type"] = "application/json" }
+local SIGN_REQ = { headers = SIGN_HEADERS }
+
 --- Build one attempt (pure: signed afresh, or with the token `auth.token`).
 function M.build(ctx, args, auth)
   local op, cfg = ctx.spec, ctx.cfg
-  local path = op.path
-  local query, body_parts = {}, {}
-  for _, p in ipairs(op.params) do
+  local plan = plan_of(op)
+  local texts
+  for _, p in ipairs(plan.path_params) do
     local v = args[p.name]
-    if p.loc == "path" then
-      if v == nil then return nil, input_error(ctx, "'" .. p.name .. "' is required", p.name) end
-      local text = is_int_type(p.type) and util.integer_text(v) or util.urlencode(scalar_text(v))
-      if not text then return nil, input_error(ctx, "'" .. p.name .. "' must be an integer", p.name) end
-      path = path:gsub("{" .. p.name .. "}", function() return text end)
-    elseif v ~= nil and p.loc == "query" then
-      local key = util.urlencode(p.name)
-      if type(v) == "table" then
-        -- repeated keys for every array (the official SDK core >= 3.1.77)
-        for _, x in ipairs(v) do query[#query + 1] = key .. "=" .. util.urlencode(scalar_text(x)) end
-      else
-        query[#query + 1] = key .. "=" .. util.urlencode(scalar_text(v))
-      end
-    elseif v ~= nil and p.loc == "body" then
-      local text, err = encode_value(p, v)
-      if not text then
-        return nil, input_error(ctx, "cannot encode '" .. p.name .. "': " .. tostring(err), p.name)
-      end
-      body_parts[#body_parts + 1] = { p.name, text }
+    if v == nil then return nil, input_error(ctx, "'" .. p.name .. "' is required", p.name) end
+    local text = is_int_type(p.type) and util.integer_text(v) or util.urlencode(scalar_text(v))
+    if not text then return nil, input_error(ctx, "'" .. p.name .. "' must be an integer", p.name) end
+    texts = texts or {}
+    texts[p.name] = text
+  end
+  local pieces = plan.pieces
+  local path = pieces[1]
+  if #pieces == 3 and texts then
+    path = path .. (texts[pieces[2].name] or ("{" .. pieces[2].name .. "}")) .. pieces[3] -- one id: the usual case
+  else
+    for i = 2, #pieces do
+      local x = pieces[i]
+      if type(x) == "table" then x = texts and texts[x.name] or ("{" .. x.name .. "}") end
+      path = path .. x
     end
   end
-  local has_body_params = false
-  for _, p in ipairs(op.params) do
-    if p.loc == "body" then has_body_params = true end
+  local query
+  for _, q in ipairs(plan.query) do
+    local v = args[q.p.name]
+    if v ~= nil then
+      query = query or {}
+      if type(v) == "table" then
+        -- repeated keys for every array (the official SDK core >= 3.1.77)
+        for _, x in ipairs(v) do query[#query + 1] = q.key .. "=" .. util.urlencode(scalar_text(x)) end
+      else
+        query[#query + 1] = q.key .. "=" .. util.urlencode(scalar_text(v))
+      end
+    end
   end
   local body
-  if has_body_params then
-    table.sort(body_parts, function(a, b) return a[1] < b[1] end)
+  if #plan.body > 0 then
     local parts = {}
-    for i, kv in ipairs(body_parts) do parts[i] = json.encode(kv[1]) .. ":" .. kv[2] end
+    for _, b in ipairs(plan.body) do
+      local v = args[b.p.name]
+      if v ~= nil then
+        local text, err = encode_value(b.p, v)
+        if not text then
+          return nil, input_error(ctx, "cannot encode '" .. b.p.name .. "': " .. tostring(err), b.p.name)
+        end
+        parts[#parts + 1] = b.key .. ":" .. text
+      end
+    end
     body = "{" .. table.concat(parts, ",") .. "}"
   end
-  local url = cfg.endpoint .. path .. (#query > 0 and ("?" .. table.concat(query, "&")) or "")
-  local headers = { ["Content-Type"] = "application/json" }
+  local url = cfg.endpoint .. path
+  if query and #query > 0 then url = url .. "?" .. table.concat(query, "&") end
+  local headers
   if cfg.mode == "aksk" then
-    headers["X-Project-Id"] = cfg.project_id
-    headers = sign.huawei { method = op.method, url = url, headers = headers, body = body,
-                            ak = cfg.ak, sk = ctx.secrets.sk }
+    -- the signer reads its argument during the call only: one reused table
+    SIGN_HEADERS["X-Project-Id"] = cfg.project_id
+    SIGN_REQ.method, SIGN_REQ.url, SIGN_REQ.body, SIGN_REQ.ak, SIGN_REQ.sk = op.method, url, body, cfg.ak, ctx.secrets.sk
+    headers = sign.huawei(SIGN_REQ)
+    SIGN_REQ.body, SIGN_REQ.sk, SIGN_HEADERS["X-Project-Id"] = nil, nil, nil -- no secret kept between calls
   else
-    headers["X-Auth-Token"] = auth.token
-    if cfg.project_id then headers["X-Project-Id"] = cfg.project_id end
+    headers = { ["Content-Type"] = "application/json", ["X-Auth-Token"] = auth.token,
+      ["X-Project-Id"] = cfg.project_id }
   end
   return { method = op.method, url = url, headers = headers, body = body }
 end
@@ -375,12 +429,14 @@ local function extra_checks(ctx, args)
   local op = ctx.spec
   -- the descriptor's zero_id: sim_card_id 0 means "by iccid" (or cid)
   local z = op.zero_id
-  if z and args[z.param] ~= nil and tostring(args[z.param]) == "0" and args[z.by] == nil then
+  local zv = z and args[z.param]
+  -- validated: an integer, or its exact text where it exceeds the VM's integers
+  if (zv == 0 or zv == "0") and args[z.by] == nil then
     return input_error(ctx, "'" .. z.param .. "' 0 means \"by " .. z.by .. "\": '" .. z.by .. "' is required", z.by)
   end
   -- items (batch_set_attributes): sim_card_id 0 means "by iccid" there too
-  for _, p in ipairs(op.params) do
-    if p.fields and type(args[p.name]) == "table" then
+  for _, p in ipairs(plan_of(op).items) do
+    if type(args[p.name]) == "table" then
       for i, item in ipairs(args[p.name]) do
         if tostring(item.sim_card_id) == "0" and item.iccid == nil then
           local name = p.name .. "[" .. i .. "].iccid"
