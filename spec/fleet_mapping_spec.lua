@@ -169,13 +169,32 @@ describe("fleet mapping: Huawei", function()
     assert.same({ used_mb = 45.59, limit_mb = 30, left_mb = 0, period = "month", as_of = NOW - 8 * 3600 }, card.usage)
   end)
 
-  it("gives a pooled card the pool's remaining data, whatever its own negative flow_left", function()
+  it("gives a pooled card its plan's total as limit and the pool's remaining data as left", function()
+    -- 40 used of its plan's 20 (flow_left -20, as of yesterday): over its share, drawing on the pool
     local item = json.decode([[{"sim_card_id": 1234567890123456789, "iccid": "89860621000000000007",
       "sim_pool_id": 9007199254745001, "sim_status": 20, "flow_left": -20, "flow_used": 40}]])
     local card = H.card(item, 40, 17.5, NOW)
-    assert.same({ used_mb = 40, left_mb = 17.5, pooled = true, period = "month", as_of = NOW }, card.usage)
-    card = H.card(item, nil, nil, NOW) -- the pool unknown (a backward pool)
+    assert.same({ used_mb = 40, limit_mb = 20, left_mb = 17.5, pooled = true, period = "month", as_of = NOW },
+      card.usage)
+    -- used today beyond yesterday's figures: the limit stays the plan's total
+    card = H.card(item, 44.25, 13.25, NOW)
+    assert.same({ 44.25, 20, 13.25 }, { card.usage.used_mb, card.usage.limit_mb, card.usage.left_mb })
+    -- the pool over too (its flow_left -42.59, clamped by the pool's mapping): nothing left
+    card = H.card(item, 40, 0, NOW)
+    assert.same({ 40, 20, 0 }, { card.usage.used_mb, card.usage.limit_mb, card.usage.left_mb })
+    -- within its share: left is still the pool's, not limit - used
+    item.flow_used, item.flow_left = 5, 15
+    card = H.card(item, 6, 300, NOW)
+    assert.same({ 6, 20, 300 }, { card.usage.used_mb, card.usage.limit_mb, card.usage.left_mb })
+    card = H.card(item, nil, nil, NOW) -- the pool's left unknown (a backward pool)
     assert.is_nil(card.usage.left_mb)
+    assert.equal(20, card.usage.limit_mb)
+    -- no flow_left: no limit, nothing made up
+    item.flow_left = nil
+    card = H.card(item, 6, 300, NOW)
+    assert.same({ 6, nil, 300 }, { card.usage.used_mb, card.usage.limit_mb, card.usage.left_mb })
+    item.flow_left, item.flow_used = 0 / 0, 5
+    card = H.card(item, 6, 300, NOW)
     assert.is_nil(card.usage.limit_mb)
   end)
 

@@ -93,12 +93,26 @@ describe("simkit.fleet against the sandbox", function()
     -- over quota, not pooled: 45.59 of 30 used, the vendor's flow_left -15.59
     local over = by["89860321000000000010"].usage
     assert.same({ 45.59, 30, 0 }, { over.used_mb, over.limit_mb, over.left_mb })
-    -- pooled (forward pool 60 MB, 102.59 used): the pool's left, clamped at 0
+    -- pooled, in overage (docs/fleet.md): 40 used of its plan's 20 (flow_left -20); the forward
+    -- pool (60 MB, 102.59 used, flow_left -42.59) has nothing left: left 0
     local pooled = by["89860621000000000007"]
     assert.equal("9007199254745001", simkit.fleet.vendors.huawei.key(pooled.pool))
-    assert.same({ 40, nil, 0, true }, { pooled.usage.used_mb, pooled.usage.limit_mb, pooled.usage.left_mb,
+    assert.same({ 40, 20, 0, true }, { pooled.usage.used_mb, pooled.usage.limit_mb, pooled.usage.left_mb,
       pooled.usage.pooled })
-    assert.is_true(pooled.raw.flow_left < 0)
+    assert.equal(-20, pooled.raw.flow_left)
+    -- the same figures through card(iccid) (show_sim_card + one month-usage call)
+    local one = assert(f:card("89860621000000000007"))
+    assert.same({ 40, 20, 0, true }, { one.usage.used_mb, one.usage.limit_mb, one.usage.left_mb, one.usage.pooled })
+    -- the pool's other members: 35.29 of 30 (over its share) and 27.3 of 30, both with the pool's 0 left
+    for iccid, want in pairs({ ["8986002100000000008"] = { 35.29, 30, 0 }, ["89860321000000000009"] = { 27.3, 30, 0 } }) do
+      local u = by[iccid].usage
+      assert.same(want, { u.used_mb, u.limit_mb, u.left_mb }, iccid)
+      assert.is_true(u.pooled)
+    end
+    -- a backward pool's member: its plan's 50 as limit; a backward pool says nothing left (H3354)
+    local back = by["89860121000000000014"].usage
+    assert.same({ 5.5, 50, true }, { back.used_mb, back.limit_mb, back.pooled })
+    assert.is_nil(back.left_mb)
     assert.same({ "fleet-a", "fleet-b" }, by["89860321000000000017"].tags)
     assert.equal("suspended", by["8986002100000000003"].status)
     assert.equal("testing", by["89860321000000000013"].status)
@@ -144,7 +158,7 @@ describe("simkit.fleet against the sandbox", function()
     sb:clear_requests()
     local bad = { { colour = "red" }, { status = "bogus" }, { vendor = "nokia" }, { left_below_mb = 0 / 0 },
       { left_below_mb = math.huge }, { left_below_mb = "10" }, { tag = 5 }, { pool = {} }, { status = {} },
-      { on_progress = "yes" }, { iccids = { "12" } }, "active" }
+      { on_progress = "yes" }, { iccids = { "12" } } }
     for _, filters in ipairs(bad) do
       local items, errs = collect(f:cards(filters))
       assert.equal(0, #items)
@@ -189,7 +203,11 @@ describe("simkit.fleet against the sandbox", function()
     assert.is_true(#sb:requests { vendor = "huawei" } >= 1)
     -- indexed now: only TIBIOT, once
     sb:clear_requests()
-    assert.same(t.usage, assert(f:card(TIB[2])).usage)
+    local again = assert(f:card(TIB[2])).usage
+    -- as_of is the answer's time: two answers may fall in two seconds
+    assert.is_true(again.as_of >= t.usage.as_of and again.as_of - t.usage.as_of < 60)
+    again.as_of = t.usage.as_of
+    assert.same(t.usage, again)
     assert.equal(0, #sb:requests { vendor = "eiotclub" })
     assert.equal(0, #sb:requests { vendor = "huawei" })
     assert.equal(1, #sb:requests { vendor = "tibiot" })

@@ -7,7 +7,11 @@
 return function(R, engine)
   engine:rule {
     name = "month-ladder",
-    match = { vendor = "huawei", status = "active" },
+    -- cards with a quota of their own: a pooled card's limit is only its share of the
+    -- pool (docs/fleet.md), and it may use more while the pool has data; see pool_alert.lua
+    match = function(card)
+      return card.vendor == "huawei" and card.status == "active" and not card.usage.pooled
+    end,
     steps = {
       { R.used_above { ratio = 0.8 }, R.alert { message = "80% of the month's data used" } },
       { R.used_above { ratio = 0.95 }, R.speed { kbps = 256 }, R.speed { kbps = "default", at = "next_month" } },

@@ -9,8 +9,12 @@
 --     end
 --     local res, err = fleet:act(card, "network", { on = false })
 --
--- Errors are returned (`nil, err`; iterators yield `false, err` once);
--- only programming errors in `simkit.fleet{...}` itself raise.
+-- Errors are returned (`nil, err`; iterators yield `false, err` once and
+-- stop): unknown or unconfigured vendor names, unknown statuses and
+-- filter values of the wrong type are data errors (kind "input").
+-- Only programming errors raise, saying what to do: bad options to
+-- `simkit.fleet{...}`, a method called with a dot instead of a colon, a
+-- `cards` filter that is not a table (docs/fleet.md, "Errors").
 -- @module simkit.fleet
 local C = require "simkit.fleet.common"
 local store_mod = require "simkit.store"
@@ -39,6 +43,13 @@ local Fleet = {}
 Fleet.__index = Fleet
 
 local function raise(msg) error("simkit.fleet: " .. msg, 3) end
+
+-- a method called with a dot (fleet.cards{...}) instead of a colon
+local function check_self(self, method)
+  if type(self) ~= "table" or type(self._vc) ~= "table" then
+    error("simkit.fleet: call it as fleet:" .. method .. "(...) (with a colon) on a fleet made by simkit.fleet{...}", 3)
+  end
+end
 
 local function pacer(rate, clock, sleep)
   if not rate then return function() end end
@@ -138,23 +149,44 @@ end
 --- The vendors of this fleet, in order.
 -- @treturn table list of vendor names
 function Fleet:vendors()
+  check_self(self, "vendors")
   return util.copy(self._order)
 end
 
---- The simkit client this fleet uses for `vendor` (nil when it has none).
+--- The simkit client this fleet uses for `vendor`.
 -- @tparam string vendor "eiotclub", "huawei" or "tibiot"
--- @treturn table|nil the client
+-- @return the client, or nil and an input error for an unknown vendor
+--   or one this fleet has no client for
 function Fleet:client(vendor)
-  local vc = self._vc[vendor]
-  return vc and vc.client or nil
+  check_self(self, "client")
+  local vc, err = self:_vendor(vendor, "client")
+  if not vc then return nil, err end
+  return vc.client
 end
 
 --- Vendor calls made so far, per vendor (for benchmarks and tests).
 -- @treturn table { vendor = count }
 function Fleet:calls()
+  check_self(self, "calls")
   local out = {}
   for name, vc in pairs(self._vc) do out[name] = vc.calls end
   return out
+end
+
+-- The one check of a vendor name: nil and an input error for a name that
+-- is not a vendor (any type) or, unless `any`, one this fleet has no
+-- client for; else the vendor's context (nil with `any` and no client).
+function Fleet:_vendor(name, op, any)
+  if type(name) ~= "string" or not VENDOR[name] then
+    return nil, C.input(op .. ": unknown vendor '" .. tostring(name):sub(1, 40) .. "' (" .. table.concat(C.VENDORS, ", ") .. ")",
+      { op = op, param = "vendor" })
+  end
+  local vc = self._vc[name]
+  if not vc and not any then
+    return nil, C.input(op .. ": this fleet has no " .. name .. " client (it has: " ..
+      (#self._order > 0 and table.concat(self._order, ", ") or "none") .. ")", { op = op, param = "vendor", vendor = name })
+  end
+  return vc, nil
 end
 
 ----------------------------------------------------------------------------
@@ -206,15 +238,23 @@ local function set_of(v, valid, what)
   return s
 end
 
-local function check_filters(filters)
+local function check_filters(self, filters)
   if filters == nil then filters = {} end
-  if type(filters) ~= "table" then return nil, C.input("cards: filters must be a table") end
+  if type(filters) ~= "table" then
+    -- a programming error (the filters are code, not data): say what to write
+    error("simkit.fleet: cards(filters): filters must be a table such as { vendor = \"huawei\", status = " ..
+      "\"active\" } or nil, not a " .. type(filters), 3)
+  end
   for k in pairs(filters) do
     if not FILTERS[k] then return nil, C.input("cards: unknown filter '" .. tostring(k) .. "'", { param = tostring(k) }) end
   end
   local f, msg = {}, nil -- luacheck: ignore 311
   f.vendor, msg = set_of(filters.vendor, VENDOR, "vendor")
   if msg then return nil, C.input("cards: " .. msg, { param = "vendor" }) end
+  for name in pairs(f.vendor or {}) do
+    local vc, err = self:_vendor(name, "cards")
+    if not vc then return nil, err end
+  end
   f.status, msg = set_of(filters.status, C.STATUSES, "status")
   if msg then return nil, C.input("cards: " .. msg, { param = "status" }) end
   if filters.tag ~= nil and (type(filters.tag) ~= "string" or filters.tag == "") then
@@ -297,9 +337,12 @@ end
 --   `on_progress(done, total, info)` (`total` nil until every vendor told
 --   it; `info = { vendor, vendor_done, vendor_total }`)
 -- @return an iterator: `for card, err in fleet:cards{} do`; on an error it
---   yields `false, err` once and stops
+--   yields `false, err` once and stops (kind "input" for an unknown or
+--   unconfigured vendor, an unknown status, a filter value of the wrong
+--   type; nothing is sent then). Raises when `filters` is not a table.
 function Fleet:cards(filters)
-  local f, err = check_filters(filters)
+  check_self(self, "cards")
+  local f, err = check_filters(self, filters)
   if not f then return failing(err) end
   local vendors = plan(self, f)
   local status_hint
@@ -374,6 +417,7 @@ end
 -- @return the card, or nil and an error (kind "vendor", code "not_found"
 --   when no vendor knows it; "input" for a malformed ICCID)
 function Fleet:card(iccid)
+  check_self(self, "card")
   if not C.iccid_ok(iccid) then
     return nil, C.input("card: an ICCID (10-22 digits) is required", { op = "card", param = "iccid" })
   end
@@ -403,6 +447,7 @@ end
 -- the `pools` option). Pool shape in DESIGN.md.
 -- @return an iterator `for pool, err in fleet:pools() do`
 function Fleet:pools()
+  check_self(self, "pools")
   local vi, buf, bi, failed = 0, nil, 0, false
   return function()
     if failed then return nil end
@@ -428,12 +473,11 @@ end
 -- normalised action.
 -- @tparam string vendor "eiotclub", "huawei" or "tibiot"
 -- @return the table, or nil and an input error for an unknown vendor
-function Fleet:capabilities(vendor) -- luacheck: ignore 212
+function Fleet:capabilities(vendor)
+  check_self(self, "capabilities")
+  local _, err = self:_vendor(vendor, "capabilities", true)
+  if err then return nil, err end
   local V = VENDOR[vendor]
-  if type(vendor) ~= "string" or not V then
-    return nil, C.input("capabilities: unknown vendor '" .. tostring(vendor) .. "' (eiotclub, huawei, tibiot)",
-      { op = "capabilities", param = "vendor" })
-  end
   local out = {}
   for _, a in ipairs(C.ACTIONS) do out[a] = V.OPS[a] and true or false end
   return out
@@ -446,12 +490,12 @@ end
 local function card_vc(self, card)
   if type(card) ~= "table" then return nil, C.input("a card table (from fleet:cards / fleet:card) is required") end
   local name = card.vendor
-  if type(name) ~= "string" or not VENDOR[name] then
-    return nil, C.input("card.vendor must be eiotclub, huawei or tibiot", { param = "card" })
-  end
   if not C.iccid_ok(card.iccid) then return nil, C.input("card.iccid is not an ICCID", { param = "card" }) end
-  local vc = self._vc[name]
-  if not vc then return nil, C.input("this fleet has no " .. name .. " client", { vendor = name, param = "card" }) end
+  local vc, err = self:_vendor(name, "card.vendor")
+  if not vc then
+    err.param = "card"
+    return nil, err
+  end
   local indexed = self._store:get(INDEX .. card.iccid)
   if type(indexed) == "string" and indexed ~= name then
     return nil, C.input("card " .. card.iccid .. " is a " .. indexed .. " card, not " .. name, { vendor = name, param = "card" })
@@ -503,6 +547,7 @@ end
 -- @return a list, in the order of `cards`, of `{ card, ok, result, err }`;
 --   or nil and an input error when the action or its arguments are wrong
 function Fleet:act_many(cards, action, args, opts)
+  check_self(self, "act_many")
   if type(cards) ~= "table" then return nil, C.input("act_many: cards must be a list", { param = "cards" }) end
   local norm, err = check_action(action, args)
   if not norm then return nil, err end
@@ -556,6 +601,7 @@ end
 --   kind "unsupported" (nothing sent) when the vendor has no such
 --   operation, "input" for bad arguments or a card of another vendor
 function Fleet:act(card, action, args, opts)
+  check_self(self, "act")
   local vc, err = card_vc(self, card)
   if not vc then return nil, err end
   if not C.is_action(action) then

@@ -8,6 +8,10 @@
 --                  rearm = "next_day" }
 --     local report = engine:run()
 --
+-- A rule fires once per armed period per card; with `scope = "group"` a
+-- group rule (pool_used_above, pool_left_below, group_used_above) fires
+-- once per group instead (Soracom's runOnceAmongTarget).
+--
 -- Errors: a bad rule (unknown trigger or action, missing threshold, an
 -- action no matched vendor supports, a ladder out of order, a bad `rearm`
 -- or `at`) is a programming error: `engine:rule` **raises** with the rule's

@@ -56,15 +56,18 @@ function V.card(item, used_now, pool_left, now)
     as_of = math.floor((now + C.BEIJING) / 86400) * 86400 - C.BEIJING
   end
   local usage
+  -- the plan's total = yesterday's used + left ("剩余流量" / "已用流量",
+  -- L493-L494); flow_left is negative once the card used more than that
+  local limit = used_y and left_y and used_y + left_y or nil
   if pooled then
-    -- a pooled card's flow_left is its plan's share minus its use, negative
-    -- once it used more than its share (L493; the pool's example -42.59,
-    -- L3004): what it can still use is the pool's remaining data
-    usage = C.usage { used_mb = used_now or used_y, left_mb = pool_left, pooled = true,
+    -- a pooled card's plan total is the share it brings to the pool: its
+    -- limit; used above it means it draws on the other cards' shares (its
+    -- flow_left negative, the sandbox's card 7: 40 used of 20). What it can
+    -- still use is the pool's remaining data (the pool may be over too:
+    -- -42.59, L3064-L3085): left = the pool's left, clamped at 0
+    usage = C.usage { used_mb = used_now or used_y, limit_mb = limit, left_mb = pool_left, pooled = true,
       period = "month", as_of = as_of }
   else
-    -- the plan's total = yesterday's used + left (flow_left may be negative)
-    local limit = used_y and left_y and used_y + left_y or nil
     usage = C.usage { used_mb = used_now or used_y, limit_mb = limit,
       left_mb = (used_now == nil or limit == nil) and left_y or nil, period = "month", as_of = as_of }
   end

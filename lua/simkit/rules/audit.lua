@@ -6,13 +6,15 @@
 -- top-up's lines also carry what was ordered: `package`, `cost` (the
 -- package's price, when the vendor's package list gave it) and `order_id`
 -- (the vendor's, once known) — the report's "orders placed" reads them.
+-- A `scope = "group"` rule's lines carry `group` (e.g. "pool:huawei:7"):
+-- `iccid` is then the card that was evaluated when it fired.
 -- @module simkit.rules.audit
 local json = require "simkit.json"
 
 local M = {}
 
 M.FIELDS = { "time", "rule", "iccid", "vendor", "value", "threshold", "decision", "reason", "action", "key", "error",
-  "package", "cost", "order_id" }
+  "package", "cost", "order_id", "group" }
 M.DECISIONS = { fired = true, skipped = true, scheduled = true, done = true, failed = true }
 
 local ERROR_FIELDS = { "kind", "message", "code", "status", "outcome", "op", "vendor" }

@@ -88,8 +88,55 @@ local function check_order(name, steps)
   end
 end
 
+-- the first group trigger (pool_*, group_used_above) of a trigger tree
+local function group_info(t)
+  local info = meta.get(t)
+  if not info then return nil end
+  if info.group then return info end
+  for _, k in ipairs(info.children or {}) do
+    local g = group_info(k)
+    if g then return g end
+  end
+  return nil
+end
+
+-- scope = "group": every step names one grouping; only group-wide actions
+local function check_scope(name, rule, def)
+  local scope = def.scope
+  if scope == nil or scope == "card" then rule.scope = "card" return end
+  if scope ~= "group" then
+    fail(name, "scope must be \"card\" (the default: once per card) or \"group\" (once per group), got " ..
+      tostring(scope))
+  end
+  rule.scope = "group"
+  local grouping
+  for i, s in ipairs(rule.steps) do
+    local where = #rule.steps > 1 and ("step " .. i) or "when"
+    local g = group_info(s.when)
+    if not g then
+      fail(name, "scope = \"group\" needs a group trigger (pool_used_above, pool_left_below, group_used_above) in "
+        .. where .. ": the group is the one it sums")
+    end
+    if grouping and g.grouping ~= grouping then
+      fail(name, "scope = \"group\": every step must group alike (" .. where .. " groups by " .. g.grouping ..
+        ", step 1 by " .. grouping .. ")")
+    end
+    grouping = grouping or g.grouping
+    if i == 1 then rule.group_of = g.group end
+    for j, a in ipairs(s.actions) do
+      if actions.FLEET[a.action] then
+        fail(name, "scope = \"group\": " .. where .. " action " .. j .. " '" .. a.action .. "' acts on one card; " ..
+          "a group rule fires once for the group: use webhook, mail, alert, log or call, or scope = \"card\"")
+      end
+    end
+  end
+  if rule.rearm_spec.kind == "clear" and not group_info(rule.clear) then
+    fail(name, "scope = \"group\" with rearm = \"clear\" needs a group trigger in clear too")
+  end
+end
+
 --- Check `def` (the table given to engine:rule) and return the rule:
--- `{ name, match, steps = { { when, actions } ... }, rearm, rearm_spec, clear, event }`.
+-- `{ name, match, steps = { { when, actions } ... }, rearm, rearm_spec, clear, event, scope, group_of }`.
 -- `caps(vendor)` returns the fleet's capabilities table or nil.
 function M.rule(def, caps, fleet_vendors, existing)
   if type(def) ~= "table" then error("simkit.rules: engine:rule expects a table, got " .. type(def), 0) end
@@ -100,7 +147,7 @@ function M.rule(def, caps, fleet_vendors, existing)
   if existing[name] then fail(name, "a rule with this name exists already (names key the rule's state)") end
   for k in pairs(def) do
     if not ({ name = true, match = true, when = true, actions = true, steps = true, rearm = true, clear = true,
-      description = true })[k] then
+      description = true, scope = true })[k] then
       fail(name, "unknown field '" .. tostring(k) .. "'")
     end
   end
@@ -165,6 +212,7 @@ function M.rule(def, caps, fleet_vendors, existing)
   elseif def.clear ~= nil then
     fail(name, "clear is only used with rearm = \"clear\"")
   end
+  check_scope(name, rule, def)
   return rule
 end
 

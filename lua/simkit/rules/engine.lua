@@ -187,9 +187,23 @@ local function add_error(cy, err, where)
   cy.report.errors[#cy.report.errors + 1] = e
 end
 
--- the rule state of (rule, card) and its current epoch; `changed` when reset
-function Engine:_state(cy, rule, card, ctx)
-  local key = self.prefix .. "s:" .. rule.name .. "|" .. card.iccid
+-- What a rule's state and intents are kept for: the card's ICCID, or with
+-- `scope = "group"` "@" and the card's group (e.g. "@pool:huawei:7"); nil
+-- when the card is in no group. The second value is the group, if any.
+function Engine:_target(rule, card, ctx) -- luacheck: ignore 212
+  if rule.scope ~= "group" then return tostring(card.iccid), nil end
+  local ok, group = pcall(rule.group_of, card, ctx)
+  if not ok or type(group) ~= "string" then return nil end
+  return "@" .. group, group
+end
+
+-- the rule state of (rule, card or group) and its current epoch; `changed`
+-- when reset. nil (and no error) when a group rule's card is in no group.
+-- `target` (from _target) when the caller has it.
+function Engine:_state(cy, rule, card, ctx, target)
+  target = target or self:_target(rule, card, ctx)
+  if not target then return nil end
+  local key = self.prefix .. "s:" .. rule.name .. "|" .. target
   local s, err = cy.store:get(key)
   if err then return nil, err end
   s = type(s) == "table" and s or { n = 0, fired = {} }
@@ -215,23 +229,23 @@ function Engine:_state(cy, rule, card, ctx)
   return s, nil, key, changed
 end
 
-local function payload_of(rule, card, step, a, value, threshold, key, now)
+local function payload_of(rule, card, step, a, value, threshold, key, now, group)
   return { rule = rule.name, iccid = card.iccid, vendor = card.vendor, step = step, action = a.action,
     value = value, threshold = threshold, key = key, time = now, status = card.status,
-    usage = card.usage }
+    usage = card.usage, group = group }
 end
 
 -- Execute one intent exactly once. Returns "done" | "failed" | "skipped".
 function Engine:_execute(cy, job)
   local led, key, rep = cy.ledger, job.key, cy.report
   local base = { rule = job.rule.name, iccid = job.card.iccid, vendor = job.card.vendor, action = job.act.action,
-    key = key, value = job.value, threshold = job.threshold }
+    key = key, value = job.value, threshold = job.threshold, group = job.group }
   local function skip(reason)
     local e = util.copy(base)
     e.reason = reason
     rep.skipped[#rep.skipped + 1] = e
     self:_audit(cy, { rule = base.rule, iccid = base.iccid, vendor = base.vendor, action = base.action, key = key,
-      value = base.value, threshold = base.threshold, decision = "skipped", reason = reason })
+      value = base.value, threshold = base.threshold, decision = "skipped", reason = reason, group = base.group })
     return "skipped"
   end
   local entry, err = led:get(key)
@@ -239,7 +253,7 @@ function Engine:_execute(cy, job)
   if entry ~= nil then return skip("intent already " .. tostring(entry.status)) end
   if cy.dry then
     local p = { rule = base.rule, iccid = base.iccid, vendor = base.vendor, action = base.action,
-      value = base.value, threshold = base.threshold, key = key }
+      value = base.value, threshold = base.threshold, key = key, group = base.group }
     cy.plan[#cy.plan + 1] = p
     local f = util.copy(base)
     f.dry_run = true
@@ -270,11 +284,12 @@ function Engine:_execute(cy, job)
   if not ok then led:release(key) add_error(cy, perr, "ledger") return "failed" end
   local info = {}
   local res, aerr = actions.run(job.act, job.card, { fleet = self.fleet, order_key = order_key,
-    payload = payload_of(job.rule, job.card, job.step, job.act, job.value, job.threshold, key, cy.now),
+    payload = payload_of(job.rule, job.card, job.step, job.act, job.value, job.threshold, key, cy.now, job.group),
     logger = self.logger, now = cy.now, packages = function(card) return self:_packages(card) end,
     order_info = info })
   rec.package, rec.cost = info.package, info.cost
-  local fired = { rule = base.rule, iccid = base.iccid, vendor = base.vendor, action = base.action, key = key }
+  local fired = { rule = base.rule, iccid = base.iccid, vendor = base.vendor, action = base.action, key = key,
+    group = base.group }
   if res ~= nil then
     rec.status = "confirmed"
     if is_order and type(res) == "table" then
@@ -301,12 +316,13 @@ function Engine:_execute(cy, job)
   return a.decision
 end
 
--- Fire step `i` of `rule` for `card`: each action now, or scheduled.
-function Engine:_fire(cy, rule, card, ctx, state, i, value, threshold)
+-- Fire step `i` of `rule` for `card` (or its group: `target`, `group`):
+-- each action now, or scheduled.
+function Engine:_fire(cy, rule, card, ctx, state, i, value, threshold, target, group)
   for j, act in ipairs(rule.steps[i].actions) do
-    local key = ledger.intent_key(rule.name, card.iccid, state.epoch, i, j, act.action)
+    local key = ledger.intent_key(rule.name, target, state.epoch, i, j, act.action)
     self:_audit(cy, { rule = rule.name, iccid = card.iccid, vendor = card.vendor, value = value,
-      threshold = threshold, decision = "fired", action = act.action, key = key })
+      threshold = threshold, decision = "fired", action = act.action, key = key, group = group })
     local caps = self.fleet and actions.FLEET[act.action] and self:_caps(card.vendor)
     if caps and not caps[act.action] then
       local e = { rule = rule.name, iccid = card.iccid, vendor = card.vendor, action = act.action, key = key,
@@ -315,17 +331,18 @@ function Engine:_fire(cy, rule, card, ctx, state, i, value, threshold)
       self:_audit(cy, { rule = rule.name, iccid = card.iccid, vendor = card.vendor, action = act.action, key = key,
         value = value, threshold = threshold, decision = "skipped", reason = e.reason })
     elseif act.at_spec then
-      self:_schedule(cy, rule, card, ctx, i, j, act, key, value, threshold)
+      self:_schedule(cy, rule, card, ctx, i, j, act, key, value, threshold, group)
     else
       self:_execute(cy, { rule = rule, card = card, step = i, act = act, key = key, value = value,
-        threshold = threshold })
+        threshold = threshold, group = group })
     end
   end
 end
 
-function Engine:_schedule(cy, rule, card, ctx, i, j, act, key, value, threshold)
+function Engine:_schedule(cy, rule, card, ctx, i, j, act, key, value, threshold, group)
   local due = period.due(act.at_spec, cy.now, self.offset, ctx.anchor)
   local entry = { due = due, key = key, rule = rule.name, step = i, idx = j, value = value, threshold = threshold,
+    group = group,
     card = { vendor = card.vendor, iccid = card.iccid, id = card.id, imei = card.imei, status = card.status } }
   local fresh, err = cy.store:add(self.prefix .. "schk:" .. key, due, due - cy.now + self.keep)
   if fresh == nil then add_error(cy, err, "schedule") return end
@@ -333,13 +350,13 @@ function Engine:_schedule(cy, rule, card, ctx, i, j, act, key, value, threshold)
   local slot, serr = cy.ledger:push("sched", entry)
   if not slot then add_error(cy, serr, "schedule") return end
   cy.report.scheduled[#cy.report.scheduled + 1] = { rule = rule.name, iccid = card.iccid, vendor = card.vendor,
-    action = act.action, key = key, at = due }
+    action = act.action, key = key, at = due, group = group }
   if cy.dry then
     cy.plan[#cy.plan + 1] = { rule = rule.name, iccid = card.iccid, vendor = card.vendor, action = act.action,
-      value = value, threshold = threshold, key = key, at = due }
+      value = value, threshold = threshold, key = key, at = due, group = group }
   end
   self:_audit(cy, { rule = rule.name, iccid = card.iccid, vendor = card.vendor, value = value, threshold = threshold,
-    decision = "scheduled", action = act.action, key = key })
+    decision = "scheduled", action = act.action, key = key, group = group })
 end
 
 local function threshold_of(t)
@@ -389,7 +406,9 @@ function Engine:_evaluate(cy, rule, card, ctx)
     add_error(cy, { kind = "input", message = holds }, "trigger")
     return
   end
-  local state, err, skey, changed = self:_state(cy, rule, card, ctx)
+  local target, group = self:_target(rule, card, ctx)
+  if not target then return end -- a group rule, a card in no group
+  local state, err, skey, changed = self:_state(cy, rule, card, ctx, target)
   if not state then add_error(cy, err, "state") return end
   local fired_now = false
   for i = 1, #steps do
@@ -402,7 +421,7 @@ function Engine:_evaluate(cy, rule, card, ctx)
       -- the state first: a crash after it leaves the intent keys to the ledger
       local ok, serr = cy.store:set(skey, state)
       if not ok then add_error(cy, serr, "state") return end
-      self:_fire(cy, rule, card, ctx, state, i, values[i], threshold_of(steps[i].when))
+      self:_fire(cy, rule, card, ctx, state, i, values[i], threshold_of(steps[i].when), target, group)
     end
   end
   if changed and not fired_now then
@@ -413,10 +432,11 @@ function Engine:_evaluate(cy, rule, card, ctx)
     local last = 0
     for i = 1, #steps do if holds[i] then last = i end end
     local reason = "not armed (rearm " .. rule.rearm .. ")"
+    if group then reason = "not armed for " .. group .. " (scope group, rearm " .. rule.rearm .. ")" end
     cy.report.skipped[#cy.report.skipped + 1] = { rule = rule.name, iccid = card.iccid, vendor = card.vendor,
-      reason = reason }
+      reason = reason, group = group }
     self:_audit(cy, { rule = rule.name, iccid = card.iccid, vendor = card.vendor, value = values[last],
-      threshold = threshold_of(steps[last].when), decision = "skipped", reason = reason })
+      threshold = threshold_of(steps[last].when), decision = "skipped", reason = reason, group = group })
   end
 end
 

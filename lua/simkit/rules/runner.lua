@@ -152,7 +152,7 @@ local function run_due(self, cy)
       if type(fresh) == "table" then card = fresh end
     end
     self:_execute(cy, { rule = rule, card = card, step = e.step, act = act, key = e.key, value = e.value,
-      threshold = e.threshold })
+      threshold = e.threshold, group = type(e.group) == "string" and e.group or nil })
     return true
   end)
   if not ok then M.add_error(cy, err, "schedule") end
@@ -282,8 +282,9 @@ function M.install(Engine, helpers)
     local ctx = M.context(self, cy, card, env)
     local out = { iccid = card.iccid, vendor = card.vendor, status = card.status, rules = {}, errors = cy.report.errors }
     for _, r in ipairs(self.rules) do
-      local e = { rule = r.name, matched = M.matches(r, card), rearm = r.rearm, steps = {} }
+      local e = { rule = r.name, matched = M.matches(r, card), rearm = r.rearm, steps = {}, scope = r.scope }
       if e.matched then
+        e.group = select(2, self:_target(r, card, ctx))
         local state = self:_state(cy, r, card, ctx)
         state = state or { fired = {} }
         for i, s in ipairs(r.steps) do

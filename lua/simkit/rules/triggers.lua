@@ -111,7 +111,13 @@ local function pool_trigger(name, field, above)
     if not a then return bad end
     local kind, th = amount(a, true)
     if not kind then return invalid(name, th) end
-    return define(name, { threshold = th, unit = kind, rising = above, needs = "pools" }, function(_, ctx)
+    -- the group a `scope = "group"` rule fires once for: the card's pool
+    local function group_of(card)
+      if card.pool == nil then return nil end
+      return "pool:" .. tostring(card.vendor) .. ":" .. tostring(card.pool)
+    end
+    return define(name, { threshold = th, unit = kind, rising = above, needs = "pools", group = group_of,
+      grouping = "pool" }, function(_, ctx)
       local p = ctx and ctx.pool
       if not p then return false, nil end
       local v = p[field]
@@ -144,9 +150,10 @@ function M.group_used_above(args)
   local kind, th = amount(a, true)
   if not kind then return invalid("group_used_above", th) end
   local by = a.by
-  return define("group_used_above", { threshold = th, unit = kind, rising = true, needs = "groups" }, function(card, ctx)
+  -- the card's group with the highest value: value, the group's key
+  local function best_of(card, ctx)
     local group = ctx and ctx.group
-    if not group then return false, nil end
+    if not group then return nil end
     local keys
     if by == "tag" and a.tag then
       keys = {}
@@ -154,15 +161,28 @@ function M.group_used_above(args)
     elseif by == "tag" then keys = card.tags or {}
     elseif by == "vendor" then keys = { card.vendor }
     else keys = { card.pool } end
-    local best
+    local best, best_key
     for _, key in ipairs(keys) do
       if key ~= nil then
         local used, limit = group(by, key)
         local v = used
         if kind == "ratio" then v = ratio_of(used, limit) end
-        if finite(v) and (best == nil or v > best) then best = v end
+        if finite(v) and (best == nil or v > best) then best, best_key = v, key end
       end
     end
+    return best, best_key
+  end
+  -- the group a `scope = "group"` rule fires once for (the same one the
+  -- totals are kept under: a pool is its vendor's)
+  local function group_of(card, ctx)
+    local _, key = best_of(card, ctx)
+    if key == nil then return nil end
+    if by == "pool" then return "pool:" .. tostring(card.vendor) .. ":" .. tostring(key) end
+    return by .. ":" .. tostring(key)
+  end
+  return define("group_used_above", { threshold = th, unit = kind, rising = true, needs = "groups", group = group_of,
+    grouping = by == "tag" and a.tag and ("tag:" .. a.tag) or by }, function(card, ctx)
+    local best = best_of(card, ctx)
     if best == nil then return false, nil end
     return best >= th, best
   end)
