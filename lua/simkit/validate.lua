@@ -143,6 +143,13 @@ local function in_enum(enum, v)
   return false
 end
 
+-- "'name' must be one of: a, b" for a value outside the parameter's enum
+local function enum_error(p)
+  local allowed = {}
+  for _, e in ipairs(p.enum) do allowed[#allowed + 1] = tostring(e) end
+  return "'" .. p.name .. "' must be one of: " .. table.concat(allowed, ", ")
+end
+
 local function fail(p, msg)
   return nil, "'" .. p.name .. "' " .. msg
 end
@@ -451,11 +458,7 @@ local function check_plain(plan, args)
         nv, err = check_scalar(e.p, v, e.ptype)
         if nv == nil then return false, err, e.name end
       end
-      if e.enum and not in_enum(e.enum, nv) then
-        local allowed = {}
-        for _, x in ipairs(e.enum) do allowed[#allowed + 1] = tostring(x) end
-        return false, "'" .. e.name .. "' must be one of: " .. table.concat(allowed, ", "), e.name
-      end
+      if e.enum and not in_enum(e.enum, nv) then return false, enum_error(e.p), e.name end
       out[e.name] = nv
     end
   end
@@ -523,11 +526,7 @@ function M.check(op, args)
         nv, err = check_scalar(p, v, ptype)
       end
       if nv == nil then return nil, err, p.name end
-      if p.enum and not in_enum(p.enum, nv) then
-        local allowed = {}
-        for _, e in ipairs(p.enum) do allowed[#allowed + 1] = tostring(e) end
-        return nil, "'" .. p.name .. "' must be one of: " .. table.concat(allowed, ", "), p.name
-      end
+      if p.enum and not in_enum(p.enum, nv) then return nil, enum_error(p), p.name end
       out[p.name] = nv
     end
   end
