@@ -434,6 +434,15 @@ end
 
 local math_type = math.type
 
+-- An integer parameter's value as a Lua integer when it is one within the
+-- bounds, or a digit string of at most 18 digits (exact in int64) within
+-- them; else nil (the general path decides and words it). Lua 5.3+ only.
+local function plain_int(e, v)
+  if type(v) == "string" and #v <= 18 and v:find("^[1-9]%d*$") then v = tonumber(v) end
+  if math_type(v) ~= "integer" or (e.min and v < e.min) or (e.max and v > e.max) then return nil end
+  return v
+end
+
 -- check() for a plain op; nil when an argument name is unknown (the general
 -- path words that error)
 local function check_plain(plan, args)
@@ -451,12 +460,13 @@ local function check_plain(plan, args)
       local nv
       if type(v) == "string" and #v <= e.cap and not text_check(v, e.newlines) then
         nv = v -- within its cap in bytes, so in characters too
-      elseif e.int and math_type(v) == "integer" and not (e.min and v < e.min) and not (e.max and v > e.max) then
-        nv = v
       else
-        local err
-        nv, err = check_scalar(e.p, v, e.ptype)
-        if nv == nil then return false, err, e.name end
+        nv = e.int and plain_int(e, v)
+        if not nv then
+          local err
+          nv, err = check_scalar(e.p, v, e.ptype)
+          if nv == nil then return false, err, e.name end
+        end
       end
       if e.enum and not in_enum(e.enum, nv) then return false, enum_error(e.p), e.name end
       out[e.name] = nv
