@@ -486,21 +486,25 @@ typedef struct {
     int saw_expect, saw_ctype, failed;
 } build_state;
 
+/* Check one header (raises on a bad one: the list built so far is the
+ * handle's, freed by the next request or close) and append it. */
 static int add_one_header(lua_State *L, void *ud, int ni, int vi)
 {
     build_state *st = (build_state *)ud;
     size_t nl, vl;
-    const char *name = lua_tolstring(L, ni, &nl);
-    const char *value = lua_tolstring(L, vi, &vl);
+    const char *name, *value;
     struct curl_slist *next;
-    char *line;
+    char small[256], *line;
+    check_one_header(L, NULL, ni, vi);
+    name = lua_tolstring(L, ni, &nl);
+    value = lua_tolstring(L, vi, &vl);
     if (nl == 6 && strncasecmp(name, "expect", 6) == 0)
         st->saw_expect = 1;
     if (nl == 12 && strncasecmp(name, "content-type", 12) == 0)
         st->saw_ctype = 1;
     /* "Name: value"; an empty value is "Name;" for curl ("Name:" would drop it).
-     * No Lua call between malloc and free. */
-    line = (char *)malloc(nl + vl + 3);
+     * A usual line on the C stack; no Lua call between malloc and free. */
+    line = nl + vl + 3 <= sizeof small ? small : (char *)malloc(nl + vl + 3);
     if (line == NULL) {
         st->failed = 1;
         return 0;
@@ -516,7 +520,8 @@ static int add_one_header(lua_State *L, void *ud, int ni, int vi)
         line[nl + 2 + vl] = '\0';
     }
     next = curl_slist_append(st->h->hdrs, line);
-    free(line);
+    if (line != small)
+        free(line);
     if (next == NULL) {
         st->failed = 1;
         return 0;
@@ -534,7 +539,8 @@ static int append_header(http_handle *h, const char *line)
     return 1;
 }
 
-/* Read and validate every argument; raises on misuse; allocates nothing. */
+/* Read and validate every argument but the headers (checked as they are
+ * added to the handle's list); raises on misuse; allocates nothing. */
 static void read_request(lua_State *L, http_req *r)
 {
     int t;
@@ -581,8 +587,7 @@ static void read_request(lua_State *L, http_req *r)
 
     t = push_field(L, "headers");
     if (t == LUA_TTABLE) {
-        r->headers_idx = lua_gettop(L);
-        each_header(L, r->headers_idx, check_one_header, NULL);
+        r->headers_idx = lua_gettop(L); /* each header is checked as it is added */
     } else if (t != LUA_TNIL) {
         luaL_argerror(L, 2, "field 'headers' must be a table");
     }
