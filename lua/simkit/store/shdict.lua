@@ -11,6 +11,8 @@
 -- @module simkit.store.shdict
 local codec = require "simkit.store.codec"
 
+local is_integer = codec.is_integer
+
 local Store = {}
 Store.__index = Store
 
@@ -22,9 +24,9 @@ end
 local function stored(k, v, ttl)
   local ok, err = codec.check_write(k, ttl)
   if not ok then return nil, err end
+  if is_integer(v) then return v end -- no text to build (the receiver's 0 and 1)
   local enc, eerr = codec.encode(v)
   if not enc then return nil, eerr end
-  if codec.is_integer(v) then return v end
   return enc
 end
 
