@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 DURATION=${WEBHOOK_DURATION:-4}
 THREADS=2
 RATE=${WEBHOOK_RATE:-5000}
-N=${WEBHOOK_N:-400000}   # bodies for all receiver runs (each run takes the next ones)
+N=${WEBHOOK_N:-700000}   # bodies for all receiver runs (each run takes the next ones)
 export WEBHOOK_THREADS=$THREADS
 secret=bench-secret
 port=$(LUA_PATH='./?.lua;;' lua5.4 -e 'print(require("spec.support.sandbox").closed_port())')
@@ -51,9 +51,18 @@ LUA
 base="http://127.0.0.1:$port"
 cursor=1 # the first body not used yet
 
-# start <workers>: the example on $port
+# the previous nginx's errors, if any (a full dict, a crash...): said, not hidden
+errors_so_far() {
+  if [ -f "$tmp/nginx/logs/error.log" ] && grep -q '\[error\]' "$tmp/nginx/logs/error.log"; then
+    echo "errors in nginx's log:"; grep '\[error\]' "$tmp/nginx/logs/error.log" | head -3
+  fi
+}
+
+# start <workers>: the example on $port, a fresh nginx (and so an empty shared
+# dict: a receiver run never fills it, every notification is recorded)
 start() {
   examples/nginx/run.sh stop "$port" >/dev/null 2>&1 && sleep 0.5 || true
+  errors_so_far
   rm -rf "$SIMKIT_NGINX_PREFIX"
   WORKERS=$1 EIOTCLUB_SECRET=$secret examples/nginx/run.sh "$port" >/dev/null
   for _ in $(seq 50); do curl -fs "$base/healthz" >/dev/null && break; sleep 0.1; done
@@ -84,7 +93,7 @@ run() {
   local out t0 t1 rps p50 p99 n errs cpu
   t0=$(ticks)
   out=$(WEBHOOK_RATE=${3:-} WEBHOOK_CONNS=$1 timeout $((DURATION + 30)) wrk -t"$THREADS" -c"$1" -d"${DURATION}s" --latency \
-    -s bench/webhook_bench.wrk.lua "$base$2" -- "$cursor" 2>&1) || true
+    -s bench/webhook_bench.wrk.lua "$base$2" -- "$cursor" 2>&1) || out="$out (wrk exit status $?)"
   t1=$(ticks)
   rps=$(echo "$out" | awk '/^Requests\/sec:/ { print $2 }')
   n=$(echo "$out" | awk '/requests in/ { print $1 }')
@@ -101,9 +110,9 @@ run() {
 echo "# EIOTCLUB webhook in nginx (examples/nginx), wrk -t$THREADS, ${DURATION} s per run, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
 for w in 1 auto; do
   start "$w"
-  nw=$(echo $workers | wc -w)
-  echo "## worker_processes $w ($nw)"
+  echo "## worker_processes $w ($(echo $workers | wc -w))"
   for conns in 16 64; do
+    start "$w"
     run "$conns" /healthz; read -r s_rps _ s_p99 s_cpu _ <<<"$RES"
     run "$conns" /eiotclub/notify; read -r r_rps _ r_p99 r_cpu r_err <<<"$RES"
     ratio=$(awk -v a="$r_rps" -v b="$s_rps" 'BEGIN { printf "%.2f", a / b }')
@@ -114,13 +123,12 @@ for w in 1 auto; do
       "$conns" "$r_rps" "$r_p99" "$r_cpu" "$s_rps" "$s_p99" "$s_cpu" "$ratio" "$cratio" "$goal" \
       "$([ "$r_err" != 0 ] && echo "   (non-2xx: $r_err)")"
   done
+  start "$w"
   run 64 /healthz "$RATE"; read -r s_rps s_p50 s_p99 s_cpu _ <<<"$RES"
   run 64 /eiotclub/notify "$RATE"; read -r r_rps r_p50 r_p99 r_cpu r_err <<<"$RES"
   printf "paced     64 conns  receiver %7.0f req/s p50 %5.2f ms p99 %5.2f ms cpu %5.1f us   static 200 %7.0f req/s p50 %5.2f ms p99 %5.2f ms cpu %5.1f us   (offered %s/s)   goal p99 < 2 ms%s\n" \
     "$r_rps" "$r_p50" "$r_p99" "$r_cpu" "$s_rps" "$s_p50" "$s_p99" "$s_cpu" "$RATE" \
     "$([ "$r_err" != 0 ] && echo "   (non-2xx: $r_err)")"
-  if grep -q '\[error\]' "$tmp/nginx/logs/error.log"; then
-    echo "errors in nginx's log:"; grep '\[error\]' "$tmp/nginx/logs/error.log" | head -5
-  fi
 done
+errors_so_far
 exit 0

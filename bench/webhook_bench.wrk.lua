@@ -39,7 +39,9 @@ end
 local rate, conns = tonumber(os.getenv("WEBHOOK_RATE")), tonumber(os.getenv("WEBHOOK_CONNS"))
 if rate and conns then
   local mean = conns * 1000 / rate -- ms between two requests of one connection
+  -- wrk truncates the delay to whole ms: rounded stochastically, so that the
+  -- mean stays `mean` (12.8 ms at 5,000/s over 64 connections)
   function delay()
-    return mean * (0.5 + math.random())
+    return math.floor(mean * (0.5 + math.random()) + math.random())
   end
 end
