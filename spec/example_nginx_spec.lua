@@ -43,6 +43,73 @@ describe("examples/nginx/run.sh", function()
     local ok, out = sh("EIOTCLUB_SECRET= examples/nginx/run.sh " .. sandbox.closed_port())
     assert.is_false(ok)
     assert.matches("set EIOTCLUB_SECRET", out)
+    for _, w in ipairs({ "0", "65", "two", "1.5", "-1", "2x" }) do
+      local wok, wout, wcode = sh("WORKERS=" .. w .. " EIOTCLUB_SECRET=x examples/nginx/run.sh " .. sandbox.closed_port())
+      assert.is_false(wok, w)
+      assert.equal(2, wcode, w)
+      assert.matches("WORKERS must be a number from 1 to 64 or 'auto'", wout)
+    end
+  end)
+end)
+
+describe("examples/nginx/run.sh with WORKERS=2", function()
+  local notify = require "simkit.notify"
+  local port, prefix, master
+
+  setup(function()
+    port = sandbox.closed_port()
+    prefix = (os.getenv("TMPDIR") or "/tmp") .. "/simkit-eiotclub-notify-workers-" .. port
+    local ok, out = sh("WORKERS=2 SIMKIT_NGINX_PREFIX='" .. prefix .. "' EIOTCLUB_SECRET=" .. SECRET ..
+      " examples/nginx/run.sh " .. port)
+    assert(ok, out)
+    for _ = 1, 150 do
+      local c = socket.connect("127.0.0.1", port)
+      if c then c:close(); break end
+      socket.sleep(0.02)
+    end
+    master = read(prefix .. "/logs/nginx.pid"):match("%d+")
+  end)
+
+  teardown(function()
+    if prefix then
+      sh("SIMKIT_NGINX_PREFIX='" .. prefix .. "' examples/nginx/run.sh stop " .. port)
+      for _ = 1, 150 do
+        if not master or not sh("kill -0 " .. master) then break end
+        socket.sleep(0.02)
+      end
+      sh("rm -rf '" .. prefix .. "'")
+    end
+  end)
+
+  local function post(body)
+    local c = assert(socket.connect("127.0.0.1", port))
+    c:settimeout(5)
+    c:send("POST /eiotclub/notify HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " ..
+      #body .. "\r\nConnection: close\r\n\r\n" .. body)
+    local status = tonumber((c:receive("*l") or ""):match(" (%d%d%d)"))
+    c:close()
+    return status
+  end
+
+  it("runs two workers; each notification, delivered twice, is handled once (the shared dict)", function()
+    assert.matches("worker_processes 2;", read(prefix .. "/nginx.conf"), 1, true)
+    local _, children = sh("pgrep -P " .. master .. " | wc -l")
+    assert.equal(2, tonumber(children:match("%d+")))
+    local now = os.time()
+    local bodies = {}
+    for i = 1, 60 do
+      bodies[i] = notify.sign_eiotclub({ id = string.format("w%023d", i), event = "FlowAlert", timestamp = now,
+        nonce = 10000 + i, iccid = string.format("8985201234567%07d", i), alert_type = 1, alert_value = "9" }, SECRET)
+    end
+    for round = 1, 2 do
+      for i = 1, 60 do assert.equal(200, post(bodies[i]), "round " .. round .. " body " .. i) end
+    end
+    local log = read(prefix .. "/logs/error.log")
+    for i = 1, 60 do
+      assert.equal(1, count(log, string.format("card 8985201234567%07d low on data", i)), "body " .. i)
+    end
+    -- and a tampered copy is refused by either worker
+    assert.equal(401, post((bodies[1]:gsub('"alert_value":"9"', '"alert_value":"8"'))))
   end)
 end)
 

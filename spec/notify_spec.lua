@@ -207,6 +207,14 @@ describe("simkit.notify.eiotclub", function()
       function(x) x["alert_type=" .. x.alert_type .. "&alert_value"] = x.alert_value; x.alert_type = nil
         x.alert_value = nil end,
     }
+    -- an id carrying '&' (vendor ids are 24 letters and digits): {id="A", x="1&id=B"} and {id="A&x=1&id=B"}
+    -- sign the same text; the second is refused whatever x is
+    local amp = body_of(flow_alert({ id = "A&x=1&id=B" }))
+    local _, astatus, aerr = r:handle(amp)
+    assert.equal(401, astatus)
+    assert.equal("auth", aerr.kind)
+    assert.equal("id", aerr.param)
+    assert.matches("'id' contains '&'", aerr.message)
     for i, change in ipairs(reshaped) do
       local x = {}
       for k, v in pairs(raw) do x[k] = v end
@@ -236,6 +244,34 @@ describe("simkit.notify.eiotclub", function()
     local ev, err = notify.eiotclub(json.encode(dx), SECRET)
     assert.is_nil(ev)
     assert.equal("decode", err.kind)
+  end)
+
+  it("verify_checked (the receiver's path): the same answers, and whether a value carries '&id='", function()
+    local b = body_of(flow_alert())
+    local ev, err, id_inside = notify.verify_checked(b, SECRET, {})
+    assert.is_nil(err)
+    assert.same(notify.eiotclub(b, SECRET), ev)
+    assert.is_false(id_inside)
+    ev, err, id_inside = notify.verify_checked(body_of(flow_alert({ alert_value = "5&id=x" })), SECRET, {})
+    assert.equal("5&id=x", ev.alert_value)
+    assert.is_nil(err)
+    assert.is_true(id_inside)
+    -- in data too (signed as its JSON string)
+    id_inside = select(3, notify.verify_checked(body_of({ id = "d1", event = "NewThing", timestamp = 1776133394,
+      nonce = 37722, data = '{"u":"a&id=b"}' }), SECRET, {}))
+    assert.is_true(id_inside)
+    -- bad bodies: nil, err (never a raise), no third value
+    for _, body in ipairs({ 42, true, "", "{nope", "[]", body_of(flow_alert(), "wrong"),
+      body_of(flow_alert({ id = "a&b" })), body_of(flow_alert({ timestamp = 1e300 })) }) do
+      local e, verr, third = notify.verify_checked(body, SECRET, {})
+      assert.is_nil(e, tostring(body))
+      assert.truthy(verr.kind, tostring(body))
+      assert.is_nil(third)
+    end
+    -- its options are the checked ones: max_age applies
+    ev, err = notify.verify_checked(b, SECRET, { max_age = 300, now = 1703142059 + 301 })
+    assert.is_nil(ev)
+    assert.equal("auth", err.kind)
   end)
 
   it("max_age rejects stale and future timestamps", function()
@@ -519,13 +555,58 @@ describe("simkit.receiver", function()
     return s, inner
   end
 
+  it("with store =, one key per event; a body whose values carry '&id=' is claimed on its signature too", function()
+    local st = store.memory()
+    local calls = 0
+    local r = new({ FlowAlert = function() calls = calls + 1 end }, { store = st })
+    local t = flow_alert()
+    local b = body_of(t)
+    assert.equal(200, select(2, r:handle(b)))
+    local sig = json.decode(b).sign
+    assert.equal(1, st:get(receiver.PREFIX .. "id:" .. t.id))
+    assert.is_nil(st:get(receiver.PREFIX .. "sig:" .. sig)) -- the id alone: its signed text fixes it
+    -- "&id=" in a value: the signed text "id=A&x=1&id=B&" is also {id="A&x=1&id=B"} (refused: '&' in an id)
+    -- or another shape with another id; the signature's key guards them
+    local t2 = flow_alert({ id = "A", alert_value = "1&id=B" })
+    local b2 = body_of(t2)
+    local sig2 = json.decode(b2).sign
+    local _, status, ev = r:handle(b2)
+    assert.equal(200, status)
+    assert.equal("1&id=B", ev.alert_value)
+    assert.equal(1, st:get(receiver.PREFIX .. "id:A"))
+    assert.equal(1, st:get(receiver.PREFIX .. "sig:" .. sig2))
+    assert.equal(2, calls)
+    -- once its id's key is gone (expired, say), a copy is still found by its signature's key, in any case
+    assert(st:delete(receiver.PREFIX .. "id:A"))
+    assert.is_true(select(3, r:handle(b2:gsub(sig2, sig2:lower()))).duplicate)
+    assert.equal(2, calls)
+    -- the same with a handler that fails: both keys released
+    local r3 = new({ FlowAlert = function() return false end }, { store = st })
+    local b3 = body_of(flow_alert({ id = "C", alert_value = "1&id=D" }))
+    assert.equal(500, select(2, r3:handle(b3)))
+    assert.is_nil(st:get(receiver.PREFIX .. "id:C"))
+    assert.is_nil(st:get(receiver.PREFIX .. "sig:" .. json.decode(b3).sign))
+    -- without a store: the same rule, in this process
+    local mem_calls = 0
+    local rm = new({ FlowAlert = function() mem_calls = mem_calls + 1 end })
+    assert.equal(200, select(2, rm:handle(b2)))
+    local x = json.decode(b2)
+    x.id = "A2" -- another id but the old signature: refused as forged, never run
+    assert.equal(401, select(2, rm:handle(json.encode(x))))
+    assert.is_true(select(3, rm:handle(b2)).duplicate)
+    assert.equal(1, mem_calls)
+  end)
+
   it("a store that fails: 503 so the vendor re-delivers, the handler never runs without a record", function()
     local calls = 0
     local handlers = { FlowAlert = function() calls = calls + 1 end }
     local b = body_of(flow_alert())
-    for _, which in ipairs({ { add = 0 }, { add = 1 }, { add = 1, delete = 0 }, { add = 0, get = 0 } }) do
-      local st = failing(which)
-      local reply, status, err = new(handlers, { store = st }):handle(b)
+    -- a body with "&id=" in a value claims its signature's key too: the second add can fail
+    local b2 = body_of(flow_alert({ alert_value = "100&id=1" }))
+    for _, case in ipairs({ { b, { add = 0 } }, { b2, { add = 0 } }, { b2, { add = 1 } }, { b2, { add = 1, delete = 0 } },
+      { b, { add = 0, get = 0 } } }) do
+      local st = failing(case[2])
+      local reply, status, err = new(handlers, { store = st }):handle(case[1])
       assert.equal(503, status)
       assert.equal("FAIL", json.decode(reply).status)
       assert.equal("store", err.kind)

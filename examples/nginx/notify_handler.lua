@@ -57,7 +57,7 @@ function M.init()
     handlers = handlers,
     default = function(ev) ngx.log(ngx.INFO, "eiotclub event ", ev.event, " id ", ev.id) end,
     store = store.shdict(DICT_NAME),
-    prefix = "n:", -- short keys: one event fits two 128-byte entries
+    prefix = "n:", -- a short key: one event fits one 128-byte entry
     ttl = TTL,
     max_age = MAX_AGE,
     logger = function(level, msg) ngx.log(level == "error" and ngx.ERR or ngx.WARN, msg) end,

@@ -22,7 +22,8 @@ local sign = require "simkit.sign"
 local util = require "simkit.util"
 local core = require "simkit.core"
 
-local sha1, upper, find, gmatch = core.sha1, string.upper, string.find, string.gmatch
+local sha1, upper, find, gmatch, floor = core.sha1, string.upper, string.find, string.gmatch, math.floor
+local mtype = math.type -- nil on LuaJIT
 local NULL = json.null
 
 local M = {}
@@ -73,6 +74,11 @@ M.MAX_ID = 256
 -- The timestamp as a number, nil unless an integer within +-MAX_TIMESTAMP
 -- (a huge one used to raise from string.format with max_age set: #10.10).
 local function timestamp_of(v)
+  -- the common case without text: an integer (5.4: of integer subtype, as decoded)
+  if type(v) == "number" and (mtype and mtype(v) == "integer" or not mtype and v == floor(v)) and
+      v <= M.MAX_TIMESTAMP and v >= -M.MAX_TIMESTAMP then
+    return v
+  end
   local s = util.integer_text(v)
   if not s then return nil end
   local digits = s:gsub("^%-?0*", "")
@@ -111,6 +117,8 @@ local function moved_here(params, def, name)
   return false
 end
 
+local verify -- below: the body of `eiotclub`, its arguments checked
+
 --- Verify and decode one EIOTCLUB notification.
 -- @param body the raw POST body (JSON text) or an already-decoded table
 -- @tparam string secret the account's secret
@@ -136,6 +144,25 @@ function M.eiotclub(body, secret, opts)
   if opts == nil then opts = {}
   elseif type(opts) ~= "table" then error("simkit.notify.eiotclub: opts must be a table or nil", 2) end
   M.check_opts("simkit.notify.eiotclub", opts, 2)
+  local ev, err = verify(body, secret, opts)
+  return ev, err
+end
+
+--- `eiotclub` without its argument checks (the receiver checked them once,
+-- when it was created), for `simkit.eiotclub.receiver` only.
+-- @param body as `eiotclub`
+-- @tparam string secret a non-empty string
+-- @tparam table opts options already checked by `check_opts`
+-- @return as `eiotclub`, plus a third value on success: true when a value of
+--   the body carries "&id=", i.e. when another body could sign the same text
+--   with another id (then the receiver de-duplicates on the signature too;
+--   see the module doc of `simkit.eiotclub.receiver`)
+-- @local
+function M.verify_checked(body, secret, opts)
+  return verify(body, secret, opts)
+end
+
+verify = function(body, secret, opts)
   local raw = body
   if type(body) == "string" then
     local derr
@@ -160,7 +187,7 @@ function M.eiotclub(body, secret, opts)
   -- this event that the body lacks (or sends empty). A value such as an
   -- outTradeNo "A&x=1" is genuine when x is no such field.
   local def = type(raw.event) == "string" and M.EVENTS[raw.event] or nil
-  local has_appkey = false
+  local has_appkey, id_inside = false, false
   for k, v in pairs(raw) do
     if type(k) ~= "string" or find(k, "&", 1, true) or find(k, "=", 1, true) then
       return fail("auth", "notification field name '" .. tostring(k) .. "' contains '&' or '=': refused " ..
@@ -171,11 +198,19 @@ function M.eiotclub(body, secret, opts)
       has_appkey = true
     elseif k == "sign" then -- luacheck: ignore 542 (not signed, checked above)
     elseif tv == "string" then
-      if k ~= "data" and find(v, "&", 1, true) then -- plain find first: the rare case
-        for name in gmatch(v, "&([^&=]*)=") do
-          if moved_here(raw, def, name) then
-            return fail("auth", "notification field '" .. k .. "' carries '&" .. name .. "=' while '" .. name ..
-              "' is missing: refused (a field moved under the same signature)", { param = k })
+      if find(v, "&", 1, true) then -- plain find first: the rare case
+        if k == "id" then
+          return fail("auth", "notification 'id' contains '&': refused (it could carry other signed fields)",
+            { param = "id" })
+        end
+        -- "&id=" inside a value (data too): another body could sign the same text with another id
+        if find(v, "&id=", 1, true) then id_inside = true end
+        if k ~= "data" then
+          for name in gmatch(v, "&([^&=]*)=") do
+            if moved_here(raw, def, name) then
+              return fail("auth", "notification field '" .. k .. "' carries '&" .. name .. "=' while '" .. name ..
+                "' is missing: refused (a field moved under the same signature)", { param = k })
+            end
           end
         end
       end
@@ -247,7 +282,7 @@ function M.eiotclub(body, secret, opts)
     end
     ev.data = decoded
   end
-  if not def then return ev end
+  if not def then return ev, nil, id_inside end
 
   local missing = {}
   missing_in(raw, def.fields, missing, "")
@@ -279,7 +314,7 @@ function M.eiotclub(body, secret, opts)
       { param = missing[1] })
   end
   missing_in(raw, def.soft, ev.missing, "")
-  return ev
+  return ev, nil, id_inside
 end
 
 --- Build a signed notification (for tests and sandboxes): signs `fields`

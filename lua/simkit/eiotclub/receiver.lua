@@ -1,5 +1,5 @@
 --- An EIOTCLUB notification endpoint, independent of the web server:
--- verify, de-duplicate on `id` (and on the signature), dispatch on `event`,
+-- verify, de-duplicate on `id`, dispatch on `event`,
 -- build the reply.
 --
 --     local r = simkit.notify.receiver {
@@ -16,7 +16,7 @@
 -- Replies:
 --
 -- * a valid event: `{"status":"SUCCESS"}`, HTTP 200, after its handler ran;
--- * a duplicate (`id` or signature already handled): the same SUCCESS
+-- * a duplicate (`id`, or signature, already handled): the same SUCCESS
 --   reply, handler not called again (`ev.duplicate = true`);
 -- * an event with no handler and no `default`: SUCCESS (acknowledged, so the
 --   vendor stops re-sending; `ev.unhandled = true`);
@@ -32,8 +32,7 @@
 -- De-duplication:
 --
 -- * Default (no `store`): in this process, the last `capacity` events
---   (default 10,000) are remembered, counted in events (each event is kept
---   under its id and its signature, one event either way). It keeps between
+--   (default 10,000) are remembered, counted in events. It keeps between
 --   `capacity` and 2 x `capacity` events (two generations: when the newer
 --   one holds `capacity` events the older is dropped). A re-delivery of an
 --   event older than that runs its handler again: set `max_age` (refuses
@@ -41,21 +40,28 @@
 --   vendor's re-delivery period. Each nginx worker has its own: under nginx
 --   give a shared store.
 -- * `store =` any `simkit.store` (memory, sqlite, shdict, redis): an event is
---   claimed with `store:add(key, 0, lease)` on its id and its signature; when
---   its handler succeeded the keys are set to 1 for `ttl` seconds (default
+--   claimed with `store:add(key, 0, lease)` on its id; when
+--   its handler succeeded the key is set to 1 for `ttl` seconds (default
 --   7 days: the window in which a re-delivery is recognised); when it failed
---   they are deleted. A claim that finds 0 is an event in progress elsewhere
+--   it is deleted. A claim that finds 0 is an event in progress elsewhere
 --   (503); one that finds 1 is a duplicate. The claim holds for `lease`
 --   seconds (default 30): a process that dies inside a handler blocks its
 --   event for that long only. Handlers must finish within `lease`. With one
 --   store shared by several nodes, a notification is handled once whichever
 --   node receives it.
+-- * Keys: the id alone identifies an event, since the signed text fixes it
+--   (`simkit.eiotclub.notify` refuses an id holding '&' and re-shaped
+--   bodies). A value carrying "&id=" is the exception: `{id="A", x="1&id=B"}`
+--   signs the same text as another shape with another id, so such an event
+--   is also claimed, recorded and released under its signature.
 --
 -- Also reachable as `simkit.receiver` and `simkit.notify.receiver`.
 -- @module simkit.eiotclub.receiver
 local json = require "simkit.json"
 local notify = require "simkit.eiotclub.notify"
 local store_mod = require "simkit.store"
+
+local upper = string.upper
 
 local M = {}
 
@@ -80,20 +86,27 @@ end
 
 ----------------------------------------------------------------------------
 -- The two de-duplication backends: claim(a, b) -> "new" | DONE | PENDING |
--- nil, err; finish(a, b) -> true | nil, err; release(a, b).
+-- nil, err; finish(a, b) -> true | nil, err; release(a, b). `b` (the
+-- signature's key) is nil for the bodies whose id the signed text fixes.
 
 -- In this process: two generations of key -> state, counted in events.
 local function recent(capacity)
   local cur, old, count = {}, {}, 0
   local d = {}
   function d.claim(a, b)
-    local s = cur[a] or old[a] or cur[b] or old[b]
+    local s = cur[a] or old[a]
     if s then return s end
-    cur[a], cur[b] = PENDING, PENDING
+    if b then
+      s = cur[b] or old[b]
+      if s then return s end
+      cur[b] = PENDING
+    end
+    cur[a] = PENDING
     return "new"
   end
   function d.finish(a, b)
-    cur[a], cur[b] = DONE, DONE
+    cur[a] = DONE
+    if b then cur[b] = DONE end
     count = count + 1
     if count >= capacity then -- the older generation goes; no table ever shrinks in place
       old, cur, count = cur, {}, 0
@@ -101,7 +114,8 @@ local function recent(capacity)
     return true
   end
   function d.release(a, b)
-    cur[a], cur[b], old[a], old[b] = nil, nil, nil, nil
+    cur[a], old[a] = nil, nil
+    if b then cur[b], old[b] = nil, nil end
   end
   return d
 end
@@ -118,6 +132,7 @@ local function stored(store, ttl, lease)
     local ok, err = store:add(a, PENDING, lease)
     if ok == nil then return nil, err end
     if not ok then return state(a) end
+    if not b then return "new" end
     ok, err = store:add(b, PENDING, lease)
     if ok then return "new" end
     store:delete(a) -- best effort: else the claim expires after `lease`
@@ -126,12 +141,12 @@ local function stored(store, ttl, lease)
   end
   function d.finish(a, b)
     local ok, err = store:set(a, DONE, ttl)
-    if ok then ok, err = store:set(b, DONE, ttl) end
+    if ok and b then ok, err = store:set(b, DONE, ttl) end
     return ok, err
   end
   function d.release(a, b)
     store:delete(a)
-    store:delete(b)
+    if b then store:delete(b) end
   end
   return d
 end
@@ -195,13 +210,17 @@ function M.new(opts)
     verify_opts = { max_age = opts.max_age, now = opts.now },
   }, Receiver)
   -- the secret is kept in a closure, never in a field
-  local secret = opts.secret
-  self.verify = function(body) return notify.eiotclub(body, secret, self.verify_opts) end
+  local secret, verify_opts = opts.secret, self.verify_opts
+  self.verify = function(body) return notify.verify_checked(body, secret, verify_opts) end
   return self
 end
 
-local function log(self, level, msg)
-  if self.logger then pcall(self.logger, level, msg) end
+-- The message is joined (tostring on each piece) only when there is a logger.
+local function log(self, level, ...)
+  if not self.logger then return end
+  local parts = { ... }
+  for i = 1, select("#", ...) do parts[i] = tostring(parts[i]) end
+  pcall(self.logger, level, table.concat(parts))
 end
 
 --- Handle one POST body.
@@ -211,14 +230,16 @@ end
 -- @return the event (on success, duplicate, busy or handler failure) or the
 --   error (refused body, store failure)
 function Receiver:handle(body)
-  local ev, err = self.verify(body)
+  local ev, err, id_inside = self.verify(body)
   if not ev then
-    log(self, "warn", "simkit eiotclub notification refused: " .. tostring(err))
+    log(self, "warn", "simkit eiotclub notification refused: ", err)
     return failure(err.message), err.kind == "auth" and 401 or 400, err
   end
-  -- dedupe on the id, and on the signature too: a copy re-shaped under the
-  -- same signature (another id) is the same notification
-  local a, b = self.prefix .. "id:" .. ev.id, self.prefix .. "sig:" .. ev.raw.sign:upper()
+  -- dedupe on the id; on the signature too when a value carries "&id=":
+  -- only then can another body sign the same text with another id (see the
+  -- module doc)
+  local a, b = self.prefix .. "id:" .. ev.id, nil
+  if id_inside then b = self.prefix .. "sig:" .. upper(ev.raw.sign) end
   local dedup = self.dedup
   local claim, cerr = dedup.claim(a, b)
   if claim ~= "new" then
@@ -229,7 +250,7 @@ function Receiver:handle(body)
       ev.busy = true
       return BUSY, 503, ev
     end
-    log(self, "error", "simkit eiotclub notification " .. ev.id .. " not handled, store failed: " .. tostring(cerr))
+    log(self, "error", "simkit eiotclub notification ", ev.id, " not handled, store failed: ", cerr)
     return UNAVAILABLE, 503, cerr
   end
   local handler = self.handlers[ev.event] or self.default
@@ -239,8 +260,7 @@ function Receiver:handle(body)
     local ok, res = pcall(handler, ev)
     if not ok or res == false then
       dedup.release(a, b)
-      log(self, "error", "simkit eiotclub notification handler for " .. ev.event .. " (id " .. ev.id ..
-        ") failed: " .. tostring(res))
+      log(self, "error", "simkit eiotclub notification handler for ", ev.event, " (id ", ev.id, ") failed: ", res)
       ev.handler_error = ok and "handler returned false" or tostring(res)
       return failure("handler failed"), 500, ev
     end
@@ -250,8 +270,7 @@ function Receiver:handle(body)
     -- the handler ran: acknowledge (a 5xx would make the vendor re-deliver
     -- it once the claim expires); say so loudly
     ev.store_error = ferr
-    log(self, "error", "simkit eiotclub notification " .. ev.id .. " handled but not recorded as done: " ..
-      tostring(ferr))
+    log(self, "error", "simkit eiotclub notification ", ev.id, " handled but not recorded as done: ", ferr)
   end
   return SUCCESS, 200, ev
 end

@@ -103,9 +103,9 @@ end
 function M.encode_write(k, v, ttl, native)
   local ok, err = M.check_write(k, ttl)
   if not ok then return nil, err end
+  if native and is_integer(v) then return v end -- kept as it is: no text to build
   local enc, eerr = M.encode(v)
   if not enc then return nil, eerr end
-  if native and is_integer(v) then return v end
   return enc
 end
 
