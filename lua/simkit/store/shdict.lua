@@ -11,7 +11,6 @@
 -- @module simkit.store.shdict
 local codec = require "simkit.store.codec"
 
-local is_integer = codec.is_integer
 
 local Store = {}
 Store.__index = Store
