@@ -8,6 +8,7 @@ local sandbox = require "spec.support.sandbox"
 local socket = require "socket"
 
 local nginx = require "spec.support.nginx"
+local proc = require "spec.support.proc"
 
 local ROOT = sandbox.root
 local SECRET = "sandbox-secret"
@@ -30,6 +31,39 @@ local function count(haystack, needle)
     if not j then return n end
     n, i = n + 1, j + #needle
   end
+end
+
+-- start the example with `run.sh PORT` (the environment `env` before it);
+-- waits for the port; run.sh's output
+local function start_example(env, port)
+  local ok, out = sh(env .. " examples/nginx/run.sh " .. port)
+  assert(ok, out)
+  proc.wait_port(port)
+  return out
+end
+
+-- `run.sh stop PORT` (the environment `env` before it), then wait for the
+-- master to exit and remove the instance in `prefix`
+local function stop_example(env, prefix, port)
+  local pid = read(prefix .. "/logs/nginx.pid"):match("%d+")
+  sh(env .. " examples/nginx/run.sh stop " .. port)
+  for _ = 1, 150 do
+    if not pid or not sh("kill -0 " .. pid) then break end
+    socket.sleep(0.02)
+  end
+  sh("rm -rf '" .. prefix .. "'")
+end
+
+-- a raw POST to the example (HTTP/1.0: the answer is not chunked): status, body
+local function post(port, body)
+  local c = assert(socket.connect("127.0.0.1", port))
+  c:settimeout(5)
+  c:send("POST /eiotclub/notify HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " ..
+    #body .. "\r\nConnection: close\r\n\r\n" .. body)
+  local status = tonumber((c:receive("*l") or ""):match(" (%d%d%d)"))
+  local text = c:receive("*a") or ""
+  c:close()
+  return status, text:match("\r\n\r\n(.*)$") or text
 end
 
 describe("examples/nginx/run.sh", function()
@@ -59,37 +93,13 @@ describe("examples/nginx/run.sh with WORKERS=2", function()
   setup(function()
     port = sandbox.closed_port()
     prefix = (os.getenv("TMPDIR") or "/tmp") .. "/simkit-eiotclub-notify-workers-" .. port
-    local ok, out = sh("WORKERS=2 SIMKIT_NGINX_PREFIX='" .. prefix .. "' EIOTCLUB_SECRET=" .. SECRET ..
-      " examples/nginx/run.sh " .. port)
-    assert(ok, out)
-    for _ = 1, 150 do
-      local c = socket.connect("127.0.0.1", port)
-      if c then c:close(); break end
-      socket.sleep(0.02)
-    end
+    start_example("WORKERS=2 SIMKIT_NGINX_PREFIX='" .. prefix .. "' EIOTCLUB_SECRET=" .. SECRET, port)
     master = read(prefix .. "/logs/nginx.pid"):match("%d+")
   end)
 
   teardown(function()
-    if prefix then
-      sh("SIMKIT_NGINX_PREFIX='" .. prefix .. "' examples/nginx/run.sh stop " .. port)
-      for _ = 1, 150 do
-        if not master or not sh("kill -0 " .. master) then break end
-        socket.sleep(0.02)
-      end
-      sh("rm -rf '" .. prefix .. "'")
-    end
+    if prefix then stop_example("SIMKIT_NGINX_PREFIX='" .. prefix .. "'", prefix, port) end
   end)
-
-  local function post(body)
-    local c = assert(socket.connect("127.0.0.1", port))
-    c:settimeout(5)
-    c:send("POST /eiotclub/notify HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " ..
-      #body .. "\r\nConnection: close\r\n\r\n" .. body)
-    local status = tonumber((c:receive("*l") or ""):match(" (%d%d%d)"))
-    c:close()
-    return status
-  end
 
   it("runs two workers; each notification, delivered twice, is handled once (the shared dict)", function()
     assert.matches("worker_processes 2;", read(prefix .. "/nginx.conf"), 1, true)
@@ -102,14 +112,14 @@ describe("examples/nginx/run.sh with WORKERS=2", function()
         nonce = 10000 + i, iccid = string.format("8985201234567%07d", i), alert_type = 1, alert_value = "9" }, SECRET)
     end
     for round = 1, 2 do
-      for i = 1, 60 do assert.equal(200, post(bodies[i]), "round " .. round .. " body " .. i) end
+      for i = 1, 60 do assert.equal(200, (post(port, bodies[i])), "round " .. round .. " body " .. i) end
     end
     local log = read(prefix .. "/logs/error.log")
     for i = 1, 60 do
       assert.equal(1, count(log, string.format("card 8985201234567%07d low on data", i)), "body " .. i)
     end
     -- and a tampered copy is refused by either worker
-    assert.equal(401, post((bodies[1]:gsub('"alert_value":"9"', '"alert_value":"8"'))))
+    assert.equal(401, (post(port, (bodies[1]:gsub('"alert_value":"9"', '"alert_value":"8"')))))
   end)
 end)
 
@@ -120,42 +130,16 @@ describe("examples/nginx/eiotclub_notify.conf started by its one-liner", functio
     port = sandbox.closed_port()
     prefix = (os.getenv("TMPDIR") or "/tmp") .. "/simkit-eiotclub-notify-" .. port
     -- the documented one-liner, as is (from the repository root)
-    local ok, out = sh("EIOTCLUB_SECRET=" .. SECRET .. " examples/nginx/run.sh " .. port)
-    assert(ok, out)
+    local out = start_example("EIOTCLUB_SECRET=" .. SECRET, port)
     assert.matches("http://127.0.0.1:" .. port .. "/eiotclub/notify", out, 1, true)
-    for _ = 1, 150 do
-      local c = socket.connect("127.0.0.1", port)
-      if c then c:close(); break end
-      socket.sleep(0.02)
-    end
     url = "http://127.0.0.1:" .. port .. "/eiotclub/notify"
     sb = sandbox.start()
   end)
 
   teardown(function()
     if sb then sb:stop() end
-    if prefix then
-      local pid = read(prefix .. "/logs/nginx.pid"):match("%d+")
-      sh("examples/nginx/run.sh stop " .. port) -- the documented way
-      for _ = 1, 150 do
-        if not pid or not sh("kill -0 " .. pid) then break end
-        socket.sleep(0.02)
-      end
-      sh("rm -rf '" .. prefix .. "'")
-    end
+    if prefix then stop_example("", prefix, port) end -- the documented way
   end)
-
-  -- a raw POST to the example (HTTP/1.0: the answer is not chunked)
-  local function post(body)
-    local c = assert(socket.connect("127.0.0.1", port))
-    c:settimeout(5)
-    c:send("POST /eiotclub/notify HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " ..
-      #body .. "\r\nConnection: close\r\n\r\n" .. body)
-    local status = tonumber((c:receive("*l") or ""):match(" (%d%d%d)"))
-    local text = c:receive("*a") or ""
-    c:close()
-    return status, text:match("\r\n\r\n(.*)$") or text
-  end
 
   -- the sandbox's record of notification `id` once delivery settled
   local function settled(id)
@@ -182,13 +166,13 @@ describe("examples/nginx/eiotclub_notify.conf started by its one-liner", functio
     assert.are.equal(1, count(read(prefix .. "/logs/error.log"), line))
 
     -- the vendor re-sends the same notification: answered SUCCESS, handled once
-    local status, reply = post(rec.body)
+    local status, reply = post(port, rec.body)
     assert.are.equal(200, status)
     assert.are.equal('{"status":"SUCCESS"}', reply)
     assert.are.equal(1, count(read(prefix .. "/logs/error.log"), line))
 
     -- tampered on the way: refused, nothing handled
-    status, reply = post((rec.body:gsub(iccid, "89852012345678900008")))
+    status, reply = post(port, (rec.body:gsub(iccid, "89852012345678900008")))
     assert.are.equal(401, status)
     assert.matches('"FAIL"', reply)
     assert.are.equal(0, count(read(prefix .. "/logs/error.log"), "card 89852012345678900008"))
