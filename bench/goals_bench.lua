@@ -27,6 +27,7 @@ local core = require "simkit.core"
 local util = require "simkit.util"
 local support = require "bench.support"
 local nginx = require "spec.support.nginx"
+local proc = require "spec.support.proc"
 local sandbox = require "spec.support.sandbox"
 
 -- `goals_bench.lua --calls VENDOR URL N`: only N calls of the pipeline
@@ -38,18 +39,13 @@ local ROUNDS = 5
 local ROOT = sandbox.root
 local PYTHON = "/usr/bin/python3" -- Debian's, not a user's pyenv shim
 
-local function sh(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1"))
-  local out = p:read("*a")
-  local ok = p:close()
-  return ok == true or ok == 0, out
-end
+local sh, shq = proc.sh, proc.q -- the exit status right on LuaJIT too
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
+-- a canned answer of bench/canned/ (trailing newline dropped)
+local function canned(name)
+  local s = proc.read(ROOT .. "/bench/canned/" .. name)
+  assert(s ~= "", "bench/canned/" .. name .. " is missing or empty")
+  return (s:gsub("%s+$", ""))
 end
 
 local function row(what, mine, base, ratio, goal)
@@ -131,8 +127,8 @@ end
 
 ------------------------------------------------------------------ canned answers
 local CANNED = {
-  eiotclub = read(ROOT .. "/bench/canned/eiotclub_get_cards_info.json"):gsub("%s+$", ""),
-  huawei = read(ROOT .. "/bench/canned/huawei_show_sim_card.json"):gsub("%s+$", ""),
+  eiotclub = canned("eiotclub_get_cards_info.json"),
+  huawei = canned("huawei_show_sim_card.json"),
 }
 local REQUEST_ID = "1255fd62efe306bcf204a6ad00000001"
 local ICCID, CARD = "89852012345678900001", "111111111111111111"
@@ -209,17 +205,22 @@ local function curl_loop_binary()
   return bin
 end
 
-local function shq(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
--- the C loop re-sending `req` for SECONDS: requests per second
-local function c_rate(bin, req)
-  local args = { bin, SECONDS, req.url, req.method or "GET", req.body or "" }
+-- the command line of the C loop re-sending `req`; `amount` is its first
+-- argument (seconds, or "nCOUNT" requests)
+local function c_command(bin, amount, req)
+  local args = { bin, amount, req.url, req.method or "GET", req.body or "" }
   for k, v in pairs(req.headers or {}) do
     if type(k) == "number" then k, v = v[1], v[2] end
     args[#args + 1] = k .. ": " .. v
   end
   for i, a in ipairs(args) do args[i] = shq(a) end
-  local ok, out = sh(table.concat(args, " "))
+  return table.concat(args, " ")
+end
+
+-- the C loop re-sending `req` for SECONDS: requests per second
+local function c_rate(bin, req)
+  local ok, out = sh(c_command(bin, SECONDS, req))
   local n, dt = out:match("^(%d+) ([%d.]+)")
   assert(ok and n, "curl_loop failed: " .. out)
   return tonumber(n) / tonumber(dt)
@@ -278,15 +279,7 @@ local ok, err = pcall(function()
       return (instructions(cmd_of(1200)) - instructions(cmd_of(200))) / 1000
     end
     for _, vendor in ipairs({ "eiotclub", "huawei" }) do
-      local req = sent[vendor]
-      local args = { bin, "nN", req.url, req.method or "GET", req.body or "" }
-      for k, v in pairs(req.headers or {}) do
-        if type(k) == "number" then k, v = v[1], v[2] end
-        args[#args + 1] = k .. ": " .. v
-      end
-      for i, a in ipairs(args) do args[i] = shq(a) end
-      local c_cmd = table.concat(args, " ")
-      local base = per_request(function(n) return (c_cmd:gsub("'nN'", "n" .. n)) end)
+      local base = per_request(function(n) return c_command(bin, "n" .. n, sent[vendor]) end)
       local mine = per_request(function(n)
         return table.concat({ shq(lua), shq(ROOT .. "/bench/goals_bench.lua"), "--calls", vendor, shq(url), n }, " ")
       end)
