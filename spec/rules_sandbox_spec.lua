@@ -40,14 +40,9 @@ describe("simkit.rules against the sandbox", function()
 
   -- the orders of the engine (order keys "sr..."; the sandbox has seeded ones)
   local function orders_of(iccid)
-    local n, keys = 0, {}
-    for _, o in ipairs(sb:state("eiotclub").orders) do
-      if o.iccid == iccid and type(o.outTradeNo) == "string" and o.outTradeNo:match("^sr") then
-        n = n + 1
-        keys[o.outTradeNo] = (keys[o.outTradeNo] or 0) + 1
-      end
-    end
-    return n, keys
+    local list, keys = sb:engine_orders(iccid), {}
+    for _, o in ipairs(list) do keys[o.outTradeNo] = (keys[o.outTradeNo] or 0) + 1 end
+    return #list, keys
   end
 
   local function order_requests()

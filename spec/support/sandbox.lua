@@ -81,6 +81,18 @@ function Sandbox:state(vendor)
   return res
 end
 
+--- The EIOTCLUB orders the rules engine placed (order keys "sr...": the
+-- sandbox has seeded orders of its own), in order; only `iccid`'s if given.
+function Sandbox:engine_orders(iccid)
+  local out = {}
+  for _, o in ipairs(self:state("eiotclub").orders) do
+    if type(o.outTradeNo) == "string" and o.outTradeNo:match("^sr") and (iccid == nil or o.iccid == iccid) then
+      out[#out + 1] = o
+    end
+  end
+  return out
+end
+
 function Sandbox:reset()
   local st, res = self:control("POST", "/_sim/reset")
   assert(st == 200, "sandbox reset failed")
