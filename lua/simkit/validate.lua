@@ -392,16 +392,9 @@ end
 -- @tparam table args the caller's arguments
 -- @treturn table|nil normalised arguments, or nil and a message
 -- @treturn string|nil the offending parameter name
--- The lower-cased type of each parameter spec (descriptors are data that
--- does not change after load).
-local PTYPE = setmetatable({}, { __mode = "k" })
+-- The lower-cased type of a parameter spec.
 local function ptype_of(p)
-  local t = PTYPE[p]
-  if not t then
-    t = LOWER[p.type or "string"]
-    PTYPE[p] = t
-  end
-  return t
+  return LOWER[p.type or "string"]
 end
 
 -- The plan of an op whose parameters are all plain scalars (no aliases,
@@ -434,13 +427,13 @@ end
 
 local math_type = math.type
 
--- An integer parameter's value as a Lua integer when it is one within the
--- bounds, or a digit string of at most 18 digits (exact in int64) within
--- them; else nil (the general path decides and words it). Lua 5.3+ only.
+-- An integer parameter's value as a Lua integer within its bounds (what
+-- to_integer makes of it), else nil: the general path decides and words it.
+-- Lua 5.3+ only (the plan's `int`).
 local function plain_int(e, v)
-  if type(v) == "string" and #v <= 18 and v:find("^[1-9]%d*$") then v = tonumber(v) end
-  if math_type(v) ~= "integer" or (e.min and v < e.min) or (e.max and v > e.max) then return nil end
-  return v
+  local n = to_integer(v)
+  if math_type(n) ~= "integer" or (e.min and n < e.min) or (e.max and n > e.max) then return nil end
+  return n
 end
 
 -- check() for a plain op; nil when an argument name is unknown (the general
