@@ -77,10 +77,10 @@ function M.next_nonce()
   return 10000 + nonce_seq
 end
 
---- Build and sign one attempt (pure; fresh timestamp and nonce every time).
 -- base_url .. path per client config and op, made once
 local URLS = setmetatable({}, { __mode = "k" })
 
+--- Build and sign one attempt (pure; fresh timestamp and nonce every time).
 function M.build(ctx, args)
   local op, cfg = ctx.spec, ctx.cfg
   local nonce = M.next_nonce()

@@ -287,14 +287,10 @@ function M.build(ctx, args, auth)
   end
   local pieces = plan.pieces
   local path = pieces[1]
-  if #pieces == 3 and texts then
-    path = path .. (texts[pieces[2].name] or ("{" .. pieces[2].name .. "}")) .. pieces[3] -- one id: the usual case
-  else
-    for i = 2, #pieces do
-      local x = pieces[i]
-      if type(x) == "table" then x = texts and texts[x.name] or ("{" .. x.name .. "}") end
-      path = path .. x
-    end
+  for i = 2, #pieces do
+    local x = pieces[i]
+    if type(x) == "table" then x = texts and texts[x.name] or ("{" .. x.name .. "}") end
+    path = path .. x
   end
   local query
   for _, q in ipairs(plan.query) do
