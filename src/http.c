@@ -683,7 +683,7 @@ static int push_failure(lua_State *L, http_handle *h, CURLcode rc, int request_s
 }
 
 /* Parse the last header block into a table on top of the stack. */
-static void push_headers(lua_State *L, const http_buf *head)
+static void push_headers(lua_State *L, http_buf *head)
 {
     const char *p = head->p, *end = head->p + head->len;
     int tidx, have_last = 0;
@@ -721,20 +721,14 @@ static void push_headers(lua_State *L, const http_buf *head)
             continue;
         }
         {
-            char low[64];
+            /* the name lower-cased in place: the buffer is the handle's and
+             * is read no more after this */
+            char *name = head->p + (p - head->p);
             size_t i, n = (size_t)(colon - p);
             lua_pop(L, 1); /* the previous name */
-            if (n <= sizeof low) { /* the usual name: lower-cased on the C stack */
-                for (i = 0; i < n; i++)
-                    low[i] = (char)tolower((unsigned char)p[i]);
-                lua_pushlstring(L, low, n);
-            } else {
-                luaL_Buffer b;
-                luaL_buffinit(L, &b);
-                for (i = 0; i < n; i++)
-                    luaL_addchar(&b, (char)tolower((unsigned char)p[i]));
-                luaL_pushresult(&b);
-            }
+            for (i = 0; i < n; i++)
+                name[i] = (char)tolower((unsigned char)name[i]);
+            lua_pushlstring(L, name, n);
         }
         have_last = 1;
         v = colon + 1;
@@ -768,27 +762,39 @@ static int same_str(const char *a, const char *b)
     return a == NULL ? b == NULL : (b != NULL && strcmp(a, b) == 0);
 }
 
+/* The TLS and proxy strings of a request, in the order of shape_str. */
+static void shape_strings(const http_req *r, const char *s[4])
+{
+    s[0] = r->cafile;
+    s[1] = r->capath;
+    s[2] = r->proxy;
+    s[3] = r->noproxy;
+}
+
 static int same_shape(const http_handle *h, const http_req *r)
 {
-    return h->shaped && strcmp(h->shape_method, r->method) == 0 && h->shape_body == (r->body != NULL) &&
-           h->shape_idempotent == r->idempotent && h->shape_insecure == r->insecure &&
-           same_str(h->shape_str[0], r->cafile) && same_str(h->shape_str[1], r->capath) &&
-           same_str(h->shape_str[2], r->proxy) && same_str(h->shape_str[3], r->noproxy);
+    const char *s[4];
+    int i;
+    if (!h->shaped || strcmp(h->shape_method, r->method) != 0 || h->shape_body != (r->body != NULL) ||
+        h->shape_idempotent != r->idempotent || h->shape_insecure != r->insecure)
+        return 0;
+    shape_strings(r, s);
+    for (i = 0; i < 4; i++)
+        if (!same_str(h->shape_str[i], s[i]))
+            return 0;
+    return 1;
 }
 
 /* Remember the shape of `r`, whose options are all set now; on no memory
  * the next request simply sets everything again. */
 static void keep_shape(http_handle *h, const http_req *r)
 {
-    const char *src[4];
+    const char *s[4];
     int i;
     forget_shape(h);
-    src[0] = r->cafile;
-    src[1] = r->capath;
-    src[2] = r->proxy;
-    src[3] = r->noproxy;
+    shape_strings(r, s);
     for (i = 0; i < 4; i++) {
-        if (src[i] != NULL && (h->shape_str[i] = strdup(src[i])) == NULL) {
+        if (s[i] != NULL && (h->shape_str[i] = strdup(s[i])) == NULL) {
             forget_shape(h);
             return;
         }
