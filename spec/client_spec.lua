@@ -283,6 +283,9 @@ describe("simkit.client", function()
       { { status = 200, body = '{"code":"200","mess' }, "decode" },
       { { status = 200, body = "<html>oops</html>" }, "decode" },
       { { status = 200, body = '[1,2]' }, "decode" },
+      { { status = 200, body = 'false' }, "decode" }, -- a JSON value without the envelope
+      { { status = 200, body = 'null' }, "decode" },
+      { { status = 200, body = '' }, "decode" },
       { { err = "Operation timed out", category = "timeout" }, "transport" },
     }
     for _, case in ipairs(cases) do

@@ -119,6 +119,63 @@ describe("huawei adapter (unit)", function()
       assert.equal(again.Authorization, req.headers.Authorization)
     end)
 
+    it("fills every op's path parameters, in the place the descriptor gives, whatever their number", function()
+      -- built independently of the adapter: each {name} of the descriptor's path replaced by the
+      -- value's text (integers as digits, strings percent-encoded)
+      local hw = require "simkit.vendor.huawei"
+      local checked = 0
+      for name, op in pairs(hw.ops) do
+        local args, texts, nparams = {}, {}, 0
+        for i, p in ipairs(op.params) do
+          if p.loc == "path" then
+            nparams = nparams + 1
+            if p.type == "Long" or p.type == "Integer" then
+              args[p.name], texts[p.name] = 1000 + i, tostring(1000 + i)
+            else
+              args[p.name], texts[p.name] = "a b/" .. i, "a%20b%2F" .. i
+            end
+          end
+        end
+        local ctx = { spec = op, op = name, cfg = { endpoint = "https://e", mode = "token", project_id = PID } }
+        local req = assert(hw.build(ctx, args, { token = "T" }))
+        local path = op.path:gsub("{([%w_]+)}", texts)
+        assert.equal("https://e" .. path, req.url:match("^[^?]*"), name)
+        if nparams > 0 then
+          checked = checked + 1
+          -- an absent path parameter is refused by name (the first the descriptor lists)
+          local first
+          for _, p in ipairs(op.params) do if p.loc == "path" then first = first or p.name end end
+          local without = {}
+          for k, v in pairs(args) do if k ~= first then without[k] = v end end
+          local r, err = hw.build(ctx, without, { token = "T" })
+          assert.is_nil(r, name)
+          assert.equal("input", err.kind)
+          assert.equal(first, err.param)
+          -- an integer id that is not one is refused too
+          for _, p in ipairs(op.params) do
+            if p.loc == "path" and (p.type == "Long" or p.type == "Integer") then
+              local bad = {}
+              for k, v in pairs(args) do bad[k] = v end
+              bad[p.name] = "12x"
+              r, err = hw.build(ctx, bad, { token = "T" })
+              assert.is_nil(r, name)
+              assert.equal(p.name, err.param)
+              assert.matches("must be an integer", err.message)
+            end
+          end
+        end
+      end
+      assert.is_true(checked >= 15, "ops with path parameters: " .. checked)
+      -- every catalog path has one parameter; two (and a literal tail) go through the general loop
+      local op = { method = "GET", path = "/v1/a/{x}/b/{y}/c", params = {
+        { name = "y", loc = "path", type = "String" }, { name = "x", loc = "path", type = "Long" } } }
+      local ctx = { spec = op, op = "two", cfg = { endpoint = "https://e", mode = "token", project_id = PID } }
+      assert.equal("https://e/v1/a/7/b/q%3Fr/c", assert(hw.build(ctx, { x = 7, y = "q?r" }, { token = "T" })).url)
+      local r, err = hw.build(ctx, { x = 7 }, { token = "T" })
+      assert.is_nil(r)
+      assert.equal("y", err.param) -- the first the descriptor lists, not the first in the path
+    end)
+
     it("sim_card_id 0 + iccid: query for show/enable/real-named/clear, body for stop", function()
       local t = scripted({ ok('{"work_order_id":1}') })
       local c = aksk_client(t.fn)
@@ -325,6 +382,20 @@ describe("huawei adapter (unit)", function()
       assert.is_true(c:delete_tag { tag_id = 1 })
       assert.is_true(c:update_attribute { attribute_id = 1, cust_attr_name = "x" })
       assert.is_true(c:send_sms { sms_content = "hi", cids = { "1" } })
+    end)
+
+    it("finds the answer's trace id in any letter case, and decodes bodies with leading blanks", function()
+      local t = scripted({ ok(' \r\n {"sim_card_id":1}', 200, { ["X-REQUEST-ID"] = "T-1" }),
+        ok('{"sim_card_id":2}', 200, { ["x-request-id"] = "T-2" }), ok("{nope", 200, { ["X-Request-Id"] = "T-3" }),
+        ok("[1, 2]", 200, {}) })
+      local c = aksk_client(t.fn, { retries = 0 })
+      assert.equal(1, c:show_sim_card { sim_card_id = 1 }.sim_card_id)
+      assert.equal(2, c:show_sim_card { sim_card_id = 1 }.sim_card_id)
+      local d, err = c:show_sim_card { sim_card_id = 1 }
+      assert.is_nil(d)
+      assert.equal("decode", err.kind)
+      assert.equal("T-3", err.trace_id)
+      assert.equal(2, c:list_sim_price_plans { sim_card_id = 1 }[2])
     end)
 
     it("reads every error shape, with trace_id", function()

@@ -263,9 +263,11 @@ local function request(ctx, req, timeout)
   -- before the answer; only reads may be re-sent that way.
   if idempotent == nil then idempotent = ctx.read end
   -- what the transport gets, in one table (the adapter's stays as built)
+  local connect_timeout = req.connect_timeout or cfg.connect_timeout
+  if connect_timeout > timeout then connect_timeout = timeout end
   req = {
     method = req.method, url = req.url, headers = req.headers, body = req.body, timeout = timeout,
-    connect_timeout = math.min(req.connect_timeout or cfg.connect_timeout, timeout),
+    connect_timeout = connect_timeout,
     max_body = req.max_body or cfg.max_body, op = req.op or ctx.op, vendor = ctx.vendor,
     idempotent = idempotent, insecure = req.insecure,
   }
@@ -338,7 +340,7 @@ local function attempt_once(vendor, ctx, args, timeout)
   end
   local auth
   if vendor.authenticate then
-    local a, aerr = vendor.authenticate(ctx, ctx.refused)
+    local a, aerr = vendor.authenticate(ctx, rawget(ctx, "refused")) -- (not through CTX's __index)
     if not a then
       if release then release(aerr) end
       return nil, aerr

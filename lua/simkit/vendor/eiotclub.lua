@@ -65,13 +65,19 @@ end
 -- at high rates (birthday bound), so the process walks the 90000 values from
 -- a random start: no repeat in the process for 90000 requests.
 local nonce_seq, nonce_pid
+-- nginx's worker pid function: ngx exists from the start inside nginx (and
+-- never appears later outside it)
+local worker_pid
+do
+  local ngx = rawget(_G, "ngx")
+  worker_pid = ngx and ngx.worker and ngx.worker.pid
+end
 
 --- The next request nonce (10000..99999, no repeat in 90000 calls).
 function M.next_nonce()
   -- a new random start in each nginx worker (a first call before the fork
   -- would otherwise give every worker the same walk)
-  local ngx = rawget(_G, "ngx")
-  local pid = ngx and ngx.worker and ngx.worker.pid and ngx.worker.pid() or 0
+  local pid = worker_pid and worker_pid() or 0
   if not nonce_seq or pid ~= nonce_pid then nonce_seq, nonce_pid = util.random_int(0, 89999), pid end
   nonce_seq = (nonce_seq + 1) % 90000
   return 10000 + nonce_seq
@@ -129,13 +135,18 @@ function M.vendor_error(ctx, res, body)
   }
 end
 
+local json_decode = core.json_decode
+
 --- Check the envelope; returns data (true when the answer has none), err, body.
 function M.parse(ctx, res)
   if res.status < 200 or res.status >= 300 then
     return nil, common.http_error(ctx, res)
   end
-  local body, derr = common.decode_body(ctx, res)
-  if not body then return nil, derr end
+  local body = json_decode(res.body or "")
+  if body == nil then
+    local _, derr = common.decode_body(ctx, res) -- the decode error, worded once
+    return nil, derr
+  end
   if type(body) ~= "table" or body.code == nil then
     return nil, errors.new { kind = "decode", vendor = "eiotclub", op = ctx.op, status = res.status,
       message = "answer has no envelope code: " .. common.snippet(res.body), retryable = ctx.read }

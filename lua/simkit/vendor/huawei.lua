@@ -244,8 +244,9 @@ local function plan_of(op)
   local plan = PLANS[op]
   if plan then return plan end
   plan = { pieces = {}, path_params = {}, query = {}, body = {}, items = {} }
-  local rest = op.path
+  local rest, by_name = op.path, {}
   for _, p in ipairs(op.params) do
+    by_name[p.name] = p
     if p.fields then plan.items[#plan.items + 1] = p end
     if p.loc == "path" then
       plan.path_params[#plan.path_params + 1] = p
@@ -261,7 +262,7 @@ local function plan_of(op)
     local i, j, name = rest:find("{([%w_]+)}")
     if not i then break end
     plan.pieces[#plan.pieces + 1] = rest:sub(1, i - 1)
-    plan.pieces[#plan.pieces + 1] = { name = name }
+    plan.pieces[#plan.pieces + 1] = { name = name, p = by_name[name] }
     rest = rest:sub(j + 1)
   end
   plan.pieces[#plan.pieces + 1] = rest
@@ -272,28 +273,54 @@ end
 local SIGN_HEADERS = { ["Content-Type"] = "application/json" }
 local SIGN_REQ = { headers = SIGN_HEADERS }
 
---- Build one attempt (pure: signed afresh, or with the token `auth.token`).
-function M.build(ctx, args, auth)
-  local op, cfg = ctx.spec, ctx.cfg
-  local plan = plan_of(op)
+-- The text of a path parameter's value, or nil when it cannot be one.
+local function path_text(p, v)
+  if is_int_type(p.type) then return util.integer_text(v) end
+  return util.urlencode(scalar_text(v))
+end
+
+-- The path with its parameters filled in, or nil, err. The usual path (one
+-- parameter between two literal pieces) is one concatenation; an absent or
+-- bad parameter is reported in the order the descriptor lists them.
+local function build_path(ctx, plan, args)
+  local pieces = plan.pieces
+  local n = #pieces
+  if n == 3 then
+    local slot = pieces[2]
+    local v = args[slot.name]
+    local text = v ~= nil and slot.p and path_text(slot.p, v)
+    if text then return pieces[1] .. text .. pieces[3] end
+  end
+  local path_params = plan.path_params
   local texts
-  for _, p in ipairs(plan.path_params) do
+  for i = 1, #path_params do
+    local p = path_params[i]
     local v = args[p.name]
     if v == nil then return nil, input_error(ctx, "'" .. p.name .. "' is required", p.name) end
-    local text = is_int_type(p.type) and util.integer_text(v) or util.urlencode(scalar_text(v))
+    local text = path_text(p, v)
     if not text then return nil, input_error(ctx, "'" .. p.name .. "' must be an integer", p.name) end
     texts = texts or {}
     texts[p.name] = text
   end
-  local pieces = plan.pieces
   local path = pieces[1]
-  for i = 2, #pieces do
+  for i = 2, n do
     local x = pieces[i]
     if type(x) == "table" then x = texts and texts[x.name] or ("{" .. x.name .. "}") end
     path = path .. x
   end
+  return path
+end
+
+--- Build one attempt (pure: signed afresh, or with the token `auth.token`).
+function M.build(ctx, args, auth)
+  local op, cfg = ctx.spec, ctx.cfg
+  local plan = plan_of(op)
+  local path, perr = build_path(ctx, plan, args)
+  if not path then return nil, perr end
   local query
-  for _, q in ipairs(plan.query) do
+  local qs = plan.query
+  for i = 1, #qs do
+    local q = qs[i]
     local v = args[q.p.name]
     if v ~= nil then
       query = query or {}
@@ -306,7 +333,7 @@ function M.build(ctx, args, auth)
     end
   end
   local body
-  if #plan.body > 0 then
+  if plan.body[1] then
     local parts = {}
     for _, b in ipairs(plan.body) do
       local v = args[b.p.name]
@@ -320,8 +347,8 @@ function M.build(ctx, args, auth)
     end
     body = "{" .. table.concat(parts, ",") .. "}"
   end
-  local url = cfg.endpoint .. path
-  if query and #query > 0 then url = url .. "?" .. table.concat(query, "&") end
+  local url
+  if query then url = cfg.endpoint .. path .. "?" .. table.concat(query, "&") else url = cfg.endpoint .. path end
   local headers
   if cfg.mode == "aksk" then
     -- the signer reads its argument during the call only: one reused table
@@ -396,13 +423,21 @@ local function vendor_error(ctx, res, code, msg, trace, auth)
 end
 
 --- Decode an answer; returns data, err, the decoded body.
+local json_decode, byte = core.json_decode, string.byte
+
 function M.parse(ctx, res, auth)
-  local trace = common.header(res.headers, "x-request-id")
+  local headers = res.headers
+  local trace = type(headers) == "table" and headers["x-request-id"]
+  if not trace then trace = common.header(headers, "x-request-id") end
   local text = res.body or ""
-  if res.status >= 200 and res.status < 300 then
-    if not text:find("%S") then return true, nil, true end
-    local body, derr = common.decode_body(ctx, res)
+  local status = res.status
+  if status >= 200 and status < 300 then
+    -- an object's or array's first byte, or else an empty (blank) answer?
+    local b = byte(text, 1)
+    if b ~= 123 and b ~= 91 and not text:find("%S") then return true, nil, true end
+    local body = json_decode(text)
     if body == nil then
+      local _, derr = common.decode_body(ctx, res)
       derr.trace_id = trace
       return nil, derr
     end
@@ -431,7 +466,9 @@ local function extra_checks(ctx, args)
     return input_error(ctx, "'" .. z.param .. "' 0 means \"by " .. z.by .. "\": '" .. z.by .. "' is required", z.by)
   end
   -- items (batch_set_attributes): sim_card_id 0 means "by iccid" there too
-  for _, p in ipairs(plan_of(op).items) do
+  local items = plan_of(op).items
+  for k = 1, #items do
+    local p = items[k]
     if type(args[p.name]) == "table" then
       for i, item in ipairs(args[p.name]) do
         if tostring(item.sim_card_id) == "0" and item.iccid == nil then
