@@ -18,7 +18,7 @@
 --    the canned answer (no network).
 --  * JSON: lua-cjson on the same page.
 -- The CDR and webhook rows are measured by bench/cdr_bench.lua and
--- bench/notify_bench.lua. Client-side pacing is off (rate_limit = false):
+-- bench/webhook_bench.sh (bench/notify_bench.lua: the receiver alone). Client-side pacing is off (rate_limit = false):
 -- the figures are simkit's cost, not a vendor's limit. Environment:
 -- SIMKIT_BENCH_SECONDS (per measure, default 0.5), SIMKIT_BENCH_CALLS (the
 -- memory check, default 1000000).
@@ -349,7 +349,7 @@ do
 end
 
 row("cdr.rows / cdr.parse", "see bench/cdr_bench.lua", "", "", ">= 0.8x")
-row("EIOTCLUB webhook in nginx", "see bench/notify_bench.lua", "", "", ">= 0.6x, p99 < 2 ms at 64 conns")
+row("EIOTCLUB webhook in nginx", "see bench/webhook_bench.sh", "", "", ">= 0.6x, p99 < 2 ms at 64 conns")
 
 ------------------------------------------------------------------ memory
 do
