@@ -318,6 +318,35 @@ describe("simkit.notify.eiotclub", function()
     assert.is_false(notify.equal_hex("ABCDEF", "abcde0"))
     assert.is_false(notify.equal_hex("ABCDEF", "ABCDE"))
     assert.is_false(notify.equal_hex(nil, "A"))
+    assert.is_false(notify.equal_hex("A", 10))
+    assert.is_true(notify.equal_hex("", ""))
+  end)
+
+  it("core.equal_nocase folds ASCII letters only, and sees a difference at any position", function()
+    local core = require "simkit.core"
+    local sig = "94AFB68E6BA3D6A1B78D4F0E20EF886B9620146E"
+    assert.is_true(core.equal_nocase(sig, sig:lower()))
+    assert.is_true(core.equal_nocase("azAZ09{}`@[", "AZaz09{}`@["))
+    -- one byte changed, at every position, to every other byte: never equal
+    -- (unless it is the same letter in the other case)
+    for i = 1, #sig do
+      for c = 0, 255 do
+        local ch = string.char(c)
+        local other = sig:sub(1, i - 1) .. ch .. sig:sub(i + 1)
+        local same = ch:upper() == sig:sub(i, i)
+        assert.equal(same, core.equal_nocase(sig, other), "position " .. i .. " byte " .. c)
+      end
+    end
+    -- the letters' neighbours are not folded onto them: @ [ ` { and bytes >= 0x80
+    for _, pair in ipairs({ { "@", "`" }, { "[", "{" }, { "\193", "\225" }, { "Z", "z" }, { "A", "a" } }) do
+      local a, b = pair[1], pair[2]
+      assert.equal(a:upper() == b:upper(), core.equal_nocase(a, b), a .. " " .. b)
+    end
+    assert.is_false(core.equal_nocase("abc", "abcd"))
+    assert.is_false(core.equal_nocase("a\0b", "a\0c"))
+    assert.is_true(core.equal_nocase("a\0b", "A\0B"))
+    assert.has_error(function() core.equal_nocase(nil, "a") end)
+    assert.has_error(function() core.equal_nocase("a", {}) end)
   end)
 
   it("the event table matches the catalog", function()

@@ -369,7 +369,31 @@ static int l_random_bytes(lua_State *L)
     return 1;
 }
 
+/* core.equal_nocase(a, b): whether two strings are equal once ASCII letters
+ * are folded to upper case, in a time that depends on their length only
+ * (not on where they differ): for comparing signatures sent in hex. */
+static int l_equal_nocase(lua_State *L)
+{
+    size_t na, nb, i;
+    const unsigned char *a = (const unsigned char *)luaL_checklstring(L, 1, &na);
+    const unsigned char *b = (const unsigned char *)luaL_checklstring(L, 2, &nb);
+    unsigned diff = 0;
+    if (na != nb) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    for (i = 0; i < na; i++) {
+        unsigned x = a[i], y = b[i];
+        x ^= (unsigned)(x - 'a' < 26u) << 5; /* a-z -> A-Z, without a branch */
+        y ^= (unsigned)(y - 'a' < 26u) << 5;
+        diff |= x ^ y;
+    }
+    lua_pushboolean(L, diff == 0);
+    return 1;
+}
+
 static const luaL_Reg funcs[] = {
+    { "equal_nocase", l_equal_nocase },
     { "sha1", l_sha1 },
     { "sha256", l_sha256 },
     { "hmac_sha256", l_hmac_sha256 },

@@ -22,7 +22,7 @@ local sign = require "simkit.sign"
 local util = require "simkit.util"
 local core = require "simkit.core"
 
-local sha1, upper, find, gmatch, floor = core.sha1, string.upper, string.find, string.gmatch, math.floor
+local equal_nocase, find, gmatch, floor = core.equal_nocase, string.find, string.gmatch, math.floor
 local mtype = math.type -- nil on LuaJIT
 local NULL = json.null
 
@@ -41,14 +41,14 @@ local function fail(kind, message, extra)
 end
 
 --- Comparison of two hex signatures, case-insensitive, whose time does not
--- depend on where they differ: the SHA-1 digests of both are compared (one
--- interned-string comparison), not the signatures byte by byte.
+-- depend on where they differ (`core.equal_nocase`: every byte is looked
+-- at, letters folded without a branch; no string is made).
 -- @tparam string a
 -- @tparam string b
 -- @treturn boolean
 function M.equal_hex(a, b)
   if type(a) ~= "string" or type(b) ~= "string" or #a ~= #b then return false end
-  return sha1(upper(a)) == sha1(upper(b))
+  return equal_nocase(a, b)
 end
 
 local function present(v)
