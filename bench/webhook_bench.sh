@@ -130,5 +130,51 @@ for w in 1 auto; do
     "$r_rps" "$r_p50" "$r_p99" "$r_cpu" "$s_rps" "$s_p50" "$s_p99" "$s_cpu" "$RATE" \
     "$([ "$r_err" != 0 ] && echo "   (non-2xx: $r_err)")"
 done
+
+# User-space instructions per request (callgrind: the same figure whatever
+# else runs on the machine, unlike the rows above): one nginx process
+# (master_process off, the same nginx.conf) serving COUNT POSTs over one
+# keep-alive connection, for the receiver and for the static 200; the
+# difference between COUNT=200 and COUNT=1200 runs, per request. The kernel's
+# share (the same syscalls on both sides) is not in it.
+if [ "${SIMKIT_BENCH_IR:-1}" != 0 ] && command -v valgrind >/dev/null; then
+  examples/nginx/run.sh stop "$port" >/dev/null 2>&1 && sleep 0.5 || true
+  user=""; [ "$(id -u)" = 0 ] && user="user root root;"
+  cat > "$tmp/post.lua" <<'LUA'
+-- post.lua URL COUNT BODIES: COUNT POSTs of the first lines of BODIES, one keep-alive connection
+local core = require "simkit.core"
+local url, count, path = arg[1], tonumber(arg[2]), arg[3]
+local h = core.http_new()
+local i = 0
+for line in io.lines(path) do
+  i = i + 1
+  local res, err = h:request({ method = "POST", url = url, body = line, idempotent = true,
+    headers = { ["Content-Type"] = "application/json" } })
+  if not res or res.status ~= 200 then
+    io.stderr:write("post.lua: ", url, " answered ", tostring(res and res.status or err), "\n")
+    os.exit(1)
+  end
+  if i == count then break end
+end
+LUA
+  # ir <path> <count>: the instructions of an nginx that served <count> POSTs to <path>
+  ir() {
+    rm -f "$SIMKIT_NGINX_PREFIX/logs/nginx.pid"
+    EIOTCLUB_SECRET=$secret valgrind --tool=callgrind --callgrind-out-file=/dev/null nginx -p "$SIMKIT_NGINX_PREFIX" \
+      -c "$SIMKIT_NGINX_PREFIX/nginx.conf" -g "daemon off; master_process off; $user" 2>"$tmp/vg.err" &
+    local vg=$! i
+    for i in $(seq 300); do [ -s "$SIMKIT_NGINX_PREFIX/logs/nginx.pid" ] && curl -fs "$base/healthz" >/dev/null && break; sleep 0.1; done
+    LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/lua5.4/?.so;;' lua5.4 "$tmp/post.lua" "$base$1" "$2" "$WEBHOOK_BODIES" \
+      || { kill "$vg"; exit 1; }
+    kill -QUIT "$(cat "$SIMKIT_NGINX_PREFIX/logs/nginx.pid")"; wait "$vg" || true
+    sed -n 's/.*Collected : //p' "$tmp/vg.err" | tr -d ,
+  }
+  per_request() { local a b; a=$(ir "$1" 200); b=$(ir "$1" 1200); echo $(( (b - a) / 1000 )); }
+  s_ir=$(per_request /healthz)
+  r_ir=$(per_request /eiotclub/notify)
+  printf "user-space instructions per request (callgrind, 1 process)  receiver %6.1f k   baseline static 200 %6.1f k   ratio %.2fx   (immune to load; lower is better)\n" \
+    "$(awk -v v="$r_ir" 'BEGIN { print v / 1000 }')" "$(awk -v v="$s_ir" 'BEGIN { print v / 1000 }')" \
+    "$(awk -v a="$r_ir" -v b="$s_ir" 'BEGIN { print b / a }')"
+fi
 errors_so_far
 exit 0
