@@ -79,6 +79,57 @@ describe("simkit.ratelimit", function()
     end
   end)
 
+  it("checks a kept rule table again when its fields change, and a bad second rule before any slot", function()
+    local f = fake()
+    local rule = { key = "acct", limit = 2, period = 1 }
+    local rules = { rule }
+    local opts = { mode = "error", clock = f.clock }
+    assert(ratelimit.acquire(f.store, rules, opts))
+    assert(ratelimit.acquire(f.store, rules, opts))
+    assert.is_nil(ratelimit.acquire(f.store, rules, opts)) -- full
+    rule.key = "acct2" -- the same table, another window
+    assert(ratelimit.acquire(f.store, rules, opts))
+    rule.limit = 3 -- a wider window on the same key: one more call fits
+    assert(ratelimit.acquire(f.store, rules, opts))
+    assert(ratelimit.acquire(f.store, rules, opts))
+    assert.is_nil(ratelimit.acquire(f.store, rules, opts))
+    rule.limit = 0 / 0 -- and a kept table made bad raises like a fresh one
+    assert.has_error(function() ratelimit.acquire(f.store, rules, opts) end)
+    -- a bad second rule raises before the first one's slot is taken
+    local first = { key = "fresh", limit = 1, period = 1 }
+    assert.has_error(function() ratelimit.acquire(f.store, { first, { key = "x", limit = 0, period = 1 } }, opts) end)
+    assert(ratelimit.acquire(f.store, { first }, opts))
+  end)
+
+  it("acquire_call: the context's store, sleep and clock, mode, and no wait past the deadline", function()
+    local f = fake()
+    local cfg = {}
+    local ctx = { cfg = cfg, store = f.store, sleep = f.sleep, clock = f.clock }
+    local rules = { { key = "acct", limit = 1, period = 10 } }
+    assert.equal(0, ratelimit.acquire_call(ctx, rules))
+    -- "wait" (the default): waits for the slot
+    local waited = assert(ratelimit.acquire_call(ctx, rules))
+    assert.is_true(waited >= 10 - 1e-9)
+    -- "error" for the same client configuration: the mode is not the cached one's
+    local w, wait = ratelimit.acquire_call(ctx, rules, "error")
+    assert.is_nil(w)
+    assert.is_true(wait > 0)
+    -- a deadline 3 s away: no wait of 10 s, the seconds to wait instead
+    local before = f.t
+    ctx.deadline = f.t + 3
+    w, wait = ratelimit.acquire_call(ctx, rules)
+    assert.is_nil(w)
+    assert.is_true(wait > 0)
+    assert.is_true(f.t - before <= 3)
+    -- another clock in the same cfg (a new context): used, not the cached one
+    ctx.deadline = nil
+    local g = fake()
+    local ctx2 = { cfg = cfg, store = g.store, sleep = g.sleep, clock = g.clock }
+    assert.equal(0, ratelimit.acquire_call(ctx2, rules))
+    assert(ratelimit.acquire_call(ctx2, rules))
+    assert.is_true(g.slept >= 10 - 1e-9)
+  end)
+
   it("makes a client-side rate_limited error that says nothing was sent", function()
     local e = ratelimit.error({ vendor = "huawei", op = "list_tags" }, 0.2004, "5 calls/s")
     assert.equal("rate_limited", e.kind)

@@ -31,9 +31,12 @@ local HAS_INT = math.type ~= nil
 local MAXINT = math.maxinteger or 2^53
 local MININT = math.mininteger or -2^53
 
-local function is_integer(n)
-  if HAS_INT then return math.type(n) == "integer" end
-  return type(n) == "number" and n == math.floor(n) and n >= MININT and n <= MAXINT
+local math_type, floor = math.type, math.floor
+local is_integer
+if HAS_INT then
+  is_integer = function(n) return math_type(n) == "integer" end
+else
+  is_integer = function(n) return type(n) == "number" and n == floor(n) and n >= MININT and n <= MAXINT end
 end
 M.is_integer = is_integer
 

@@ -2,7 +2,8 @@
 --
 -- The same interface as every backend (see `simkit.store`). Values are kept
 -- encoded (`simkit.store.codec`), so a table read back is a copy and types
--- round-trip exactly as in the durable backends. Expiry follows the
+-- round-trip exactly as in the durable backends; integers are kept as they
+-- are (as shdict and SQLite keep them), so `incr` builds no text. Expiry follows the
 -- monotonic clock, or `opts.clock` (seconds) when given, so specs can move
 -- time.
 -- @module simkit.store.memory
@@ -50,7 +51,7 @@ end
 
 --- Write a value, with an optional TTL in seconds. Returns true or nil, err.
 function Store:set(k, v, ttl)
-  local enc, err = codec.encode_write(k, v, ttl)
+  local enc, err = codec.encode_write(k, v, ttl, true)
   if not enc then return nil, err end
   put(self, k, enc, ttl)
   return true
@@ -59,7 +60,7 @@ end
 --- Write a value only when the key is absent (the lock primitive).
 -- @treturn boolean true when written, false when the key was present
 function Store:add(k, v, ttl)
-  local enc, err = codec.encode_write(k, v, ttl)
+  local enc, err = codec.encode_write(k, v, ttl, true)
   if not enc then return nil, err end
   if live(self, k) ~= nil then return false end
   put(self, k, enc, ttl)
@@ -73,8 +74,7 @@ function Store:incr(k, n, ttl)
   if not ok then return nil, err end
   local enc = live(self, k)
   if enc == nil then
-    local e = codec.encode(n)
-    put(self, k, e, ttl)
+    put(self, k, n, ttl)
     return n
   end
   local cur = codec.decode(enc)
@@ -83,7 +83,7 @@ function Store:incr(k, n, ttl)
   end
   local v = codec.add_integers(cur, n)
   if v == nil then return nil, codec.store_error("memory", "incr: the sum at '" .. k .. "' overflows") end
-  self.data[k] = codec.encode(v)
+  self.data[k] = v
   return v
 end
 

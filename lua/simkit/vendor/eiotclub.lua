@@ -188,6 +188,8 @@ local function guard(ctx, args, g)
   end
 end
 
+local RULES = setmetatable({}, { __mode = "k" }) -- cfg -> the pacing rule of its calls, made once
+
 --- The `admit` step: client-side pacing (`rate_limit` calls/s per appkey,
 -- in the store) and the per-card guards.
 -- @treturn true|function|nil true, or a release function (called with the
@@ -195,10 +197,12 @@ end
 function M.admit(ctx, args)
   local cfg = ctx.cfg
   if cfg.rate_limit then
-    local waited, wait, serr = ratelimit.acquire(ctx.store, {
-      { key = "simkit:eiot:" .. cfg.key_id, limit = cfg.rate_limit, period = 1 } },
-      { sleep = ctx.sleep, clock = ctx.clock,
-        max_wait = ctx.deadline and math.max(0, ctx.deadline - ctx.clock() - 0.1) or nil })
+    local rules = RULES[cfg]
+    if not rules then
+      rules = { { key = "simkit:eiot:" .. cfg.key_id, limit = cfg.rate_limit, period = 1 } }
+      RULES[cfg] = rules
+    end
+    local waited, wait, serr = ratelimit.acquire_call(ctx, rules)
     if not waited then
       if serr then return nil, serr end
       return nil, ratelimit.error(ctx, wait, cfg.rate_limit .. " calls/s per appkey, option rate_limit")

@@ -205,15 +205,25 @@ M.RATE_LIMIT = 5
 
 --- The `admit` step: the client-side rate limit, in the client's store
 -- (5 calls/s per account, `rate_per_s` of the op's descriptor besides).
+local RULES = setmetatable({}, { __mode = "k" }) -- cfg -> op -> the rules of its calls, made once
+
 function M.admit(ctx)
   local cfg = ctx.cfg
   if not cfg.rate_limit then return true end
-  local key = cfg.limit_key
-  local rules = { { key = key, limit = M.RATE_LIMIT, period = M.RATE_PERIOD } }
   local per = ctx.spec.rate_per_s
-  if per then rules[2] = { key = key .. ":" .. ctx.op, limit = per, period = M.RATE_PERIOD } end
-  local waited, wait, serr = ratelimit.acquire(ctx.store, rules, { mode = cfg.rate_limit, sleep = ctx.sleep,
-    clock = ctx.clock, max_wait = ctx.deadline and math.max(0, ctx.deadline - ctx.clock() - 0.1) or nil })
+  local by_op = RULES[cfg]
+  if not by_op then
+    by_op = {}
+    RULES[cfg] = by_op
+  end
+  local rules = by_op[ctx.op]
+  if not rules then
+    local key = cfg.limit_key
+    rules = { { key = key, limit = M.RATE_LIMIT, period = M.RATE_PERIOD } }
+    if per then rules[2] = { key = key .. ":" .. ctx.op, limit = per, period = M.RATE_PERIOD } end
+    by_op[ctx.op] = rules
+  end
+  local waited, wait, serr = ratelimit.acquire_call(ctx, rules, cfg.rate_limit)
   if waited then return true end
   if serr then return nil, serr end
   return nil, ratelimit.error(ctx, wait, M.RATE_LIMIT .. " calls/s per account" ..
