@@ -4,7 +4,7 @@
 --
 --     validate -> [adapter call hook] -> for each attempt:
 --       admit (rate limit, guards; may wait) -> authenticate (token from the
---       store; a fetch goes through `ctx.request`, the same transport and
+--       store; a fetch goes through `ctx:request`, the same transport and
 --       error path as any call) -> build (pure: no sleep, no I/O) -> send ->
 --       parse -> should_retry (the ONE retry decision) -> result
 --
@@ -283,36 +283,32 @@ local function request(ctx, req, timeout)
   return res
 end
 
--- ctx.request(req[, timeout]) -> res | nil, err: a raw request through the
--- client's transport (a token fetch); ctx.call(name, args[, opts]) -> data,
+-- ctx:request(req[, timeout]) -> res | nil, err: a raw request through the
+-- client's transport (a token fetch); ctx:call(name, args[, opts]) -> data,
 -- err, full: another op through the whole pipeline (validation included;
--- opts: timeout, retries, deadline). Made on first use: most calls need
--- neither, and a call should allocate little.
-local CTX = {
-  __index = function(ctx, k)
-    local f
-    if k == "request" then
-      f = function(req, timeout) return request(ctx, req, timeout) end
-    elseif k == "call" then
-      local client = rawget(ctx, "_client")
-      f = function(other, args, opts) return client:_call(other, args, opts) end
-    else
-      return nil
-    end
-    rawset(ctx, k, f)
-    return f
-  end,
-}
+-- opts: timeout, retries, deadline).
+local CTX_METHODS = {}
+function CTX_METHODS.request(ctx, req, timeout) return request(ctx, req, timeout) end
+function CTX_METHODS.call(ctx, other, args, opts) return rawget(ctx, "_client"):_call(other, args, opts) end
+
+-- client -> the metatable of its call contexts: what every call of the
+-- client shares (cfg, secrets, state, store, vendor, sleep, clock) is read
+-- through it, so a context is made with only what is its own (a call
+-- should allocate little). Made on the client's first call.
+local CTX_MT = setmetatable({}, { __mode = "k" })
 
 --- The context the adapter hooks see for one call (see `simkit.vendor.common`).
 local function context(self, name, op)
-  local cfg = rawget(self, "_cfg")
-  return setmetatable({
-    _client = self,
-    cfg = cfg, secrets = SECRETS[self], state = rawget(self, "_state"), store = cfg.store,
-    vendor = rawget(self, "_vendor").name, op = name, spec = op, read = op.read or false,
-    sleep = cfg.sleep, clock = cfg.clock,
-  }, CTX)
+  local mt = CTX_MT[self]
+  if not mt then
+    local cfg = rawget(self, "_cfg")
+    mt = { __index = setmetatable({
+      cfg = cfg, secrets = SECRETS[self], state = rawget(self, "_state"), store = cfg.store,
+      vendor = rawget(self, "_vendor").name, sleep = cfg.sleep, clock = cfg.clock,
+    }, { __index = CTX_METHODS }) }
+    CTX_MT[self] = mt
+  end
+  return setmetatable({ _client = self, op = name, spec = op, read = op.read or false, attempt = 0 }, mt)
 end
 
 -- The context of an extra client method (Huawei wait, TIBIOT wait_batch).
@@ -340,7 +336,7 @@ local function attempt_once(vendor, ctx, args, timeout)
   end
   local auth
   if vendor.authenticate then
-    local a, aerr = vendor.authenticate(ctx, rawget(ctx, "refused")) -- (not through CTX's __index)
+    local a, aerr = vendor.authenticate(ctx, rawget(ctx, "refused")) -- (not through the shared fields)
     if not a then
       if release then release(aerr) end
       return nil, aerr

@@ -113,7 +113,7 @@ end
 local LOOKUPS = {
   get_order_package_details = function(o)
     for _, state in ipairs({ 0, 1, 2 }) do
-      local data, err = o.ctx.call("get_order_package_details",
+      local data, err = o.ctx:call("get_order_package_details",
         { outTradeNoArrStr = o.key, state = state, page = 1, pageSize = 50 }, lookup_opts(o))
       if not data then return "unknown", err end
       for _, item in ipairs(list_of(data)) do
@@ -123,7 +123,7 @@ local LOOKUPS = {
     return "absent"
   end,
   pool_record_list = function(o)
-    local data, err = o.ctx.call("pool_record_list",
+    local data, err = o.ctx:call("pool_record_list",
       { pool_object_id = o.args.pool_object_id, out_trade_no_arr = o.key, page = 1, page_size = 10 }, lookup_opts(o))
     if not data then return "unknown", err end
     for _, item in ipairs(list_of(data)) do
@@ -140,7 +140,7 @@ local ID_LOOKUPS = {
     local iccid = item.iccid or o.args.iccid
     if type(iccid) ~= "string" then return nil end
     for page = 1, 5 do
-      local data = o.ctx.call("package_order_record", { iccid = iccid, orderBy = "createDateDesc", page = page,
+      local data = o.ctx:call("package_order_record", { iccid = iccid, orderBy = "createDateDesc", page = page,
         pageSize = 100 }, lookup_opts(o))
       local list = list_of(data)
       for _, r in ipairs(list) do
@@ -292,7 +292,7 @@ function M.lookup(client, op, key, args, budget)
     return "unknown", errors.input("an order key must be a non-empty string")
   end
   local ctx = { clock = util.monotonic, sleep = util.sleep,
-    call = function(name, a) return client:call(name, a) end }
+    call = function(_, name, a) return client:call(name, a) end } -- (ctx:call, as in the pipeline)
   local o = { ctx = ctx, spec = spec, key = key, args = args or {}, deadline = util.monotonic() + (budget or 30) }
   return LOOKUPS[spec.lookup](o)
 end

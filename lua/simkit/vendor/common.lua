@@ -18,7 +18,7 @@
 --                   called when the attempt fails (to give a guard back).
 --   authenticate(ctx, refused) [optional] -> auth | nil, err
 --                   credentials for one attempt (a token from ctx.store; a
---                   fetch goes through ctx.request). `refused` is a token
+--                   fetch goes through ctx:request). `refused` is a token
 --                   the vendor just refused: get another.
 --   build(ctx, args, auth) -> req | nil, err      PURE: no sleep, no I/O
 --   parse(ctx, res, auth) -> data | nil, err, full  PURE. An error with
@@ -33,8 +33,10 @@
 --
 -- `ctx` (one per call): vendor, op, spec (the descriptor), read, cfg,
 -- secrets, store, state (per client, never shared state), attempt,
--- deadline, sleep, clock, request(req[, timeout]) -> res | nil, err,
--- call(op, args[, opts]) -> data, err, full. No adapter reads the client's
+-- deadline, sleep, clock, and two methods: ctx:request(req[, timeout]) ->
+-- res | nil, err and ctx:call(op, args[, opts]) -> data, err, full (what
+-- every call of a client shares is read through the context's metatable;
+-- a hook never copies or iterates a context). No adapter reads the client's
 -- fields; retry decisions are the pipeline's alone (client.should_retry):
 -- adapters only describe errors (kind, retryable, not_processed, sent).
 -- @module simkit.vendor.common

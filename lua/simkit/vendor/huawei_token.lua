@@ -9,7 +9,7 @@
 -- (`LOCK_TTL`), the others wait for the token to appear. The token is kept
 -- with a TTL ending `MARGIN` before IAM's expiry; no clock is compared
 -- across nodes. The fetch is an ordinary request through the client's
--- transport (`ctx.request`): same deadlines, size cap and error kinds as any
+-- transport (`ctx:request`): same deadlines, size cap and error kinds as any
 -- call. What IAM sends is checked before it is stored: a token holding
 -- anything but printable ASCII is refused (kind "decode") and never cached.
 -- @module simkit.vendor.huawei_token
@@ -80,7 +80,7 @@ local function fetch(ctx)
       scope = { project = { name = cfg.project } },
     },
   })
-  local res, terr = ctx.request({
+  local res, terr = ctx:request({
     method = "POST", url = cfg.iam_endpoint .. "/v3/auth/tokens", body = body, op = "iam_token",
     headers = { ["Content-Type"] = "application/json;charset=utf8", ["Accept"] = "application/json" },
     -- fetching a token changes nothing a retry could double
