@@ -223,6 +223,85 @@ describe("simkit.core http", function()
     end)
   end)
 
+  describe("the header list, reused by every request of a handle", function()
+    local function echo_of(res) return assert(json.json_decode(assert(res).body)) end
+
+    it("sends each request's own headers only, through growth past the first buffer and back", function()
+      -- 40 lines of ~220 bytes: past the list's first 4 KB and its first 16 nodes
+      local many = {}
+      for i = 1, 40 do many["X-Many-" .. i] = string.rep(string.char(96 + i % 26 + 1), 200) .. i end
+      local echo = echo_of(h:request({ url = sb.url .. "/test/echo", headers = many }))
+      for i = 1, 40 do
+        assert.equal(string.rep(string.char(96 + i % 26 + 1), 200) .. i, echo.headers["x-many-" .. i])
+      end
+      -- then a short list: nothing of the long one goes out again
+      echo = echo_of(h:request({ url = sb.url .. "/test/echo", headers = { { "X-One", "1" }, ["X-Empty"] = "" } }))
+      assert.equal("1", echo.headers["x-one"])
+      assert.equal("", echo.headers["x-empty"])
+      for i = 1, 40 do assert.is_nil(echo.headers["x-many-" .. i]) end
+      -- and none at all
+      echo = echo_of(h:request({ url = sb.url .. "/test/echo" }))
+      assert.is_nil(echo.headers["x-one"])
+      assert.is_nil(echo.headers["x-empty"])
+      assert.is_nil(echo.headers["expect"])
+    end)
+
+    it("leaves nothing of a request whose headers raised half-way", function()
+      assert(h:request({ url = sb.url .. "/test/echo", headers = { { "X-Before", "1" } } }))
+      -- the first header is taken, the second raises
+      local ok = pcall(h.request, h, { url = sb.url .. "/test/echo",
+        headers = { { "X-Half", "1" }, { "X-Bad", "a\nb" } } })
+      assert.is_false(ok)
+      local echo = echo_of(h:request({ url = sb.url .. "/test/echo", headers = { { "X-After", "2" } } }))
+      assert.equal("2", echo.headers["x-after"])
+      assert.is_nil(echo.headers["x-half"])
+      assert.is_nil(echo.headers["x-before"])
+    end)
+
+    it("frees a list grown past 256 KB and builds the next one afresh", function()
+      local huge = {}
+      for i = 1, 300 do huge[#huge + 1] = { "X-Huge-" .. i, string.rep("v", 1000) } end
+      -- nginx refuses a header block this large; whatever the answer, the handle goes on
+      h:request({ url = sb.url .. "/test/echo", headers = huge })
+      local echo = echo_of(h:request({ url = sb.url .. "/test/echo", headers = { ["X-Small"] = "s" } }))
+      assert.equal("s", echo.headers["x-small"])
+      assert.is_nil(echo.headers["x-huge-1"])
+      echo = echo_of(h:request({ method = "POST", url = sb.url .. "/test/echo", body = "b" }))
+      assert.is_nil(echo.headers["x-small"])
+      assert.is_nil(echo.headers["content-type"])
+    end)
+  end)
+
+  describe("pinned settings", function()
+    it("reads where the bytes go from the defaults alone when pinned", function()
+      -- the request's proxy would send it nowhere (a closed port); pinned, it is not read
+      local dead = "http://127.0.0.1:" .. sandbox.closed_port()
+      local res = assert(h:request({ url = sb.url .. "/test/echo", proxy = dead, insecure = "not read",
+        cafile = 1, capath = {}, noproxy = false }, { proxy = "" }, true))
+      assert.equal(200, res.status)
+      -- not pinned, the request's own proxy wins
+      local r2, _, cat = h:request({ url = sb.url .. "/test/echo", proxy = dead }, { proxy = "" }, false)
+      assert.is_nil(r2)
+      assert.equal("connect", cat)
+      -- pinned, the defaults' own proxy applies (and without defaults, none)
+      r2, _, cat = h:request({ url = sb.url .. "/test/echo", proxy = "" }, { proxy = dead }, true)
+      assert.is_nil(r2)
+      assert.equal("connect", cat)
+      assert.equal(200, assert(h:request({ url = sb.url .. "/test/echo", proxy = dead }, nil, true)).status)
+      -- the per-request fields still count when pinned
+      local echo = json.json_decode(assert(h:request({ method = "PUT", url = sb.url .. "/test/echo", body = "pb",
+        headers = { ["X-P"] = "1" } }, { proxy = "" }, true)).body)
+      assert.equal("PUT", echo.method)
+      assert.equal("pb", echo.body)
+      assert.equal("1", echo.headers["x-p"])
+      -- the defaults' settings are still checked
+      assert.has_error(function() h:request({ url = sb.url .. "/test/echo" }, { proxy = 1 }, true) end)
+      assert.has_error(function() h:request({ url = sb.url .. "/test/echo" }, { insecure = "x" }, true) end)
+      assert.has_error(function() h:request({ url = sb.url .. "/test/echo" }, {}, "yes") end)
+      assert.has_error(function() h:request({ url = sb.url .. "/test/echo" }, {}, 1) end)
+    end)
+  end)
+
   describe("transport failures", function()
     it("reports a reset connection as 'reset'", function()
       sb:fault({ path = "/test/echo", kind = "reset" })

@@ -4,12 +4,15 @@
  *   core.http_version() -> "libcurl/7.88.1 OpenSSL/3.0.x ..."
  *   handle:request({ method=, url=, headers=, body=, timeout=, connect_timeout=,
  *                    max_body=, cafile=, capath=, proxy=, noproxy=, insecure=,
- *                    idempotent= } [, defaults])
+ *                    idempotent= } [, defaults [, pinned]])
  *     -> { status=, headers={lower-name=value}, body=, elapsed=, reused= }
  *      | nil, message, category, curlcode
  *
  * `defaults` (a table) gives the settings the request lacks: timeout,
  * connect_timeout, max_body, cafile, capath, proxy, noproxy, insecure.
+ * `pinned` true: where the bytes go (cafile, capath, proxy, noproxy,
+ * insecure) is the defaults' alone, the request's own are not read (a
+ * transport hands the caller's table over as it is).
  * A request of the same shape as the handle's previous one (method, body or
  * not, idempotent, the TLS/proxy settings) keeps the handle's options and
  * sets only what differs (URL, headers, deadlines, size cap, body).
@@ -38,10 +41,11 @@
  * fresh connection, so that an idle connection closed by the server cannot
  * make an unprocessed write look possibly processed.
  *
- * Memory: every C buffer that lives across a Lua API call (header list,
- * response buffers) is owned by the userdata, so a Lua error (e.g. out of
- * memory) can never leak it; it is freed by the next request or by
- * close/__gc. */
+ * Memory: every C buffer that lives across a Lua API call (header lines
+ * and list nodes, response buffers) is owned by the userdata, so a Lua error
+ * (e.g. out of memory) can never leak it; the next request reuses it (one
+ * grown past HTTP_KEEP_BUFFER is freed after its transfer) and close/__gc
+ * frees it. */
 #include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
@@ -68,7 +72,13 @@ typedef struct {
 
 typedef struct {
     CURL *curl;
-    struct curl_slist *hdrs;
+    /* The request's header list: the lines, NUL-terminated one after the
+     * other, in one buffer and the list's nodes in one array, both reused
+     * by every request (libcurl reads CURLOPT_HTTPHEADER's list during
+     * perform only and never frees it). */
+    http_buf lines;
+    struct curl_slist *nodes;
+    size_t nnodes, nodes_cap;
     http_buf body;
     http_buf head;
     int oom;
@@ -112,25 +122,35 @@ static void buf_free(http_buf *b)
     b->len = b->cap = 0;
 }
 
-static int buf_add(http_buf *b, const char *data, size_t n)
+/* Room for n more bytes at the end of b, counted in its length: where they
+ * go, or NULL on no memory. */
+static char *buf_reserve(http_buf *b, size_t n)
 {
     if (n > b->cap - b->len) {
         size_t cap = b->cap ? b->cap : 4096;
         char *p;
         while (cap - b->len < n) {
             if (cap > ((size_t)-1) / 2)
-                return 0;
+                return NULL;
             cap *= 2;
         }
         p = realloc(b->p, cap);
         if (p == NULL)
-            return 0;
+            return NULL;
         b->p = p;
         b->cap = cap;
     }
-    if (n)
-        memcpy(b->p + b->len, data, n);
     b->len += n;
+    return b->p + b->len - n;
+}
+
+static int buf_add(http_buf *b, const char *data, size_t n)
+{
+    char *p = buf_reserve(b, n);
+    if (p == NULL)
+        return 0;
+    if (n)
+        memcpy(p, data, n);
     return 1;
 }
 
@@ -223,10 +243,10 @@ static void handle_release(http_handle *h)
         curl_easy_cleanup(h->curl);
         h->curl = NULL;
     }
-    if (h->hdrs) {
-        curl_slist_free_all(h->hdrs);
-        h->hdrs = NULL;
-    }
+    free(h->nodes);
+    h->nodes = NULL;
+    h->nnodes = h->nodes_cap = 0;
+    buf_free(&h->lines);
     buf_free(&h->body);
     buf_free(&h->head);
     forget_shape(h);
@@ -294,92 +314,118 @@ static int http_version(lua_State *L)
 
 /* ---------------------------------------------------------------- argument checks */
 
-/* Push t[name] (raw) and return its type; the value stays on the stack. */
-/* Push field `name` of the table at `idx`; its type. */
-static int push_from(lua_State *L, int idx, const char *name)
+/* The keys http_request reads and writes, interned once as its upvalues
+ * (a lua_pushstring per read would hash the C string every time). */
+enum {
+    K_METHOD = 1, K_URL, K_BODY, K_TIMEOUT, K_CONNECT_TIMEOUT, K_MAX_BODY, K_CAFILE, K_CAPATH,
+    K_PROXY, K_NOPROXY, K_INSECURE, K_IDEMPOTENT, K_HEADERS, K_STATUS, K_ELAPSED, K_REUSED,
+    K_COUNT = K_REUSED
+};
+
+static const char *const key_names[K_COUNT + 1] = {
+    NULL, "method", "url", "body", "timeout", "connect_timeout", "max_body", "cafile", "capath",
+    "proxy", "noproxy", "insecure", "idempotent", "headers", "status", "elapsed", "reused",
+};
+
+/* Push field `k` of the table at `idx` (raw); its type. */
+static int push_from(lua_State *L, int idx, int k)
 {
-    lua_pushstring(L, name);
+    lua_pushvalue(L, lua_upvalueindex(k));
     lua_rawget(L, idx);
     return lua_type(L, -1);
 }
 
 /* A field of the request (argument 2). */
-static int push_field(lua_State *L, const char *name)
+static int push_field(lua_State *L, int k)
 {
-    return push_from(L, 2, name);
+    return push_from(L, 2, k);
 }
 
 /* A setting: the request's own, else the handle defaults' (argument 3, the
  * transport's client options), so a transport passes both tables as they
  * are instead of merging them into a new one per request. */
-static int push_setting(lua_State *L, const char *name)
+static int push_setting(lua_State *L, int k)
 {
-    int t = push_field(L, name);
+    int t = push_field(L, k);
     if (t == LUA_TNIL && lua_type(L, 3) == LUA_TTABLE) {
         lua_pop(L, 1);
-        t = push_from(L, 3, name);
+        t = push_from(L, 3, k);
     }
     return t;
 }
 
-/* The string value of type `t` on the stack top (pushed for `name`), or NULL
- * for nil; raises on another type, and on a NUL byte unless `len` is given. */
-static const char *top_string(lua_State *L, int t, const char *name, size_t *len)
+/* The string value of type `t` on the stack top (pushed for key `k`), or
+ * NULL for nil; raises on another type, and on a NUL byte unless `len` is
+ * given. */
+static const char *top_string(lua_State *L, int t, int k, size_t *len)
 {
     const char *s;
     size_t n;
     if (t == LUA_TNIL)
         return NULL;
     if (t != LUA_TSTRING)
-        luaL_argerror(L, 2, lua_pushfstring(L, "field '%s' must be a string", name));
+        luaL_argerror(L, 2, lua_pushfstring(L, "field '%s' must be a string", key_names[k]));
     s = lua_tolstring(L, -1, &n);
     if (len)
         *len = n;
     else if (strlen(s) != n)
-        luaL_argerror(L, 2, lua_pushfstring(L, "field '%s' contains a NUL byte", name));
+        luaL_argerror(L, 2, lua_pushfstring(L, "field '%s' contains a NUL byte", key_names[k]));
     return s;
 }
 
 /* method, url, body: the request's own */
-static const char *opt_string_field(lua_State *L, const char *name, size_t *len)
+static const char *opt_string_field(lua_State *L, int k, size_t *len)
 {
-    return top_string(L, push_field(L, name), name, len);
+    return top_string(L, push_field(L, k), k, len);
 }
 
-/* cafile, capath, proxy, noproxy: the request's, else the defaults' */
-static const char *opt_string_setting(lua_State *L, const char *name)
+/* A setting of where the bytes go (cafile, capath, proxy, noproxy,
+ * insecure): the defaults' alone when `pinned`, else as push_setting. */
+static int push_route(lua_State *L, int k, int pinned)
 {
-    return top_string(L, push_setting(L, name), name, NULL);
+    if (!pinned)
+        return push_setting(L, k);
+    if (lua_type(L, 3) == LUA_TTABLE)
+        return push_from(L, 3, k);
+    lua_pushnil(L);
+    return LUA_TNIL;
 }
 
-static long seconds_field(lua_State *L, const char *name, double dflt)
+/* cafile, capath, proxy, noproxy */
+static const char *opt_string_route(lua_State *L, int k, int pinned)
 {
-    int t = push_setting(L, name);
+    return top_string(L, push_route(L, k, pinned), k, NULL);
+}
+
+static long seconds_field(lua_State *L, int k, double dflt)
+{
+    int t = push_setting(L, k);
     double s;
     if (t == LUA_TNIL)
         s = dflt;
     else if (t != LUA_TNUMBER)
-        return luaL_argerror(L, 2, lua_pushfstring(L, "field '%s' must be a number (seconds)", name));
+        return luaL_argerror(L, 2, lua_pushfstring(L, "field '%s' must be a number (seconds)", key_names[k]));
     else
         s = (double)lua_tonumber(L, -1);
     if (!(s > 0) || !(s <= HTTP_MAX_TIMEOUT))
-        return luaL_argerror(L, 2,
-                             lua_pushfstring(L, "field '%s' must be a positive number of seconds", name));
+        return luaL_argerror(L, 2, lua_pushfstring(L, "field '%s' must be a positive number of seconds",
+                                                   key_names[k]));
     return (long)ceil(s * 1000.0);
 }
 
-static curl_off_t bytes_field(lua_State *L, const char *name, double dflt)
+static curl_off_t bytes_field(lua_State *L, int k, double dflt)
 {
-    int t = push_setting(L, name);
+    int t = push_setting(L, k);
     double n;
     if (t == LUA_TNIL)
         n = dflt;
     else if (t != LUA_TNUMBER)
-        return luaL_argerror(L, 2, lua_pushfstring(L, "field '%s' must be a number (bytes)", name));
+        return luaL_argerror(L, 2, lua_pushfstring(L, "field '%s' must be a number (bytes)", key_names[k]));
     else
         n = (double)lua_tonumber(L, -1);
     if (!(n >= 1) || !(n <= HTTP_MAX_MAX_BODY))
-        return luaL_argerror(L, 2, lua_pushfstring(L, "field '%s' must be a number of bytes from 1 to 2^53", name));
+        return luaL_argerror(L, 2, lua_pushfstring(L, "field '%s' must be a number of bytes from 1 to 2^53",
+                                                   key_names[k]));
     return (curl_off_t)floor(n);
 }
 
@@ -409,13 +455,10 @@ static int valid_header_name(const char *s, size_t n)
     return 1;
 }
 
+/* No CR, LF or NUL: three vectorised scans (a signature header is long) */
 static int valid_header_value(const char *s, size_t n)
 {
-    size_t i;
-    for (i = 0; i < n; i++)
-        if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0')
-            return 0;
-    return 1;
+    return memchr(s, '\r', n) == NULL && memchr(s, '\n', n) == NULL && memchr(s, '\0', n) == NULL;
 }
 
 static int is_text(lua_State *L, int idx)
@@ -465,11 +508,42 @@ static int each_header(lua_State *L, int hidx, header_fn fn, void *ud)
     return 1;
 }
 
-static int check_one_header(lua_State *L, void *ud, int ni, int vi)
+typedef struct {
+    http_handle *h;
+    int saw_expect, saw_ctype, failed;
+} build_state;
+
+/* Append the header line "name: value" (NUL-terminated) to the handle's
+ * lines, or "name;" for an empty value (curl drops "name:"), or the line
+ * `name` as it is when value is NULL ("Expect:": no such header); 0 on no
+ * memory. */
+static int add_line(http_handle *h, const char *name, size_t nl, const char *value, size_t vl)
 {
-    const char *name, *value;
+    size_t n = value == NULL ? nl + 1 : vl == 0 ? nl + 2 : nl + vl + 3;
+    char *line = n > nl ? buf_reserve(&h->lines, n) : NULL;
+    if (line == NULL)
+        return 0;
+    memcpy(line, name, nl);
+    if (value != NULL && vl == 0) {
+        line[nl++] = ';';
+    } else if (value != NULL) {
+        line[nl] = ':';
+        line[nl + 1] = ' ';
+        memcpy(line + nl + 2, value, vl);
+        nl += vl + 2;
+    }
+    line[nl] = '\0';
+    h->nnodes++;
+    return 1;
+}
+
+/* Check one header (raises on a bad one: the lines so far are the handle's,
+ * reset by the next request) and append it as "Name: value". */
+static int add_one_header(lua_State *L, void *ud, int ni, int vi)
+{
+    build_state *st = (build_state *)ud;
     size_t nl, vl;
-    (void)ud;
+    const char *name, *value;
     if (lua_type(L, ni) != LUA_TSTRING || !is_text(L, vi))
         luaL_argerror(L, 2, "field 'headers': names must be strings and values strings or numbers");
     name = lua_tolstring(L, ni, &nl);
@@ -478,64 +552,41 @@ static int check_one_header(lua_State *L, void *ud, int ni, int vi)
     value = lua_tolstring(L, vi, &vl); /* converts the stack copy only */
     if (!valid_header_value(value, vl))
         luaL_argerror(L, 2, lua_pushfstring(L, "field 'headers': invalid value for '%s'", name));
-    return 1;
-}
-
-typedef struct {
-    http_handle *h;
-    int saw_expect, saw_ctype, failed;
-} build_state;
-
-/* Check one header (raises on a bad one: the list built so far is the
- * handle's, freed by the next request or close) and append it. */
-static int add_one_header(lua_State *L, void *ud, int ni, int vi)
-{
-    build_state *st = (build_state *)ud;
-    size_t nl, vl;
-    const char *name, *value;
-    struct curl_slist *next;
-    char small[256], *line;
-    check_one_header(L, NULL, ni, vi);
-    name = lua_tolstring(L, ni, &nl);
-    value = lua_tolstring(L, vi, &vl);
     if (nl == 6 && strncasecmp(name, "expect", 6) == 0)
         st->saw_expect = 1;
     if (nl == 12 && strncasecmp(name, "content-type", 12) == 0)
         st->saw_ctype = 1;
-    /* "Name: value"; an empty value is "Name;" for curl ("Name:" would drop it).
-     * A usual line on the C stack; no Lua call between malloc and free. */
-    line = nl + vl + 3 <= sizeof small ? small : (char *)malloc(nl + vl + 3);
-    if (line == NULL) {
+    if (!add_line(st->h, name, nl, value, vl)) {
         st->failed = 1;
         return 0;
     }
-    memcpy(line, name, nl);
-    if (vl == 0) {
-        line[nl] = ';';
-        line[nl + 1] = '\0';
-    } else {
-        line[nl] = ':';
-        line[nl + 1] = ' ';
-        memcpy(line + nl + 2, value, vl);
-        line[nl + 2 + vl] = '\0';
-    }
-    next = curl_slist_append(st->h->hdrs, line);
-    if (line != small)
-        free(line);
-    if (next == NULL) {
-        st->failed = 1;
-        return 0;
-    }
-    st->h->hdrs = next;
     return 1;
 }
 
-static int append_header(http_handle *h, const char *line)
+/* Link the handle's nodes over its lines: the list for CURLOPT_HTTPHEADER
+ * (NULL when there is none); 0 on no memory. Linked only once every line is
+ * in: the buffer may move while it grows. */
+static int link_headers(http_handle *h, struct curl_slist **list)
 {
-    struct curl_slist *next = curl_slist_append(h->hdrs, line);
-    if (next == NULL)
-        return 0;
-    h->hdrs = next;
+    size_t i;
+    char *p = h->lines.p;
+    *list = NULL;
+    if (h->nnodes == 0)
+        return 1;
+    if (h->nnodes > h->nodes_cap) {
+        size_t cap = h->nnodes < 16 ? 16 : h->nnodes;
+        struct curl_slist *n = (struct curl_slist *)realloc(h->nodes, cap * sizeof(*n));
+        if (n == NULL)
+            return 0;
+        h->nodes = n;
+        h->nodes_cap = cap;
+    }
+    for (i = 0; i < h->nnodes; i++) {
+        h->nodes[i].data = p;
+        h->nodes[i].next = i + 1 < h->nnodes ? &h->nodes[i + 1] : NULL;
+        p += strlen(p) + 1;
+    }
+    *list = h->nodes;
     return 1;
 }
 
@@ -543,41 +594,44 @@ static int append_header(http_handle *h, const char *line)
  * added to the handle's list); raises on misuse; allocates nothing. */
 static void read_request(lua_State *L, http_req *r)
 {
-    int t;
+    int t, pinned;
     luaL_checktype(L, 2, LUA_TTABLE);
     if (!lua_isnoneornil(L, 3))
         luaL_checktype(L, 3, LUA_TTABLE);
-    lua_settop(L, 3);
+    if (!lua_isnoneornil(L, 4))
+        luaL_checktype(L, 4, LUA_TBOOLEAN);
+    pinned = lua_toboolean(L, 4);
+    lua_settop(L, 4);
     memset(r, 0, sizeof(*r));
 
-    r->method = opt_string_field(L, "method", NULL);
+    r->method = opt_string_field(L, K_METHOD, NULL);
     if (r->method == NULL)
         r->method = "GET";
     if (!valid_method(r->method))
         luaL_argerror(L, 2, lua_pushfstring(L, "field 'method': invalid method '%s'", r->method));
 
-    r->url = opt_string_field(L, "url", NULL);
+    r->url = opt_string_field(L, K_URL, NULL);
     if (r->url == NULL)
         luaL_argerror(L, 2, "field 'url' must be a string");
 
-    r->body = opt_string_field(L, "body", &r->body_len);
+    r->body = opt_string_field(L, K_BODY, &r->body_len);
 
-    r->timeout_ms = seconds_field(L, "timeout", HTTP_DEFAULT_TIMEOUT);
-    r->connect_timeout_ms = seconds_field(L, "connect_timeout",
+    r->timeout_ms = seconds_field(L, K_TIMEOUT, HTTP_DEFAULT_TIMEOUT);
+    r->connect_timeout_ms = seconds_field(L, K_CONNECT_TIMEOUT,
                                           fmin((double)r->timeout_ms / 1000.0, HTTP_DEFAULT_CONNECT_TIMEOUT));
-    r->max_body = bytes_field(L, "max_body", HTTP_DEFAULT_MAX_BODY);
+    r->max_body = bytes_field(L, K_MAX_BODY, HTTP_DEFAULT_MAX_BODY);
 
-    r->cafile = opt_string_setting(L, "cafile");
-    r->capath = opt_string_setting(L, "capath");
-    r->proxy = opt_string_setting(L, "proxy");
-    r->noproxy = opt_string_setting(L, "noproxy");
+    r->cafile = opt_string_route(L, K_CAFILE, pinned);
+    r->capath = opt_string_route(L, K_CAPATH, pinned);
+    r->proxy = opt_string_route(L, K_PROXY, pinned);
+    r->noproxy = opt_string_route(L, K_NOPROXY, pinned);
 
-    t = push_setting(L, "insecure");
+    t = push_route(L, K_INSECURE, pinned);
     if (t != LUA_TNIL && t != LUA_TBOOLEAN)
         luaL_argerror(L, 2, "field 'insecure' must be a boolean");
     r->insecure = lua_toboolean(L, -1);
 
-    t = push_field(L, "idempotent");
+    t = push_field(L, K_IDEMPOTENT);
     if (t == LUA_TBOOLEAN)
         r->idempotent = lua_toboolean(L, -1);
     else if (t == LUA_TNIL)
@@ -585,7 +639,7 @@ static void read_request(lua_State *L, http_req *r)
     else
         luaL_argerror(L, 2, "field 'idempotent' must be a boolean");
 
-    t = push_field(L, "headers");
+    t = push_field(L, K_HEADERS);
     if (t == LUA_TTABLE) {
         r->headers_idx = lua_gettop(L); /* each header is checked as it is added */
     } else if (t != LUA_TNIL) {
@@ -704,14 +758,13 @@ static void push_headers(lua_State *L, http_buf *head)
             v = p;
             while (v < le && (*v == ' ' || *v == '\t'))
                 v++;
+            lua_pushvalue(L, -1); /* name, key */
             lua_pushvalue(L, -1);
             lua_rawget(L, tidx);
             lua_pushliteral(L, " ");
             lua_pushlstring(L, v, (size_t)(le - v));
             lua_concat(L, 3);
-            lua_pushvalue(L, -2);
-            lua_insert(L, -2);
-            lua_rawset(L, tidx);
+            lua_rawset(L, tidx); /* name */
             p = next;
             continue;
         }
@@ -727,7 +780,8 @@ static void push_headers(lua_State *L, http_buf *head)
             size_t i, n = (size_t)(colon - p);
             lua_pop(L, 1); /* the previous name */
             for (i = 0; i < n; i++)
-                name[i] = (char)tolower((unsigned char)name[i]);
+                if ((unsigned char)(name[i] - 'A') < 26)
+                    name[i] = (char)(name[i] + ('a' - 'A'));
             lua_pushlstring(L, name, n);
         }
         have_last = 1;
@@ -737,9 +791,10 @@ static void push_headers(lua_State *L, http_buf *head)
         ve = le;
         while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
             ve--;
+        lua_pushvalue(L, -1); /* name, key */
         lua_pushvalue(L, -1);
         lua_rawget(L, tidx);
-        if (lua_isstring(L, -1)) { /* repeated: join with ", " */
+        if (lua_type(L, -1) == LUA_TSTRING) { /* repeated: join with ", " */
             lua_pushliteral(L, ", ");
             lua_pushlstring(L, v, (size_t)(ve - v));
             lua_concat(L, 3);
@@ -747,9 +802,7 @@ static void push_headers(lua_State *L, http_buf *head)
             lua_pop(L, 1);
             lua_pushlstring(L, v, (size_t)(ve - v));
         }
-        lua_pushvalue(L, -2);
-        lua_insert(L, -2);
-        lua_rawset(L, tidx);
+        lua_rawset(L, tidx); /* name */
         p = next;
     }
     lua_pop(L, 1);
@@ -806,6 +859,21 @@ static void keep_shape(http_handle *h, const http_req *r)
     h->shaped = 1;
 }
 
+/* After a transfer: buffers grown past HTTP_KEEP_BUFFER by an unusual
+ * request or answer are freed (a header list that large goes with them). */
+static void request_done(http_handle *h)
+{
+    buf_done(&h->body);
+    buf_done(&h->head);
+    if (h->lines.cap > HTTP_KEEP_BUFFER || h->nodes_cap > HTTP_KEEP_BUFFER / sizeof(*h->nodes)) {
+        curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
+        buf_free(&h->lines);
+        free(h->nodes);
+        h->nodes = NULL;
+        h->nnodes = h->nodes_cap = 0;
+    }
+}
+
 #define SETOPT(opt, val)                                                                        \
     do {                                                                                        \
         if (rc == CURLE_OK)                                                                     \
@@ -819,6 +887,7 @@ static int http_request(lua_State *L)
     CURL *c;
     CURLcode rc = CURLE_OK;
     build_state st;
+    struct curl_slist *list;
     long status = 0, nconn = 0;
     curl_off_t total_us = 0;
     int is_head, base, fast;
@@ -839,10 +908,8 @@ static int http_request(lua_State *L)
         forget_shape(h);
         curl_easy_reset(c); /* options only: live connections stay cached */
     }
-    if (h->hdrs) {
-        curl_slist_free_all(h->hdrs);
-        h->hdrs = NULL;
-    }
+    h->lines.len = 0;
+    h->nnodes = 0;
     h->body.len = 0;
     h->head.len = 0;
     h->oom = 0;
@@ -857,10 +924,12 @@ static int http_request(lua_State *L)
     st.h = h;
     if (r.headers_idx)
         each_header(L, r.headers_idx, add_one_header, &st);
-    if (!st.failed && !st.saw_expect && !append_header(h, "Expect:"))
+    if (!st.failed && !st.saw_expect && !add_line(h, "Expect:", 7, NULL, 0))
         st.failed = 1;
     /* send exactly the caller's headers: no made-up form content type */
-    if (!st.failed && r.body && !st.saw_ctype && !append_header(h, "Content-Type:"))
+    if (!st.failed && r.body && !st.saw_ctype && !add_line(h, "Content-Type:", 13, NULL, 0))
+        st.failed = 1;
+    if (!st.failed && !link_headers(h, &list))
         st.failed = 1;
     if (st.failed) {
         h->oom = 1;
@@ -870,7 +939,7 @@ static int http_request(lua_State *L)
 
     /* what differs per request */
     SETOPT(CURLOPT_URL, r.url);
-    SETOPT(CURLOPT_HTTPHEADER, h->hdrs);
+    SETOPT(CURLOPT_HTTPHEADER, list);
     SETOPT(CURLOPT_TIMEOUT_MS, r.timeout_ms);
     SETOPT(CURLOPT_CONNECTTIMEOUT_MS, r.connect_timeout_ms);
     SETOPT(CURLOPT_MAXFILESIZE_LARGE, r.max_body); /* a Content-Length above it */
@@ -946,8 +1015,7 @@ static int http_request(lua_State *L)
         long req_size = -1;
         if (curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &req_size) != CURLE_OK)
             req_size = -1;
-        buf_done(&h->body);
-        buf_done(&h->head);
+        request_done(h);
         return push_failure(L, h, rc, req_size < 0 ? -1 : req_size > 0);
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -956,28 +1024,27 @@ static int http_request(lua_State *L)
 
     lua_createtable(L, 0, 5);
     base = lua_gettop(L);
+    lua_pushvalue(L, lua_upvalueindex(K_STATUS));
     lua_pushinteger(L, (lua_Integer)status);
-    lua_setfield(L, base, "status");
+    lua_rawset(L, base);
+    lua_pushvalue(L, lua_upvalueindex(K_HEADERS));
     push_headers(L, &h->head);
-    lua_setfield(L, base, "headers");
+    lua_rawset(L, base);
+    lua_pushvalue(L, lua_upvalueindex(K_BODY));
     lua_pushlstring(L, h->body.p ? h->body.p : "", h->body.len);
-    lua_setfield(L, base, "body");
+    lua_rawset(L, base);
+    lua_pushvalue(L, lua_upvalueindex(K_ELAPSED));
     lua_pushnumber(L, (lua_Number)total_us / 1e6);
-    lua_setfield(L, base, "elapsed");
+    lua_rawset(L, base);
+    lua_pushvalue(L, lua_upvalueindex(K_REUSED));
     lua_pushboolean(L, nconn == 0);
-    lua_setfield(L, base, "reused");
-    buf_done(&h->body);
-    buf_done(&h->head);
+    lua_rawset(L, base);
+    request_done(h);
     return 1;
 }
 
 /* ---------------------------------------------------------------- registration */
 
-static const luaL_Reg http_methods[] = {
-    {"request", http_request},
-    {"close", http_close},
-    {NULL, NULL},
-};
 
 static const luaL_Reg http_meta[] = {
     {"__gc", http_close},
@@ -996,8 +1063,14 @@ void skc_open_http(lua_State *L)
 {
     if (luaL_newmetatable(L, HTTP_MT)) {
         luaL_setfuncs(L, http_meta, 0);
-        lua_newtable(L);
-        luaL_setfuncs(L, http_methods, 0);
+        int k;
+        lua_createtable(L, 0, 2);
+        for (k = 1; k <= K_COUNT; k++)
+            lua_pushstring(L, key_names[k]);
+        lua_pushcclosure(L, http_request, K_COUNT);
+        lua_setfield(L, -2, "request");
+        lua_pushcfunction(L, http_close);
+        lua_setfield(L, -2, "close");
         lua_setfield(L, -2, "__index");
         lua_pushliteral(L, HTTP_MT);
         lua_setfield(L, -2, "__name");

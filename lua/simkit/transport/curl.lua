@@ -4,7 +4,13 @@
 -- @module simkit.transport.curl
 local core = require "simkit.core"
 
+local getmetatable = getmetatable
+
 local M = {}
+
+-- The fields of a request that count; the TLS and proxy settings are the
+-- client's alone (a request cannot change where its bytes go).
+local FIELDS = { "method", "url", "headers", "body", "timeout", "connect_timeout", "max_body", "idempotent" }
 
 --- Make a transport function bound to one libcurl handle.
 -- A request's `timeout` is a deadline for the whole attempt, connect
@@ -19,24 +25,26 @@ local M = {}
 -- @treturn userdata the handle (closed by `__gc`)
 function M.new(opts)
   local handle = core.http_new()
-  -- the client's settings, read once; the TLS and proxy ones are the
-  -- client's alone (a request cannot change where its bytes go)
+  -- the client's settings, read once
   local defaults = {
     timeout = opts.timeout, connect_timeout = opts.connect_timeout, max_body = opts.max_body,
     cafile = opts.cafile, capath = opts.capath, proxy = opts.proxy, noproxy = opts.noproxy,
     insecure = opts.insecure,
   }
-  local request = {}
   local function transport(req)
-    -- one reused request table: the core reads it during the call only
-    request.method, request.url, request.headers, request.body = req.method, req.url, req.headers, req.body
-    request.timeout, request.connect_timeout, request.max_body = req.timeout, req.connect_timeout, req.max_body
-    request.idempotent = req.idempotent
+    -- A plain table goes to the core as it is: the core reads only FIELDS
+    -- from it (raw, during the call; `pinned` = true: the TLS and proxy
+    -- settings from `defaults` alone) and keeps nothing of it. A table
+    -- with a metatable is read through it into a fresh plain one.
+    if getmetatable(req) ~= nil then
+      local plain = {}
+      for i = 1, #FIELDS do plain[FIELDS[i]] = req[FIELDS[i]] end
+      req = plain
+    end
     -- three values: the core's fourth (libcurl's error code) is no `sent`
     -- flag, which the pipeline would read there; "sent" follows from the
     -- category ("connect" = no request byte went out)
-    local res, message, category = handle:request(request, defaults)
-    request.headers, request.body = nil, nil -- hold no caller data between calls
+    local res, message, category = handle:request(req, defaults, true)
     return res, message, category
   end
   return transport, handle
