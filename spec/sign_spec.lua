@@ -213,6 +213,11 @@ describe("simkit.sign.huawei", function()
     end
   end)
 
+  it("reads its fields through __index like any table access (a proxy signs as the table)", function()
+    local proxy = setmetatable({}, { __index = cases[1].req })
+    assert.equal(cases[1].auth, sign.huawei(proxy).Authorization)
+  end)
+
   it("uses X-Sdk-Content-Sha256 instead of hashing the body when given", function()
     local base = { method = "POST", url = "https://x.example.com/v1/a", body = "abc", ak = "a", sk = "b",
       headers = { ["X-Sdk-Date"] = "20200101T000000Z" } }

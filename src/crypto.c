@@ -407,12 +407,15 @@ static const luaL_Reg funcs[] = {
  * these and the signers. */
 void skc_open_crypto(lua_State *L)
 {
+    int n;
     push_crypto(L); /* module, state */
     lua_pushvalue(L, -1);
     lua_pushcclosure(L, skc_sign_eiotclub, 1);
     lua_setfield(L, -3, "sign_eiotclub");
     lua_pushvalue(L, -1);
-    lua_pushcclosure(L, skc_sign_huawei, 1);
+    for (n = 0; skc_huawei_names[n] != NULL; n++)
+        lua_pushstring(L, skc_huawei_names[n]);
+    lua_pushcclosure(L, skc_sign_huawei, 1 + n);
     lua_setfield(L, -3, "sign_huawei");
     luaL_setfuncs(L, funcs, 1); /* pops the state */
 }

@@ -109,15 +109,24 @@ static void emit_flush(emitter *e)
     e->n = 0;
 }
 
-static void emit(emitter *e, const char *s, size_t n)
+static void emit_long(emitter *e, const char *s, size_t n)
+{
+    emit_flush(e);
+    if (n > sizeof e->buf) {
+        if (e->ok)
+            e->ok = skc_digest_update(e->cr, s, n);
+        return;
+    }
+    memcpy(e->buf, s, n);
+    e->n = n;
+}
+
+/* Inline: most pieces are a byte or a few, copied as such. */
+static inline void emit(emitter *e, const char *s, size_t n)
 {
     if (n > sizeof e->buf - e->n) {
-        emit_flush(e);
-        if (n > sizeof e->buf) {
-            if (e->ok)
-                e->ok = skc_digest_update(e->cr, s, n);
-            return;
-        }
+        emit_long(e, s, n);
+        return;
     }
     memcpy(e->buf + e->n, s, n);
     e->n += n;
@@ -283,21 +292,27 @@ static int emit_canonical_query(emitter *e, const url_parts *u)
     return 1;
 }
 
-static const char *get_field(lua_State *L, const char *name, int required, size_t *len)
+/* The names the signer reads and writes, interned once: upvalues 2.. of
+ * its closure (skc_open_crypto pushes them in this order), so that no
+ * call hashes or looks up a C string to find them. */
+const char *const skc_huawei_names[] = { "method", "url", "body", "ak", "sk", "headers",
+                                         "X-Sdk-Date", "Host", "Authorization", NULL };
+enum { N_METHOD, N_URL, N_BODY, N_AK, N_SK, N_HEADERS, N_DATE, N_HOST, N_AUTH };
+#define NAME(i) lua_upvalueindex(2 + (i))
+
+/* Push field `which` of the argument (left on the stack, which anchors
+ * it); NULL for an absent optional one. */
+static const char *get_field(lua_State *L, int which, int required, size_t *len)
 {
-    const char *s;
-    lua_getfield(L, 1, name);
-    if (lua_isnil(L, -1) && !required) {
-        lua_pop(L, 1);
-        return NULL;
-    }
+    lua_pushvalue(L, NAME(which));
+    lua_gettable(L, 1);
     if (lua_type(L, -1) != LUA_TSTRING) {
-        luaL_error(L, "sign.huawei: '%s' must be a string", name);
+        if (!required && lua_isnil(L, -1))
+            return NULL;
+        luaL_error(L, "sign.huawei: '%s' must be a string", skc_huawei_names[which]);
         return NULL;
     }
-    s = lua_tolstring(L, -1, len);
-    lua_pop(L, 1); /* the table keeps it alive */
-    return s;
+    return lua_tolstring(L, -1, len);
 }
 
 static int valid_sdk_date(const char *s, size_t len)
@@ -357,11 +372,11 @@ int skc_sign_huawei(lua_State *L)
     if (lua_type(L, 1) != LUA_TTABLE)
         return luaL_error(L, "sign.huawei: expected a table");
     lua_settop(L, 1);
-    method = get_field(L, "method", 1, &mlen);
-    url = get_field(L, "url", 1, &ulen);
-    body = get_field(L, "body", 0, &blen);
-    ak = get_field(L, "ak", 1, &aklen);
-    sk = get_field(L, "sk", 1, &sklen);
+    method = get_field(L, N_METHOD, 1, &mlen);
+    url = get_field(L, N_URL, 1, &ulen);
+    body = get_field(L, N_BODY, 0, &blen);
+    ak = get_field(L, N_AK, 1, &aklen);
+    sk = get_field(L, N_SK, 1, &sklen);
     if (body == NULL) {
         body = "";
         blen = 0;
@@ -369,12 +384,13 @@ int skc_sign_huawei(lua_State *L)
     if (!split_url(url, &u))
         return luaL_error(L, "sign.huawei: 'url' must be absolute (scheme://host/path)");
 
-    /* 2: the result: a copy of the given headers (values as strings),
+    /* 7: the result: a copy of the given headers (values as strings),
      * noting X-Sdk-Date and Host (by their C-string names, any case); every
      * one but Authorization is a signed header. */
     lua_createtable(L, 0, 8);
-    out = 2;
-    lua_getfield(L, 1, "headers");
+    out = 7; /* after the argument and its five fields */
+    lua_pushvalue(L, NAME(N_HEADERS));
+    lua_gettable(L, 1);
     if (!lua_isnil(L, -1)) {
         if (!lua_istable(L, -1))
             return luaL_error(L, "sign.huawei: 'headers' must be a table");
@@ -415,15 +431,17 @@ int skc_sign_huawei(lua_State *L)
             return luaL_error(L, "sign.huawei: X-Sdk-Date must be YYYYMMDDTHHMMSSZ");
     } else {
         sdk_date(time(NULL), datebuf);
+        lua_pushvalue(L, NAME(N_DATE));
         lua_pushlstring(L, datebuf, 16);
         date = lua_tolstring(L, -1, &dlen);
-        lua_setfield(L, out, "X-Sdk-Date"); /* anchors it */
+        lua_rawset(L, out); /* anchors it */
         if (!add_signed(cr, &used, &count, "X-Sdk-Date", 10, date, dlen))
             return luaL_error(L, "sign.huawei: out of memory");
     }
     if (!has_host) {
+        lua_pushvalue(L, NAME(N_HOST));
         lua_pushlstring(L, u.host, u.hostlen);
-        lua_setfield(L, out, "Host");
+        lua_rawset(L, out);
         if (!add_signed(cr, &used, &count, "Host", 4, u.host, u.hostlen))
             return luaL_error(L, "sign.huawei: out of memory");
     }
@@ -535,10 +553,11 @@ int skc_sign_huawei(lua_State *L)
         PUT(P3, sizeof P3 - 1);
 #undef PUT
         skc_hex(md, 32, auth + n, 0);
+        lua_pushvalue(L, NAME(N_AUTH));
         lua_pushlstring(L, auth, total);
     }
     skc_scratch_done(cr);
-    lua_setfield(L, out, "Authorization");
+    lua_rawset(L, out);
     lua_pushvalue(L, out);
     return 1;
 }
