@@ -38,6 +38,41 @@ describe("core crypto", function()
     assert.equal(a, core.hmac_sha256(k, "x", "hex"))
   end)
 
+  it("sha1 / sha256 of messages over one block and of a million bytes (FIPS 180 vectors)", function()
+    local m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"
+    assert.equal("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1", core.sha256(m, "hex"))
+    assert.equal("84983e441c3bd26ebaae4aa1f95129e5e54670f1", core.sha1(m, "hex"))
+    local a = string.rep("a", 1000000)
+    assert.equal("cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0", core.sha256(a, "hex"))
+    assert.equal("34aa973cd4c4daa4f61eeb2bdbad27316534016f", core.sha1(a, "hex"))
+    -- interleaved with HMACs (their states are separate from the digest's)
+    assert.equal("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+      core.hmac_sha256("Jefe", "what do ya want for nothing?", "hex"))
+    assert.equal("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1", core.sha256(m, "hex"))
+  end)
+
+  it("hmac-sha256: RFC 4231 cases 3, 4, 7 and keys of exactly one block, one byte over, and their hash", function()
+    local key4 = ""
+    for i = 1, 25 do key4 = key4 .. string.char(i) end
+    local k64, k65 = string.rep("k", 64), string.rep("k", 65)
+    local vectors = {
+      { string.rep("\170", 20), string.rep("\221", 50), "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe" },
+      { key4, string.rep("\205", 50), "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b" },
+      { string.rep("\170", 131), "This is a test using a larger than block-size key and a larger than block-size data."
+        .. " The key needs to be hashed before being used by the HMAC algorithm.",
+        "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2" },
+      { k64, "x", "f91c4c403625fb06910ef93999265bbd2d62baeaec6ff36455498cc124fe3e66" },
+      { k65, "x", "75092ca3ee2b307470c227697b42b3e65376aa3bae98fb5a1f7b7536daa9588a" },
+      -- a key over the block is replaced by its SHA-256: that digest as the key is the same HMAC key
+      { core.sha256(k65), "x", "75092ca3ee2b307470c227697b42b3e65376aa3bae98fb5a1f7b7536daa9588a" },
+      { k65, string.rep("y", 1000), "6bf1cc620c6c2489f77bad2bef39142d21cc2f52db4558573efb8157d3f57bb3" },
+    }
+    for _, i in ipairs({ 1, 2, 3, 4, 5, 6, 7, 4, 4, 6, 5, 7, 5, 3, 1, 2, 1 }) do
+      local v = vectors[i]
+      assert.equal(v[3], core.hmac_sha256(v[1], v[2], "hex"))
+    end
+  end)
+
   it("hex / unhex round trip and errors", function()
     assert.equal("00ff10", core.hex("\0\255\16"))
     assert.equal("00FF10", core.hex("\0\255\16", true))

@@ -1,31 +1,34 @@
-/* Hashes, HMAC, hex and base64 over OpenSSL EVP.
+/* Hashes, HMAC, hex and base64 over OpenSSL.
  *
- * The digests (EVP_MD), the HMAC (EVP_MAC) and their contexts are fetched
- * once per Lua state, into a userdata that is the upvalue of every function
- * here and of the signers (skc_crypto_of); nothing lives in C statics
- * (OpenResty may run several Lua VMs in threads). An implicit fetch inside
- * EVP_Digest/HMAC on every call cost about half of a short digest. The last
- * HMAC key is kept (cleansed when replaced and on __gc) so that signing
- * again with the same key skips its key schedule. */
+ * SHA-1 and SHA-256 use OpenSSL's one-algorithm API (SHA256_Init/Update/
+ * Final, deprecated in 3.0 but kept, with the same assembly block functions
+ * as EVP): a signature hashes a few hundred bytes, and EVP's per-call
+ * provider dispatch (context init, a malloc'd context duplicated per HMAC,
+ * size queries) cost as much as a third of SHA-256's own work there.
+ * Its state lives in a userdata per Lua state, the upvalue of every
+ * function here and of the signers (skc_crypto_of); nothing lives in C
+ * statics (OpenResty may run several Lua VMs in threads). HMAC-SHA256 keeps
+ * the last key's inner and outer SHA-256 states (the key XOR ipad/opad
+ * block absorbed), so that signing again with the same key hashes only the
+ * message; the key copy and both states are cleansed when the key changes
+ * and on __gc, and nothing of them is reachable from Lua. */
+#define OPENSSL_SUPPRESS_DEPRECATED /* SHA*_Init/Update/Final: see above */
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include "simkit.h"
 
 #define CRYPTO_MT "simkit.crypto.state"
 #define SCRATCH_KEEP (256 * 1024) /* larger scratch buffers are freed after use */
+#define HMAC_BLOCK 64             /* SHA-256's block: the HMAC key block */
 
 struct skc_crypto {
-    EVP_MD *sha1_owned, *sha256_owned; /* fetched here, freed by __gc */
-    const EVP_MD *sha1, *sha256;       /* what is used: fetched, else the built-ins */
-    EVP_MD_CTX *md;
-    EVP_MAC *hmac;
-    EVP_MAC_CTX *mac; /* keyed with `key` when keyed */
-    unsigned char *key;
+    int which;                /* the digest begun: SKC_SHA1 or SKC_SHA256 */
+    union { SHA_CTX sha1; SHA256_CTX sha256; } md;
+    SHA256_CTX ipad, opad;    /* the HMAC key's states, when keyed */
+    unsigned char *key;       /* a copy of that key (to compare) */
     size_t klen;
     int keyed;
     skc_scratch scratch[SKC_SCRATCH];
@@ -42,6 +45,8 @@ static void forget_key(skc_crypto *c)
         OPENSSL_cleanse(c->key, c->klen);
         free(c->key);
     }
+    OPENSSL_cleanse(&c->ipad, sizeof c->ipad);
+    OPENSSL_cleanse(&c->opad, sizeof c->opad);
     c->key = NULL;
     c->klen = 0;
     c->keyed = 0;
@@ -52,19 +57,13 @@ static int crypto_gc(lua_State *L)
     skc_crypto *c = (skc_crypto *)lua_touserdata(L, 1);
     int i;
     forget_key(c);
-    EVP_MAC_CTX_free(c->mac);
-    EVP_MAC_free(c->hmac);
-    EVP_MD_CTX_free(c->md);
-    EVP_MD_free(c->sha1_owned);
-    EVP_MD_free(c->sha256_owned);
     for (i = 0; i < SKC_SCRATCH; i++)
         free(c->scratch[i].p);
-    memset(c, 0, sizeof *c);
+    OPENSSL_cleanse(c, sizeof *c); /* the last digest's state included */
     return 0;
 }
 
-/* Push the per-state crypto userdata. Fetch failures leave the built-in
- * digests and the one-shot HMAC in use: slower, same bytes. */
+/* Push the per-state crypto userdata. */
 static void push_crypto(lua_State *L)
 {
     skc_crypto *c = (skc_crypto *)lua_newuserdata(L, sizeof *c);
@@ -74,23 +73,6 @@ static void push_crypto(lua_State *L)
         lua_setfield(L, -2, "__gc");
     }
     lua_setmetatable(L, -2);
-    c->sha1_owned = EVP_MD_fetch(NULL, "SHA1", NULL);
-    c->sha256_owned = EVP_MD_fetch(NULL, "SHA256", NULL);
-    c->sha1 = c->sha1_owned ? c->sha1_owned : EVP_sha1();
-    c->sha256 = c->sha256_owned ? c->sha256_owned : EVP_sha256();
-    c->md = EVP_MD_CTX_new();
-    c->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    if (c->hmac)
-        c->mac = EVP_MAC_CTX_new(c->hmac);
-    if (c->mac) {
-        OSSL_PARAM params[2];
-        params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
-        params[1] = OSSL_PARAM_construct_end();
-        if (EVP_MAC_CTX_set_params(c->mac, params) != 1) {
-            EVP_MAC_CTX_free(c->mac);
-            c->mac = NULL;
-        }
-    }
 }
 
 void *skc_scratch_get(skc_crypto *c, int which, size_t n)
@@ -127,19 +109,22 @@ void skc_scratch_done(skc_crypto *c)
 
 int skc_digest_begin(skc_crypto *c, int which)
 {
-    const EVP_MD *md = which == SKC_SHA1 ? c->sha1 : c->sha256;
-    return c->md != NULL && EVP_DigestInit_ex2(c->md, md, NULL) == 1;
+    c->which = which;
+    return which == SKC_SHA1 ? SHA1_Init(&c->md.sha1) == 1 : SHA256_Init(&c->md.sha256) == 1;
 }
 
+/* SHA*_Update take any length (len 0 too). */
 int skc_digest_update(skc_crypto *c, const void *data, size_t len)
 {
-    return EVP_DigestUpdate(c->md, data, len) == 1;
+    return c->which == SKC_SHA1 ? SHA1_Update(&c->md.sha1, data, len) == 1
+                                : SHA256_Update(&c->md.sha256, data, len) == 1;
 }
 
 int skc_digest_final(skc_crypto *c, unsigned char *out, size_t outlen)
 {
-    unsigned int n = 0;
-    return EVP_DigestFinal_ex(c->md, out, &n) == 1 && n == outlen;
+    if (c->which == SKC_SHA1)
+        return outlen == SHA_DIGEST_LENGTH && SHA1_Final(out, &c->md.sha1) == 1;
+    return outlen == SHA256_DIGEST_LENGTH && SHA256_Final(out, &c->md.sha256) == 1;
 }
 
 int skc_digest(skc_crypto *c, int which, const void *data, size_t len, unsigned char *out)
@@ -148,40 +133,77 @@ int skc_digest(skc_crypto *c, int which, const void *data, size_t len, unsigned 
            skc_digest_final(c, out, which == SKC_SHA1 ? 20 : 32);
 }
 
+/* Key the HMAC states with key (RFC 2104: a key longer than the block is
+ * hashed first; the block is the key zero-padded, XOR 0x36 for the inner
+ * state, 0x5c for the outer), keeping a copy of the key to recognise it. */
+static int set_key(skc_crypto *c, const unsigned char *key, size_t klen)
+{
+    unsigned char block[HMAC_BLOCK], pad[HMAC_BLOCK];
+    size_t i;
+    int ok;
+    forget_key(c);
+    memset(block, 0, sizeof block);
+    if (klen > HMAC_BLOCK)
+        SHA256(key, klen, block);
+    else if (klen > 0)
+        memcpy(block, key, klen);
+    for (i = 0; i < HMAC_BLOCK; i++)
+        pad[i] = (unsigned char)(block[i] ^ 0x36);
+    ok = SHA256_Init(&c->ipad) == 1 && SHA256_Update(&c->ipad, pad, HMAC_BLOCK) == 1;
+    for (i = 0; i < HMAC_BLOCK; i++)
+        pad[i] = (unsigned char)(block[i] ^ 0x5c);
+    ok = ok && SHA256_Init(&c->opad) == 1 && SHA256_Update(&c->opad, pad, HMAC_BLOCK) == 1;
+    OPENSSL_cleanse(block, sizeof block);
+    OPENSSL_cleanse(pad, sizeof pad);
+    if (ok)
+        c->key = (unsigned char *)malloc(klen ? klen : 1);
+    if (c->key == NULL) {
+        forget_key(c);
+        return 0;
+    }
+    memcpy(c->key, key, klen);
+    c->klen = klen;
+    c->keyed = 1;
+    return 1;
+}
+
 int skc_hmac_sha256(skc_crypto *c, const void *key, size_t klen, const void *data, size_t len,
                     unsigned char out[32])
 {
-    size_t n = 0;
-    if (c->mac == NULL) {
-        unsigned int un = 0;
-        return HMAC(c->sha256, key, (int)klen, data, len, out, &un) != NULL && un == 32;
-    }
-    if (c->keyed && klen == c->klen && CRYPTO_memcmp(key, c->key, klen) == 0) {
-        if (EVP_MAC_init(c->mac, NULL, 0, NULL) != 1) /* the same key again */
-            return 0;
-    } else {
-        forget_key(c);
-        if (EVP_MAC_init(c->mac, (const unsigned char *)key, klen, NULL) != 1)
-            return 0;
-        c->key = (unsigned char *)malloc(klen ? klen : 1);
-        if (c->key != NULL) {
-            memcpy(c->key, key, klen);
-            c->klen = klen;
-            c->keyed = 1;
-        }
-    }
-    return EVP_MAC_update(c->mac, (const unsigned char *)data, len) == 1 &&
-           EVP_MAC_final(c->mac, out, &n, 32) == 1 && n == 32;
+    SHA256_CTX h;
+    unsigned char inner[SHA256_DIGEST_LENGTH];
+    int ok;
+    if (!(c->keyed && klen == c->klen && CRYPTO_memcmp(key, c->key, klen) == 0) &&
+        !set_key(c, (const unsigned char *)key, klen))
+        return 0;
+    h = c->ipad;
+    ok = SHA256_Update(&h, data, len) == 1 && SHA256_Final(inner, &h) == 1;
+    h = c->opad;
+    ok = ok && SHA256_Update(&h, inner, sizeof inner) == 1 && SHA256_Final(out, &h) == 1;
+    OPENSSL_cleanse(&h, sizeof h);
+    OPENSSL_cleanse(inner, sizeof inner);
+    return ok;
 }
+
+/* The 256 bytes' two hex digits, lower and upper case: one 2-byte copy a
+ * byte. */
+#define HEX_ROW(h, a, b, c, d, e, f) h "0" h "1" h "2" h "3" h "4" h "5" h "6" h "7" h "8" h "9" \
+    h a h b h c h d h e h f
+#define HEX_ALL(a, b, c, d, e, f) HEX_ROW("0", a, b, c, d, e, f) HEX_ROW("1", a, b, c, d, e, f) \
+    HEX_ROW("2", a, b, c, d, e, f) HEX_ROW("3", a, b, c, d, e, f) HEX_ROW("4", a, b, c, d, e, f) \
+    HEX_ROW("5", a, b, c, d, e, f) HEX_ROW("6", a, b, c, d, e, f) HEX_ROW("7", a, b, c, d, e, f) \
+    HEX_ROW("8", a, b, c, d, e, f) HEX_ROW("9", a, b, c, d, e, f) HEX_ROW(a, a, b, c, d, e, f) \
+    HEX_ROW(b, a, b, c, d, e, f) HEX_ROW(c, a, b, c, d, e, f) HEX_ROW(d, a, b, c, d, e, f) \
+    HEX_ROW(e, a, b, c, d, e, f) HEX_ROW(f, a, b, c, d, e, f)
+static const char HEX_LOWER[] = HEX_ALL("a", "b", "c", "d", "e", "f");
+static const char HEX_UPPER[] = HEX_ALL("A", "B", "C", "D", "E", "F");
 
 void skc_hex(const unsigned char *in, size_t len, char *out, int upper)
 {
-    const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+    const char *pairs = upper ? HEX_UPPER : HEX_LOWER;
     size_t i;
-    for (i = 0; i < len; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
+    for (i = 0; i < len; i++)
+        memcpy(out + 2 * i, pairs + 2 * in[i], 2);
 }
 
 /* Push a digest as raw bytes, or as hex when the optional argument says so. */
@@ -409,12 +431,15 @@ static const luaL_Reg funcs[] = {
  * these and the signers. */
 void skc_open_crypto(lua_State *L)
 {
+    int n;
     push_crypto(L); /* module, state */
     lua_pushvalue(L, -1);
     lua_pushcclosure(L, skc_sign_eiotclub, 1);
     lua_setfield(L, -3, "sign_eiotclub");
     lua_pushvalue(L, -1);
-    lua_pushcclosure(L, skc_sign_huawei, 1);
+    for (n = 0; skc_huawei_names[n] != NULL; n++)
+        lua_pushstring(L, skc_huawei_names[n]);
+    lua_pushcclosure(L, skc_sign_huawei, 1 + n);
     lua_setfield(L, -3, "sign_huawei");
     luaL_setfuncs(L, funcs, 1); /* pops the state */
 }

@@ -8,9 +8,10 @@
  *
  * Scratch buffers of the state: every entry is written once into one, the
  * entries are sorted as slices of it and copied in order into another with
- * the secret, hashed in one call (no Lua string per entry, the digest
- * fetched once per state). */
+ * the secret, hashed in one call (no Lua string per entry); the secret's
+ * copy is cleansed right after. */
 #include <string.h>
+#include <openssl/crypto.h>
 #include "simkit.h"
 
 /* The text a value signs as, in *text / *len (buf holds numbers); 0 to skip
@@ -51,6 +52,7 @@ int skc_sign_eiotclub(lua_State *L)
     skc_slice *v;
     unsigned char md[20];
     char hex[40];
+    int ok;
 
     if (lua_type(L, 1) != LUA_TTABLE)
         return luaL_error(L, "sign.eiotclub: params must be a table");
@@ -105,7 +107,9 @@ int skc_sign_eiotclub(lua_State *L)
     }
     memcpy(canon + clen, "secret=", 7);
     memcpy(canon + clen + 7, secret, slen);
-    if (!skc_digest(cr, SKC_SHA1, canon, clen + 7 + slen, md))
+    ok = skc_digest(cr, SKC_SHA1, canon, clen + 7 + slen, md);
+    OPENSSL_cleanse(canon + clen + 7, slen); /* no copy of the secret stays */
+    if (!ok)
         return luaL_error(L, "sign.eiotclub: sha1 failed");
     skc_scratch_done(cr);
     skc_hex(md, sizeof md, hex, 1);

@@ -19,18 +19,34 @@
 static const char ALGO[] = "SDK-HMAC-SHA256";
 static const char EMPTY_SHA256[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-/* "YYYYMMDDTHHMMSSZ" of a UTC time (what strftime would write, without
- * its locale machinery) */
-static void sdk_date(const struct tm *tm, char out[17])
+/* "YYYYMMDDTHHMMSSZ" of a time_t (UTC), by the days-to-civil arithmetic
+ * of the proleptic Gregorian calendar (no gmtime_r, no strftime locale). */
+static void sdk_date(time_t now, char out[17])
 {
-    int y = tm->tm_year + 1900, i;
-    int parts[5] = { tm->tm_mon + 1, tm->tm_mday, tm->tm_hour, tm->tm_min, tm->tm_sec };
+    long long t = (long long)now, days = t / 86400, secs = t % 86400, era, doe, yoe, doy, mp, y;
+    int parts[6], i;
     char *p = out;
+    if (secs < 0) {
+        secs += 86400;
+        days--;
+    }
+    days += 719468; /* from 0000-03-01 */
+    era = (days >= 0 ? days : days - 146096) / 146097;
+    doe = days - era * 146097;
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    parts[1] = (int)(mp < 10 ? mp + 3 : mp - 9);        /* month */
+    parts[2] = (int)(doy - (153 * mp + 2) / 5 + 1);     /* day */
+    y = yoe + era * 400 + (parts[1] <= 2);
+    parts[3] = (int)(secs / 3600);
+    parts[4] = (int)(secs / 60 % 60);
+    parts[5] = (int)(secs % 60);
     for (i = 3; i >= 0; i--, y /= 10)
         p[i] = (char)('0' + y % 10);
     p += 4;
-    for (i = 0; i < 5; i++) {
-        if (i == 2)
+    for (i = 1; i < 6; i++) {
+        if (i == 3)
             *p++ = 'T';
         *p++ = (char)('0' + parts[i] / 10);
         *p++ = (char)('0' + parts[i] % 10);
@@ -39,10 +55,10 @@ static void sdk_date(const struct tm *tm, char out[17])
     *p = '\0';
 }
 
-static int unreserved(unsigned char c)
-{
-    return isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
-}
+/* The unreserved bytes (A-Z a-z 0-9 - _ . ~), a bit each, by c >> 6; '/'
+ * is added for the URI. */
+static const unsigned long long UNRESERVED[2] = { 0x03FF600000000000ULL, 0x47FFFFFE87FFFFFEULL };
+#define SLASH_BIT (1ULL << '/')
 
 static int hexv(int c)
 {
@@ -53,11 +69,19 @@ static int hexv(int c)
 }
 
 /* Write s[0..len) %-decoded into dst (room for len bytes; an invalid
- * escape is kept literally); returns the length written. */
+ * escape is kept literally); returns the length written. What precedes the
+ * first '%' is copied as is. */
 static size_t unquote_into(char *dst, const char *s, size_t len)
 {
-    size_t i, o = 0;
-    for (i = 0; i < len; i++) {
+    const char *pct = (const char *)memchr(s, '%', len);
+    size_t i, o;
+    if (pct == NULL) {
+        memcpy(dst, s, len);
+        return len;
+    }
+    o = i = (size_t)(pct - s);
+    memcpy(dst, s, i);
+    for (; i < len; i++) {
         if (s[i] == '%' && i + 2 < len && hexv((unsigned char)s[i + 1]) >= 0 &&
             hexv((unsigned char)s[i + 2]) >= 0) {
             dst[o++] = (char)(hexv((unsigned char)s[i + 1]) * 16 + hexv((unsigned char)s[i + 2]));
@@ -85,37 +109,55 @@ static void emit_flush(emitter *e)
     e->n = 0;
 }
 
-static void emit(emitter *e, const char *s, size_t n)
+static void emit_long(emitter *e, const char *s, size_t n)
+{
+    emit_flush(e);
+    if (n > sizeof e->buf) {
+        if (e->ok)
+            e->ok = skc_digest_update(e->cr, s, n);
+        return;
+    }
+    memcpy(e->buf, s, n);
+    e->n = n;
+}
+
+/* Inline: most pieces are a byte or a few, copied as such. */
+static inline void emit(emitter *e, const char *s, size_t n)
 {
     if (n > sizeof e->buf - e->n) {
-        emit_flush(e);
-        if (n > sizeof e->buf) {
-            if (e->ok)
-                e->ok = skc_digest_update(e->cr, s, n);
-            return;
-        }
+        emit_long(e, s, n);
+        return;
     }
     memcpy(e->buf + e->n, s, n);
     e->n += n;
 }
 
 /* s %-encoded (upper-case hex; A-Z a-z 0-9 - _ . ~ kept); '/' kept too when
- * keep_slash (the URI: encoding each segment and joining them with '/'). */
+ * keep_slash (the URI: encoding each segment and joining them with '/').
+ * Runs of kept bytes go by one copy. */
 static void emit_quote(emitter *e, const char *s, size_t len, int keep_slash)
 {
     static const char HEX[] = "0123456789ABCDEF";
-    size_t i;
-    for (i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
+    unsigned long long low = UNRESERVED[0] | (keep_slash ? SLASH_BIT : 0);
+    size_t i = 0, j;
+    while (i < len) {
+        unsigned char ch;
+        for (j = i; j < len; j++) {
+            ch = (unsigned char)s[j];
+            if (ch >= 128 || !(((ch < 64 ? low : UNRESERVED[1]) >> (ch & 63)) & 1))
+                break;
+        }
+        if (j > i)
+            emit(e, s + i, j - i);
+        if (j == len)
+            return;
+        ch = (unsigned char)s[j];
         if (e->n + 3 > sizeof e->buf)
             emit_flush(e);
-        if (unreserved(ch) || (keep_slash && ch == '/')) {
-            e->buf[e->n++] = (char)ch;
-        } else {
-            e->buf[e->n++] = '%';
-            e->buf[e->n++] = HEX[ch >> 4];
-            e->buf[e->n++] = HEX[ch & 15];
-        }
+        e->buf[e->n++] = '%';
+        e->buf[e->n++] = HEX[ch >> 4];
+        e->buf[e->n++] = HEX[ch & 15];
+        i = j + 1;
     }
 }
 
@@ -250,21 +292,27 @@ static int emit_canonical_query(emitter *e, const url_parts *u)
     return 1;
 }
 
-static const char *get_field(lua_State *L, const char *name, int required, size_t *len)
+/* The names the signer reads and writes, interned once: upvalues 2.. of
+ * its closure (skc_open_crypto pushes them in this order), so that no
+ * call hashes or looks up a C string to find them. */
+const char *const skc_huawei_names[] = { "method", "url", "body", "ak", "sk", "headers",
+                                         "X-Sdk-Date", "Host", "Authorization", NULL };
+enum { N_METHOD, N_URL, N_BODY, N_AK, N_SK, N_HEADERS, N_DATE, N_HOST, N_AUTH };
+#define NAME(i) lua_upvalueindex(2 + (i))
+
+/* Push field `which` of the argument (left on the stack, which anchors
+ * it); NULL for an absent optional one. */
+static const char *get_field(lua_State *L, int which, int required, size_t *len)
 {
-    const char *s;
-    lua_getfield(L, 1, name);
-    if (lua_isnil(L, -1) && !required) {
-        lua_pop(L, 1);
-        return NULL;
-    }
+    lua_pushvalue(L, NAME(which));
+    lua_gettable(L, 1);
     if (lua_type(L, -1) != LUA_TSTRING) {
-        luaL_error(L, "sign.huawei: '%s' must be a string", name);
+        if (!required && lua_isnil(L, -1))
+            return NULL;
+        luaL_error(L, "sign.huawei: '%s' must be a string", skc_huawei_names[which]);
         return NULL;
     }
-    s = lua_tolstring(L, -1, len);
-    lua_pop(L, 1); /* the table keeps it alive */
-    return s;
+    return lua_tolstring(L, -1, len);
 }
 
 static int valid_sdk_date(const char *s, size_t len)
@@ -278,28 +326,57 @@ static int valid_sdk_date(const char *s, size_t len)
     return 1;
 }
 
+/* Append the signed header "lname\0trimmed value" to scratch 0 at *used,
+ * its offset to scratch 1 at *count (offsets until every entry is written:
+ * the buffer may move while it grows; pointers after). */
+static int add_signed(skc_crypto *cr, size_t *used, size_t *count, const char *k, size_t kl,
+                      const char *val, size_t vl)
+{
+    size_t a, z, i, need;
+    char *text;
+    skc_slice *v;
+    for (a = 0; a < vl && isspace((unsigned char)val[a]); a++)
+        ;
+    for (z = vl; z > a && isspace((unsigned char)val[z - 1]); z--)
+        ;
+    need = kl + 1 + (z - a);
+    text = (char *)skc_scratch_get(cr, 0, *used + need);
+    v = (skc_slice *)skc_scratch_get(cr, 1, (*count + 1) * sizeof *v);
+    if (text == NULL || v == NULL)
+        return 0;
+    text += *used;
+    for (i = 0; i < kl; i++)
+        text[i] = (char)tolower((unsigned char)k[i]);
+    text[kl] = '\0';
+    memcpy(text + kl + 1, val + a, z - a);
+    v[*count].ptr = NULL;
+    v[*count].len = *used;
+    (*count)++;
+    *used += need;
+    return 1;
+}
+
 /* core.sign_huawei{method=, url=, headers=, body=, ak=, sk=} -> headers */
 int skc_sign_huawei(lua_State *L)
 {
-    size_t mlen, ulen, blen = 0, aklen, sklen, i, count = 0, used = 0, dlen;
+    size_t mlen, ulen, blen = 0, aklen, sklen, i, count = 0, used = 0, dlen, slen;
     const char *method, *url, *body, *ak, *sk, *date = NULL;
     skc_crypto *cr = skc_crypto_of(L);
     url_parts u;
     int out, has_host = 0;
     skc_slice *v = NULL;
-    luaL_Buffer b;
     unsigned char md[32];
-    char hex[64];
+    char *signed_names, *auth, *text;
     char datebuf[17];
 
     if (lua_type(L, 1) != LUA_TTABLE)
         return luaL_error(L, "sign.huawei: expected a table");
     lua_settop(L, 1);
-    method = get_field(L, "method", 1, &mlen);
-    url = get_field(L, "url", 1, &ulen);
-    body = get_field(L, "body", 0, &blen);
-    ak = get_field(L, "ak", 1, &aklen);
-    sk = get_field(L, "sk", 1, &sklen);
+    method = get_field(L, N_METHOD, 1, &mlen);
+    url = get_field(L, N_URL, 1, &ulen);
+    body = get_field(L, N_BODY, 0, &blen);
+    ak = get_field(L, N_AK, 1, &aklen);
+    sk = get_field(L, N_SK, 1, &sklen);
     if (body == NULL) {
         body = "";
         blen = 0;
@@ -307,32 +384,42 @@ int skc_sign_huawei(lua_State *L)
     if (!split_url(url, &u))
         return luaL_error(L, "sign.huawei: 'url' must be absolute (scheme://host/path)");
 
-    /* 2: the result: a copy of the given headers (values as strings),
-     * noting X-Sdk-Date and Host (by their C-string names, any case). */
+    /* 7: the result: a copy of the given headers (values as strings),
+     * noting X-Sdk-Date and Host (by their C-string names, any case); every
+     * one but Authorization is a signed header. */
     lua_createtable(L, 0, 8);
-    out = 2;
-    lua_getfield(L, 1, "headers");
+    out = 7; /* after the argument and its five fields */
+    lua_pushvalue(L, NAME(N_HEADERS));
+    lua_gettable(L, 1);
     if (!lua_isnil(L, -1)) {
         if (!lua_istable(L, -1))
             return luaL_error(L, "sign.huawei: 'headers' must be a table");
         lua_pushnil(L);
         while (lua_next(L, -2) != 0) {
             const char *k, *val;
-            size_t vl, kl;
-            if (lua_type(L, -2) != LUA_TSTRING ||
-                (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER))
+            size_t vl, kl, cl;
+            int vt = lua_type(L, -1);
+            if (lua_type(L, -2) != LUA_TSTRING || (vt != LUA_TSTRING && vt != LUA_TNUMBER))
                 return luaL_error(L, "sign.huawei: headers must map names to strings");
-            k = lua_tostring(L, -2);
-            kl = strlen(k);
+            k = lua_tolstring(L, -2, &kl);
+            cl = strlen(k);
             lua_pushvalue(L, -2);
-            lua_pushstring(L, lua_tostring(L, -2));
-            val = lua_tolstring(L, -1, &vl); /* anchored by out once set */
-            if (kl == 10 && strncasecmp(k, "x-sdk-date", 10) == 0) {
-                date = val;
+            lua_pushvalue(L, -2);
+            val = lua_tolstring(L, -1, &vl); /* a number's copy becomes its text */
+            if (strlen(val) < vl) { /* the value is its C string: up to a NUL */
+                lua_pop(L, 1);
+                lua_pushstring(L, val); /* val is the string at -2 */
+                val = lua_tolstring(L, -1, &vl);
+            }
+            if (cl == 10 && strncasecmp(k, "x-sdk-date", 10) == 0) {
+                date = val; /* anchored by out once set */
                 dlen = vl;
-            } else if (kl == 4 && strncasecmp(k, "host", 4) == 0) {
+            } else if (cl == 4 && strncasecmp(k, "host", 4) == 0) {
                 has_host = 1;
             }
+            if (!(kl == 13 && strncasecmp(k, "authorization", 13) == 0) &&
+                !add_signed(cr, &used, &count, k, kl, val, vl))
+                return luaL_error(L, "sign.huawei: out of memory");
             lua_rawset(L, out);
             lua_pop(L, 1);
         }
@@ -343,50 +430,23 @@ int skc_sign_huawei(lua_State *L)
         if (!valid_sdk_date(date, dlen))
             return luaL_error(L, "sign.huawei: X-Sdk-Date must be YYYYMMDDTHHMMSSZ");
     } else {
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        sdk_date(&tm, datebuf);
-        lua_pushstring(L, datebuf);
+        sdk_date(time(NULL), datebuf);
+        lua_pushvalue(L, NAME(N_DATE));
+        lua_pushlstring(L, datebuf, 16);
         date = lua_tolstring(L, -1, &dlen);
-        lua_setfield(L, out, "X-Sdk-Date"); /* anchors it */
+        lua_rawset(L, out); /* anchors it */
+        if (!add_signed(cr, &used, &count, "X-Sdk-Date", 10, date, dlen))
+            return luaL_error(L, "sign.huawei: out of memory");
     }
     if (!has_host) {
+        lua_pushvalue(L, NAME(N_HOST));
         lua_pushlstring(L, u.host, u.hostlen);
-        lua_setfield(L, out, "Host");
-    }
-
-    /* Signed headers: every header but Authorization, "lname\0value" one
-     * after the other in scratch 0, sorted as slices (offsets in scratch 1
-     * until every entry is written: the buffer may move while it grows). */
-    lua_pushnil(L);
-    while (lua_next(L, out) != 0) {
-        size_t kl, vl, a, z, need;
-        const char *k = lua_tolstring(L, -2, &kl), *val = lua_tolstring(L, -1, &vl);
-        if (!(kl == 13 && strncasecmp(k, "authorization", 13) == 0)) {
-            char *text;
-            for (a = 0; a < vl && isspace((unsigned char)val[a]); a++)
-                ;
-            for (z = vl; z > a && isspace((unsigned char)val[z - 1]); z--)
-                ;
-            need = kl + 1 + (z - a);
-            text = (char *)skc_scratch_get(cr, 0, used + need);
-            v = (skc_slice *)skc_scratch_get(cr, 1, (count + 1) * sizeof *v);
-            if (text == NULL || v == NULL)
-                return luaL_error(L, "sign.huawei: out of memory");
-            for (i = 0; i < kl; i++)
-                text[used + i] = (char)tolower((unsigned char)k[i]);
-            text[used + kl] = '\0';
-            memcpy(text + used + kl + 1, val + a, z - a);
-            v[count].ptr = NULL;
-            v[count].len = used;
-            count++;
-            used += need;
-        }
-        lua_pop(L, 1);
+        lua_rawset(L, out);
+        if (!add_signed(cr, &used, &count, "Host", 4, u.host, u.hostlen))
+            return luaL_error(L, "sign.huawei: out of memory");
     }
     {
-        char *text = (char *)skc_scratch_get(cr, 0, used ? used : 1);
+        text = (char *)skc_scratch_get(cr, 0, used ? used : 1);
         v = (skc_slice *)skc_scratch_get(cr, 1, (count ? count : 1) * sizeof *v);
         for (i = 0; i < count; i++) {
             size_t off = v[i].len, end = i + 1 < count ? v[i + 1].len : used;
@@ -395,6 +455,12 @@ int skc_sign_huawei(lua_State *L)
         }
     }
     skc_sort_slices(v, count);
+
+    /* The signed names "a;b;c" (scratch 3, after the query's pairs are
+     * done with it), once for the canonical request and the header. */
+    slen = 0;
+    for (i = 0; i < count; i++)
+        slen += strlen(v[i].ptr) + 1;
 
     /* The canonical request, streamed into SHA-256 (the body's hash first:
      * it uses the same context). */
@@ -424,8 +490,9 @@ int skc_sign_huawei(lua_State *L)
         e.n = 0;
         e.ok = skc_digest_begin(cr, SKC_SHA256);
         for (i = 0; i < mlen; i++) {
-            char ch = (char)toupper((unsigned char)method[i]);
-            emit(&e, &ch, 1);
+            if (e.n == sizeof e.buf)
+                emit_flush(&e);
+            e.buf[e.n++] = (char)toupper((unsigned char)method[i]);
         }
         emit(&e, "\n", 1);
         if (!emit_canonical_uri(&e, &u))
@@ -434,29 +501,35 @@ int skc_sign_huawei(lua_State *L)
         if (!emit_canonical_query(&e, &u))
             return luaL_error(L, "sign.huawei: out of memory");
         emit(&e, "\n", 1);
+        signed_names = (char *)skc_scratch_get(cr, 3, slen ? slen : 1);
+        if (signed_names == NULL)
+            return luaL_error(L, "sign.huawei: out of memory");
+        slen = 0;
         for (i = 0; i < count; i++) {
             size_t nl = strlen(v[i].ptr);
-            emit(&e, v[i].ptr, nl);
-            emit(&e, ":", 1);
-            emit(&e, v[i].ptr + nl + 1, v[i].len - nl - 1);
+            /* "name:value\n": the entry with its NUL made a ':' */
+            text[v[i].ptr - text + nl] = ':';
+            emit(&e, v[i].ptr, v[i].len);
             emit(&e, "\n", 1);
+            if (i > 0)
+                signed_names[slen++] = ';';
+            memcpy(signed_names + slen, v[i].ptr, nl);
+            slen += nl;
         }
         emit(&e, "\n", 1);
-        for (i = 0; i < count; i++) {
-            if (i > 0)
-                emit(&e, ";", 1);
-            emit(&e, v[i].ptr, strlen(v[i].ptr));
-        }
+        emit(&e, signed_names, slen);
         emit(&e, "\n", 1);
         emit(&e, sha_hdr, shalen);
         emit_flush(&e);
         if (!e.ok || !skc_digest_final(cr, md, 32))
             return luaL_error(L, "sign.huawei: sha256 failed");
     }
-    /* string to sign */
+    /* the header: "ALGO Access=AK, SignedHeaders=..., Signature=hex(hmac(sk,
+     * string to sign))", in scratch 2 */
     {
+        static const char P1[] = " Access=", P2[] = ", SignedHeaders=", P3[] = ", Signature=";
         char sts[sizeof ALGO + 1 + 16 + 1 + 64];
-        size_t stslen;
+        size_t stslen, n = 0, total;
         memcpy(sts, ALGO, sizeof ALGO - 1);
         stslen = sizeof ALGO - 1;
         sts[stslen++] = '\n';
@@ -467,23 +540,24 @@ int skc_sign_huawei(lua_State *L)
         stslen += 64;
         if (!skc_hmac_sha256(cr, sk, sklen, sts, stslen, md))
             return luaL_error(L, "sign.huawei: hmac failed");
-        skc_hex(md, 32, hex, 0);
+        total = sizeof ALGO - 1 + sizeof P1 - 1 + aklen + sizeof P2 - 1 + slen + sizeof P3 - 1 + 64;
+        auth = (char *)skc_scratch_get(cr, 2, total);
+        if (auth == NULL)
+            return luaL_error(L, "sign.huawei: out of memory");
+#define PUT(s, l) (memcpy(auth + n, (s), (l)), n += (l))
+        PUT(ALGO, sizeof ALGO - 1);
+        PUT(P1, sizeof P1 - 1);
+        PUT(ak, aklen);
+        PUT(P2, sizeof P2 - 1);
+        PUT(signed_names, slen);
+        PUT(P3, sizeof P3 - 1);
+#undef PUT
+        skc_hex(md, 32, auth + n, 0);
+        lua_pushvalue(L, NAME(N_AUTH));
+        lua_pushlstring(L, auth, total);
     }
-    luaL_buffinit(L, &b);
-    luaL_addlstring(&b, ALGO, sizeof ALGO - 1);
-    luaL_addstring(&b, " Access=");
-    luaL_addlstring(&b, ak, aklen);
-    luaL_addstring(&b, ", SignedHeaders=");
-    for (i = 0; i < count; i++) {
-        if (i > 0)
-            luaL_addchar(&b, ';');
-        luaL_addstring(&b, v[i].ptr);
-    }
-    luaL_addstring(&b, ", Signature=");
-    luaL_addlstring(&b, hex, 64);
-    luaL_pushresult(&b);
     skc_scratch_done(cr);
-    lua_setfield(L, out, "Authorization");
+    lua_rawset(L, out);
     lua_pushvalue(L, out);
     return 1;
 }

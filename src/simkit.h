@@ -28,6 +28,7 @@ SKC_LOCAL void skc_open_cdr(lua_State *L);
 SKC_LOCAL void skc_open_smtp(lua_State *L);
 SKC_LOCAL int skc_sign_eiotclub(lua_State *L);
 SKC_LOCAL int skc_sign_huawei(lua_State *L);
+SKC_LOCAL extern const char *const skc_huawei_names[]; /* its upvalues 2.., NULL-ended */
 
 /* num.c: the one way a Lua number becomes text, shared by the JSON encoder
  * and the EIOTCLUB signer so a signature covers exactly the bytes sent.
