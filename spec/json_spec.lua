@@ -460,6 +460,49 @@ describe("json decode", function()
       end
     end)
 
+    it("predicts each key from the one before it only when the bytes and the closing quote match", function()
+      local shape = '{"alpha":1,"beta":2,"gamma":3}'
+      local function learn()
+        for _ = 1, 2 do assert.are.same({ alpha = 1, beta = 2, gamma = 3 }, decode(shape)) end
+      end
+      local cases = {
+        { '{"alpha":1,"bet":2,"gamma":3}', { alpha = 1, bet = 2, gamma = 3 } },
+        { '{"alpha":1,"betas":2,"gamma":3}', { alpha = 1, betas = 2, gamma = 3 } },
+        { '{"alpha":1,"beta\\u0073":2}', { alpha = 1, betas = 2 } },
+        { '{"alpha":1,"beta\\"":2}', { alpha = 1, ['beta"'] = 2 } },
+        { '{"alpha":1,"beta\\\\":2}', { alpha = 1, ["beta\\"] = 2 } },
+        { '{"alpha":1,"beta\\/":2}', { alpha = 1, ["beta/"] = 2 } },
+        { '{"alpha":1,"b\\u0065ta":2}', { alpha = 1, beta = 2 } },
+        { '{"alpha":1,"b\195\169ta":2}', { alpha = 1, ["b\195\169ta"] = 2 } },
+        { '{"alpha":1,"":2,"beta":3}', { alpha = 1, [""] = 2, beta = 3 } },
+        { '{"beta":1,"alpha":2,"gamma":3}', { beta = 1, alpha = 2, gamma = 3 } },
+        { '{"alpha":1,"alpha":2,"beta":3}', { alpha = 2, beta = 3 } },
+        { '{"alpha":{"alpha":1,"beta":2},"beta":{"gamma":3}}', { alpha = { alpha = 1, beta = 2 }, beta = { gamma = 3 } } },
+        { '{"alphabet":1,"beta":2}', { alphabet = 1, beta = 2 } },
+        { '{"alph":1,"beta":2}', { alph = 1, beta = 2 } },
+      }
+      for _, c in ipairs(cases) do
+        learn()
+        assert.are.same(c[2], decode(c[1]), c[1])
+        assert.are.same(c[2], decode(c[1]), c[1]) -- now learnt in turn
+      end
+      local errs = {
+        { '{"alpha":1,"beta', "json: unterminated string at byte 12" },
+        { '{"alpha":1,"bet', "json: unterminated string at byte 12" },
+        { '{"alpha":1,"beta"', "json: unexpected end of input at byte 18" },
+        { '{"alpha":1,"beta"}', "json: unexpected character '}' at byte 18" },
+        { '{"alpha":1,"beta\1":2}', "json: unescaped control character 0x01 in string at byte 17" },
+        { '{"alpha":1,"beta\255":2}', "json: invalid UTF-8 in string at byte 17" },
+        { '{"alpha":1,"beta\\x":2}', "json: invalid escape '\\x' in string at byte 17" },
+        { '{"alpha":1,beta:2}', "json: unexpected character 'b' at byte 12" },
+      }
+      for _, c in ipairs(errs) do
+        learn()
+        assert.are.equal(c[2], decode_err(c[1]))
+        decode_err(c[1] .. "\0")
+      end
+    end)
+
     it("is left consistent by a decode that fails mid-way", function()
       local keys = { "alpha", "beta", "gamma", "delta" }
       check_object(keys)

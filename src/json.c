@@ -135,6 +135,7 @@ static size_t json_utf8_len(const unsigned char *p, const unsigned char *e)
 typedef struct {
     unsigned char len;
     unsigned char b[JSON_KEYMAX];
+    unsigned short next; /* the slot + 1 of the key that came after this one, or 0 */
 } json_keyslot;
 
 typedef struct {
@@ -147,7 +148,8 @@ typedef struct {
     int depth;
     int scratch_idx;        /* stack slot of the scratch userdata */
     int keys_idx;           /* stack slot of the key cache's strings */
-    json_keyslot *keys;     /* and their bytes */
+    json_keyslot *keys;     /* and their bytes (one more: its next is the first key's) */
+    unsigned key_slot;      /* the slot + 1 of the key pushed last, or 0 (not cached) */
     unsigned char *scratch; /* for strings with escapes, long numbers */
     size_t scratch_cap;
     char err[JSON_ERRLEN];
@@ -330,6 +332,7 @@ static void dec_push_key(json_dec *d, const unsigned char *p, size_t n)
     lua_State *L = d->L;
     size_t i = key_slot(p, n);
     json_keyslot *k = &d->keys[i];
+    d->key_slot = (unsigned)i + 1;
     if (k->len == n && key_equal(k->b, p, n)) {
         lua_rawgeti(L, d->keys_idx, (int)i + 1);
         return;
@@ -340,6 +343,31 @@ static void dec_push_key(json_dec *d, const unsigned char *p, size_t n)
     lua_rawseti(L, d->keys_idx, (int)i + 1);
     memcpy(k->b, p, n);
     k->len = (unsigned char)n;
+    k->next = 0;
+}
+
+/* Objects of one shape repeat their keys in the same order, so each cached
+ * key remembers the one that came after it (and a slot past the last one
+ * the first key of an object). A key at d->p ('"') that is the bytes of the
+ * key predicted after the slot prev (+ 1), followed by its closing quote,
+ * is that key: the cached bytes hold no quote, backslash or control byte
+ * and are valid UTF-8. Pushes it and returns 1, else returns 0. */
+static int dec_predicted_key(json_dec *d, unsigned prev)
+{
+    const unsigned char *start = d->p + 1;
+    unsigned s = d->keys[prev - 1].next;
+    const json_keyslot *k;
+    size_t n;
+    if (s == 0)
+        return 0;
+    k = &d->keys[s - 1];
+    n = k->len;
+    if (n > JSON_KEYMAX || (size_t)(d->e - start) < n || start[n] != '"' || !key_equal(k->b, start, n))
+        return 0;
+    lua_rawgeti(d->L, d->keys_idx, (int)s);
+    d->p = start + n + 1;
+    d->key_slot = s;
+    return 1;
 }
 
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -732,6 +760,7 @@ static int dec_object(json_dec *d)
 {
     lua_State *L = d->L;
     int base, n = 0, held;
+    unsigned prev = JSON_KEYCACHE + 1; /* before the first key */
     if (!dec_enter(d))
         return 0;
     base = lua_gettop(L);
@@ -749,8 +778,14 @@ static int dec_object(json_dec *d)
         dec_skip_ws(d);
         if (*d->p != '"')
             return dec_unexpected(d, d->p);
-        if (!dec_string(d, 1))
-            return 0;
+        if (prev == 0 || !dec_predicted_key(d, prev)) {
+            d->key_slot = 0;
+            if (!dec_string(d, 1))
+                return 0;
+            if (prev)
+                d->keys[prev - 1].next = (unsigned short)d->key_slot;
+        }
+        prev = d->key_slot;
         dec_skip_ws(d);
         if (*d->p != ':')
             return dec_unexpected(d, d->p);
@@ -1419,9 +1454,11 @@ void skc_open_json(lua_State *L)
     /* the decoder's key cache (the encoder has it too, unused): its strings
      * the third upvalue, their bytes the fourth */
     lua_createtable(L, JSON_KEYCACHE, 0);
-    keys = (json_keyslot *)lua_newuserdata(L, JSON_KEYCACHE * sizeof *keys);
-    for (i = 0; i < JSON_KEYCACHE; i++)
+    keys = (json_keyslot *)lua_newuserdata(L, (JSON_KEYCACHE + 1) * sizeof *keys);
+    for (i = 0; i <= JSON_KEYCACHE; i++) {
         keys[i].len = JSON_KEYNONE;
+        keys[i].next = 0;
+    }
     luaL_setfuncs(L, funcs, 4);
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "json_null");
