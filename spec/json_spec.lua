@@ -287,6 +287,362 @@ describe("json decode", function()
     end)
   end)
 
+  describe("object keys (each state caches the keys it decoded)", function()
+    -- The cache's strings: the one table among json_decode's upvalues that is
+    -- not the array metatable (slot i holds the key last cached there).
+    local function key_cache()
+      for i = 1, 10 do
+        local name, v = debug.getupvalue(decode, i)
+        if name == nil then break end
+        if type(v) == "table" and v ~= array_mt then return v end
+      end
+      error("json_decode has no key cache table among its upvalues")
+    end
+
+    local function quote(k) return assert(encode(k)) end
+
+    -- {"k1":1,"k2":2,...} from the keys in order
+    local function object_text(keys)
+      local parts = {}
+      for i, k in ipairs(keys) do parts[i] = quote(k) .. ":" .. i end
+      return "{" .. table.concat(parts, ",") .. "}"
+    end
+
+    -- the one key of a decoded one-member object
+    local function only_key(text)
+      local t = assert(decode(text))
+      local k = next(t)
+      assert.is_nil(next(t, k), "one member expected in " .. text)
+      return k
+    end
+
+    -- decode(object_text(keys)) has exactly these keys with their positions
+    -- (the last of duplicates wins)
+    local function check_object(keys)
+      local want, n = {}, 0
+      for i, k in ipairs(keys) do
+        if want[k] == nil then n = n + 1 end
+        want[k] = i
+      end
+      local t = assert(decode(object_text(keys)))
+      local count = 0
+      for k, v in pairs(t) do
+        count = count + 1
+        assert.are.equal(want[k], v, "key " .. string.format("%q", tostring(k)))
+      end
+      assert.are.equal(n, count)
+    end
+
+    -- the base key of length n and its variants that differ from it (and
+    -- from each other) in one byte, at every position
+    local function one_byte_variants(n)
+      local alphabet = "abcdefghijklmnopqrstuvwxyz_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+      local b = {}
+      for i = 1, n do
+        local j = (i * 7) % #alphabet + 1
+        b[i] = alphabet:sub(j, j)
+      end
+      local base = table.concat(b)
+      local keys = { base }
+      for pos = 1, n do
+        for _, c in ipairs({ "-", "~", "." }) do
+          keys[#keys + 1] = base:sub(1, pos - 1) .. c .. base:sub(pos + 1)
+        end
+      end
+      return keys
+    end
+
+    it("returns every key exactly: one-byte variants of every length 0..45, in one object and across calls", function()
+      for n = 0, 45 do
+        local keys = one_byte_variants(n)
+        for _ = 1, 2 do -- the second time from a warm cache
+          check_object(keys)
+          for i = #keys, 1, -1 do
+            assert.are.equal(keys[i], only_key("{" .. quote(keys[i]) .. ":0}"))
+            assert.are.equal(keys[1], only_key("{" .. quote(keys[1]) .. ":0}"))
+          end
+        end
+      end
+    end)
+
+    it("gives a slot to the key decoded last: keys sharing a slot replace each other, the cache stays bounded", function()
+      local cache = key_cache()
+      local keys = {}
+      for n = 1, 40 do
+        for _, k in ipairs(one_byte_variants(n)) do keys[#keys + 1] = k end
+      end
+      -- short keys, every byte varying (up to 3) or the first and the last:
+      -- many of one length share a slot
+      local chars = "abcdefghijkl"
+      for i = 1, #chars do
+        local a = chars:sub(i, i)
+        keys[#keys + 1] = a
+        for j = 1, #chars do
+          local b = chars:sub(j, j)
+          keys[#keys + 1] = a .. b
+          for k = 1, #chars do keys[#keys + 1] = a .. b .. chars:sub(k, k) end
+          for n = 4, 9 do keys[#keys + 1] = a .. string.rep("m", n - 2) .. b end
+        end
+      end
+      local slot_keys, placed = {}, 0
+      for _, k in ipairs(keys) do
+        assert.are.equal(k, only_key("{" .. quote(k) .. ":0}"))
+        local slot
+        for i, s in pairs(cache) do
+          if s == k then slot = i end
+        end
+        assert.is_number(slot, "a key of at most 40 bytes is cached: " .. k)
+        slot_keys[slot] = slot_keys[slot] or {}
+        table.insert(slot_keys[slot], k)
+        placed = placed + 1
+      end
+      -- pairs of keys of one length, < 4, < 8 and more bytes, that share a slot and
+      -- differ after their first byte
+      local slots, alike = 0, { 0, 0, 0 }
+      for _, ks in pairs(slot_keys) do
+        slots = slots + 1
+        -- every two keys of this slot, alternately, alone and together
+        for i = 1, #ks do
+          for j = i + 1, math.min(#ks, i + 3) do
+            local a, b = ks[i], ks[j]
+            if #a == #b then
+              if a:byte(1) == b:byte(1) then
+                local c = #a < 4 and 1 or #a < 8 and 2 or 3
+                alike[c] = alike[c] + 1
+              end
+              for _ = 1, 2 do
+                assert.are.equal(a, only_key("{" .. quote(a) .. ":0}"))
+                assert.are.equal(b, only_key("{" .. quote(b) .. ":0}"))
+              end
+              check_object({ a, b, a })
+            end
+          end
+        end
+      end
+      -- bounded: a string per slot, JSON_KEYCACHE (512) slots in src/json.c
+      local cached = 0
+      for i, s in pairs(cache) do
+        cached = cached + 1
+        assert.is_true(math.type == nil or math.type(i) == "integer")
+        assert.is_true(i >= 1 and i <= 512 and type(s) == "string")
+      end
+      assert.is_true(placed > 4000 and slots < placed, "keys " .. placed .. " share " .. slots .. " slots")
+      assert.is_true(cached >= slots and cached <= 512)
+      for c = 1, 3 do
+        assert.is_true(alike[c] > 0, "keys alike shared a slot: " .. table.concat(alike, " "))
+      end
+    end)
+
+    it("decodes keys with escapes, longer than 40 bytes, with UTF-8 or empty exactly, beside cached ones", function()
+      assert.are.equal("ab", only_key('{"ab":1}'))
+      assert.are.equal("ab", only_key('{"a\\u0062":1}'))
+      assert.are.equal("ab", only_key('{"ab":1}'))
+      assert.are.same({ ab = 2 }, decode('{"ab":1,"a\\u0062":2}'))
+      assert.are.same({ ab = 2 }, decode('{"a\\u0062":1,"ab":2}'))
+      assert.are.equal('a"b', only_key('{"a\\"b":1}'))
+      assert.are.equal("a\\b", only_key('{"a\\\\b":1}'))
+      assert.are.equal("a\\u0062", only_key('{"a\\\\u0062":1}'))
+      assert.are.equal("a\0b", only_key('{"a\\u0000b":1}'))
+      local k40, k41, k80 = string.rep("k", 40), string.rep("k", 41), string.rep("k", 80)
+      for _ = 1, 3 do
+        for _, k in ipairs({ k40, k41, k80, k40 .. "x", "x" .. k40, "", "k", "kk" }) do
+          assert.are.equal(k, only_key("{" .. quote(k) .. ":0}"))
+        end
+      end
+      check_object({ k40, k41, k80, "", "k", k40 })
+      local utf8 = { "\195\169", "\195\168", "cl\195\169", "\228\184\173\229\155\189", "\240\159\152\128",
+        "\240\159\152\129", string.rep("\228\184\173", 13), string.rep("\228\184\173", 14) }
+      for _ = 1, 2 do
+        for _, k in ipairs(utf8) do
+          assert.are.equal(k, only_key("{" .. quote(k) .. ":0}"))
+        end
+        check_object(utf8)
+      end
+    end)
+
+    it("predicts each key from the one before it only when the bytes and the closing quote match", function()
+      local shape = '{"alpha":1,"beta":2,"gamma":3}'
+      local function learn()
+        for _ = 1, 2 do assert.are.same({ alpha = 1, beta = 2, gamma = 3 }, decode(shape)) end
+      end
+      local cases = {
+        { '{"alpha":1,"bet":2,"gamma":3}', { alpha = 1, bet = 2, gamma = 3 } },
+        { '{"alpha":1,"betas":2,"gamma":3}', { alpha = 1, betas = 2, gamma = 3 } },
+        { '{"alpha":1,"beta\\u0073":2}', { alpha = 1, betas = 2 } },
+        { '{"alpha":1,"beta\\"":2}', { alpha = 1, ['beta"'] = 2 } },
+        { '{"alpha":1,"beta\\\\":2}', { alpha = 1, ["beta\\"] = 2 } },
+        { '{"alpha":1,"beta\\/":2}', { alpha = 1, ["beta/"] = 2 } },
+        { '{"alpha":1,"b\\u0065ta":2}', { alpha = 1, beta = 2 } },
+        { '{"alpha":1,"b\195\169ta":2}', { alpha = 1, ["b\195\169ta"] = 2 } },
+        { '{"alpha":1,"":2,"beta":3}', { alpha = 1, [""] = 2, beta = 3 } },
+        { '{"beta":1,"alpha":2,"gamma":3}', { beta = 1, alpha = 2, gamma = 3 } },
+        { '{"alpha":1,"alpha":2,"beta":3}', { alpha = 2, beta = 3 } },
+        { '{"alpha":{"alpha":1,"beta":2},"beta":{"gamma":3}}', { alpha = { alpha = 1, beta = 2 }, beta = { gamma = 3 } } },
+        { '{"alphabet":1,"beta":2}', { alphabet = 1, beta = 2 } },
+        { '{"alph":1,"beta":2}', { alph = 1, beta = 2 } },
+      }
+      for _, c in ipairs(cases) do
+        learn()
+        assert.are.same(c[2], decode(c[1]), c[1])
+        assert.are.same(c[2], decode(c[1]), c[1]) -- now learnt in turn
+      end
+      local errs = {
+        { '{"alpha":1,"beta', "json: unterminated string at byte 12" },
+        { '{"alpha":1,"bet', "json: unterminated string at byte 12" },
+        { '{"alpha":1,"beta"', "json: unexpected end of input at byte 18" },
+        { '{"alpha":1,"beta"}', "json: unexpected character '}' at byte 18" },
+        { '{"alpha":1,"beta\1":2}', "json: unescaped control character 0x01 in string at byte 17" },
+        { '{"alpha":1,"beta\255":2}', "json: invalid UTF-8 in string at byte 17" },
+        { '{"alpha":1,"beta\\x":2}', "json: invalid escape '\\x' in string at byte 17" },
+        { '{"alpha":1,beta:2}', "json: unexpected character 'b' at byte 12" },
+      }
+      for _, c in ipairs(errs) do
+        learn()
+        assert.are.equal(c[2], decode_err(c[1]))
+        decode_err(c[1] .. "\0")
+      end
+    end)
+
+    it("is left consistent by a decode that fails mid-way", function()
+      local keys = { "alpha", "beta", "gamma", "delta" }
+      check_object(keys)
+      local errs = {
+        '{"alpha":1,"beta":2,"gamma":',
+        '{"alpha":1,"beta":2,"gamma":}',
+        '{"alpha":1,"bet',
+        '{"alpha":1,"be\255ta":2}',
+        '{"alpha":1,"be\1ta":2}',
+        '{"alpha":1,"be\\qta":2}',
+        '{"alpha":1,"beta"',
+        '{"alpha":1,"beta" 2}',
+        '[{"alpha":1},{"beta":2,"gamma":3},{"delta":4,',
+      }
+      for _, text in ipairs(errs) do
+        decode_err(text)
+        check_object(keys)
+        assert.are.equal("bet", only_key('{"bet":0}'))
+        assert.are.equal("be", only_key('{"be":0}'))
+        check_object(keys)
+      end
+    end)
+
+    it("decodes the same tables as with no cache (every key escaped, so none is cached)", function()
+      local seed = 4242
+      local function rand(n) -- Park-Miller: exact on every VM
+        seed = seed * 16807 % 2147483647
+        return seed % n + 1
+      end
+      -- a pool larger than the cache, of keys much alike
+      local pool = {}
+      for n = 1, 44, 3 do
+        for _, k in ipairs(one_byte_variants(n)) do pool[#pool + 1] = k end
+      end
+      pool[#pool + 1] = "cl\195\169"
+      pool[#pool + 1] = "\228\184\173\229\155\189"
+      assert.is_true(#pool > 600)
+      local function escaped(k) -- the first character as a \u escape
+        local c = k:byte(1)
+        if c < 0x80 then return string.format('"\\u%04x', c) .. quote(k):sub(3) end
+        if k == "cl\195\169" then return '"\\u0063l\195\169"' end
+        return '"\\u4e2d\229\155\189"'
+      end
+      local function gen(depth)
+        local r = rand(depth > 0 and 8 or 5)
+        if r == 1 then return tostring(rand(1000) - 500) end
+        if r == 2 then return quote(pool[rand(#pool)]) end
+        if r == 3 then return "null" end
+        if r <= 5 then return rand(2) == 1 and "true" or "1.5" end
+        if r == 6 then
+          local items = { array = true }
+          for i = 1, rand(4) - 1 do items[i] = gen(depth - 1) end
+          return items
+        end
+        local members = {}
+        for i = 1, rand(24) - 1 do members[i] = { pool[rand(#pool)], gen(depth - 1) } end
+        return members
+      end
+      -- the same random document twice: keys plain, and keys escaped
+      local function render(v, esc)
+        if type(v) == "string" then return v end
+        local parts = {}
+        for i, m in ipairs(v) do
+          if v.array then
+            parts[i] = render(m, esc)
+          else
+            parts[i] = (esc and escaped(m[1]) or quote(m[1])) .. ":" .. render(m[2], esc)
+          end
+        end
+        if v.array then return "[" .. table.concat(parts, ",") .. "]" end
+        return "{" .. table.concat(parts, ",") .. "}"
+      end
+      local function same(a, b)
+        if type(a) ~= "table" or type(b) ~= "table" then return a == b end
+        if getmetatable(a) ~= getmetatable(b) then return false end
+        for k, v in pairs(a) do
+          if not same(v, rawget(b, k)) then return false end
+        end
+        for k in pairs(b) do
+          if rawget(a, k) == nil then return false end
+        end
+        return true
+      end
+      for _ = 1, 150 do
+        local doc = gen(3)
+        if type(doc) == "string" or doc.array then doc = { { pool[rand(#pool)], doc } } end
+        local plain, esc = render(doc, false), render(doc, true)
+        local a, b = assert(decode(plain)), assert(decode(esc))
+        assert.is_true(same(a, b), plain)
+        assert.is_true(same(a, assert(decode(plain))), plain)
+      end
+    end)
+  end)
+
+  describe("string scan (eight bytes at a time)", function()
+    it("finds the first quote, backslash, control or non-ASCII byte at every offset", function()
+      for n = 0, 40 do
+        for at = 1, n + 1 do
+          local head, tail = string.rep("a", at - 1), string.rep("b", n - at + 1)
+          assert.are.equal(head .. tail, decode('"' .. head .. tail .. '"'))
+          assert.are.equal(head .. "\n" .. tail, decode('"' .. head .. "\\n" .. tail .. '"'))
+          assert.are.equal(head .. '"' .. tail, decode('"' .. head .. '\\"' .. tail .. '"'))
+          assert.are.equal(head .. "\195\169" .. tail, decode('"' .. head .. "\195\169" .. tail .. '"'))
+          assert.are.equal(head .. "\127" .. tail, decode('"' .. head .. "\127" .. tail .. '"'))
+          assert.are.equal(string.format("json: unescaped control character 0x1F in string at byte %d", at + 1),
+            decode_err('"' .. head .. "\31" .. tail .. '"'))
+          assert.are.equal(string.format("json: invalid UTF-8 in string at byte %d", at + 1),
+            decode_err('"' .. head .. "\255" .. tail .. '"'))
+          assert.are.equal(string.format("json: unescaped control character 0x00 in string at byte %d", at + 1),
+            decode_err('"' .. head .. "\0" .. tail .. '"'))
+        end
+        -- unterminated, the text ending at every offset of a word
+        assert.are.equal("json: unterminated string at byte 1", decode_err('"' .. string.rep("a", n)))
+        assert.are.equal("json: unterminated string at byte 2", decode_err('{"' .. string.rep("a", n)))
+      end
+    end)
+
+    it("refuses every cut of a document, the end of the text never read past", function()
+      local text = '{"a":[1,-2.5e3,"x\\u00e9",null,true,false,{"bb":{}}],"c":"\195\169","dd":12}'
+      for cut = 0, #text - 1 do
+        local prefix = text:sub(1, cut)
+        local err = decode_err(prefix)
+        local at = tonumber(err:match("at byte (%d+)$"))
+        assert.is_true(at >= 1 and at <= cut + 1, err)
+        decode_err(prefix .. "\0")
+      end
+      for _, lit in ipairs({ "true", "false", "null" }) do
+        for cut = 1, #lit - 1 do
+          assert.are.equal(string.format("json: unexpected end of input at byte %d", cut + 1),
+            decode_err(lit:sub(1, cut)))
+          assert.are.equal(string.format("json: unexpected byte 0x00 at byte %d", cut + 1),
+            decode_err(lit:sub(1, cut) .. "\0" .. lit:sub(cut + 2)))
+        end
+        assert.are.equal(lit == "null" and null or lit == "true", decode(lit))
+        assert.are.equal(string.format("json: unexpected character 'x' at byte %d", #lit),
+          decode_err(lit:sub(1, -2) .. "x"))
+      end
+    end)
+  end)
+
   describe("depth", function()
     it("accepts 1000 nested arrays and objects", function()
       local v = decode(nested_arrays(1000))

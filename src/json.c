@@ -7,6 +7,8 @@
  *   json_array_mt      metatable marking a table as a JSON array
  *
  * Decoding is a single pass of a recursive-descent parser over the input.
+ * Object keys come from a small cache per Lua state when they were seen
+ * before (see dec_push_key).
  * Integers (no fraction, no exponent) become lua_Integer when they fit
  * (int64 on Lua 5.3+, |n| <= 2^53 on Lua 5.1/LuaJIT where they become
  * exact doubles); an integer that does not fit is returned as its exact
@@ -30,6 +32,7 @@
 #include <locale.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,13 +125,31 @@ static size_t json_utf8_len(const unsigned char *p, const unsigned char *e)
  * Decoder
  * ------------------------------------------------------------------------ */
 
+#ifndef JSON_KEYCACHE_BITS /* -DJSON_KEYCACHE_BITS=2 makes collisions the rule (fuzzing) */
+#define JSON_KEYCACHE_BITS 9
+#endif
+#define JSON_KEYCACHE (1 << JSON_KEYCACHE_BITS)
+#define JSON_KEYMAX 40
+#define JSON_KEYNONE 0xFF /* the length of an empty slot */
+
+typedef struct {
+    unsigned char len;
+    unsigned char b[JSON_KEYMAX];
+    unsigned short next; /* the slot + 1 of the key that came after this one, or 0 */
+} json_keyslot;
+
 typedef struct {
     lua_State *L;
     const unsigned char *s; /* start of the text */
     const unsigned char *p; /* cursor */
-    const unsigned char *e; /* end of the text */
+    const unsigned char *e; /* end of the text: a '\0' is there (the text is
+                             * a Lua string), so a look at *p needs no p < e
+                             * when a '\0' is no match */
     int depth;
     int scratch_idx;        /* stack slot of the scratch userdata */
+    int keys_idx;           /* stack slot of the key cache's strings */
+    json_keyslot *keys;     /* and their bytes (one more: its next is the first key's) */
+    unsigned key_slot;      /* the slot + 1 of the key pushed last, or 0 (not cached) */
     unsigned char *scratch; /* for strings with escapes, long numbers */
     size_t scratch_cap;
     char err[JSON_ERRLEN];
@@ -165,8 +186,8 @@ static int dec_unexpected(json_dec *d, const unsigned char *at)
 
 static void dec_skip_ws(json_dec *d)
 {
-    const unsigned char *p = d->p, *e = d->e;
-    while (p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    const unsigned char *p = d->p;
+    while (*p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
         p++;
     d->p = p;
 }
@@ -250,8 +271,140 @@ static size_t dec_unicode_escape(json_dec *d, const unsigned char *q, unsigned c
     return used;
 }
 
-/* The string starting at d->p ('"'); pushes it. */
-static int dec_string(json_dec *d)
+/* Object keys repeat: the same few dozen names in every answer, in every
+ * element of a list. Interning one costs Lua 5.4 a hash of every byte, a
+ * walk of the string table and often an allocation, so each Lua state keeps
+ * the keys it decoded last in a cache of JSON_KEYCACHE slots (fixed): a
+ * table holding the strings and, in a userdata, a copy of each one's bytes
+ * to compare against (two upvalues of json_decode). A slot is picked by a
+ * hash of the key's length and of up to 24 of its bytes; a key is pushed
+ * from its slot when the slot holds the same bytes (compared in full, so a
+ * collision only costs a miss), else it is interned and replaces the slot's
+ * string. Only keys without escapes (their bytes are the input's) and of at
+ * most JSON_KEYMAX bytes (Lua's short strings) are cached. */
+/* The n (<= 8) bytes at p as a number (for hashing and comparing). */
+static uint64_t json_load(const unsigned char *p, size_t n)
+{
+    uint64_t v = 0;
+    memcpy(&v, p, n);
+    return v;
+}
+
+static size_t key_slot(const unsigned char *p, size_t n)
+{
+    uint64_t h;
+    if (n >= 8) {
+        h = json_load(p, 8) ^ (json_load(p + n - 8, 8) * 0x9E3779B97F4A7C15ULL);
+        if (n > 16)
+            h += json_load(p + n / 2 - 4, 8) * 0xC2B2AE3D27D4EB4FULL;
+    } else if (n >= 4) {
+        h = json_load(p, 4) | (json_load(p + n - 4, 4) << 32);
+    } else {
+        h = n ? (uint64_t)p[0] | (uint64_t)p[n / 2] << 8 | (uint64_t)p[n - 1] << 16 : 0;
+    }
+    h = (h ^ n) * 0xFF51AFD7ED558CCDULL;
+    return (size_t)(h >> (64 - JSON_KEYCACHE_BITS));
+}
+
+/* Whether the n bytes at a and b are equal (n <= JSON_KEYMAX), by words of
+ * 8 (or 4) bytes, the last one overlapping its predecessor. */
+static int key_equal(const unsigned char *a, const unsigned char *b, size_t n)
+{
+    size_t i;
+    if (n < 4) {
+        for (i = 0; i < n; i++)
+            if (a[i] != b[i])
+                return 0;
+        return 1;
+    }
+    if (n < 8)
+        return json_load(a, 4) == json_load(b, 4) && json_load(a + n - 4, 4) == json_load(b + n - 4, 4);
+    for (i = 0; i + 8 < n; i += 8)
+        if (json_load(a + i, 8) != json_load(b + i, 8))
+            return 0;
+    return json_load(a + n - 8, 8) == json_load(b + n - 8, 8);
+}
+
+/* Pushes the key [p, p + n) (no escapes, n <= JSON_KEYMAX) from the cache,
+ * or interns it and caches it. */
+static void dec_push_key(json_dec *d, const unsigned char *p, size_t n)
+{
+    lua_State *L = d->L;
+    size_t i = key_slot(p, n);
+    json_keyslot *k = &d->keys[i];
+    d->key_slot = (unsigned)i + 1;
+    if (k->len == n && key_equal(k->b, p, n)) {
+        lua_rawgeti(L, d->keys_idx, (int)i + 1);
+        return;
+    }
+    k->len = JSON_KEYNONE; /* until the table holds the new string */
+    lua_pushlstring(L, (const char *)p, n);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, d->keys_idx, (int)i + 1);
+    memcpy(k->b, p, n);
+    k->len = (unsigned char)n;
+    k->next = 0;
+}
+
+/* Objects of one shape repeat their keys in the same order, so each cached
+ * key remembers the one that came after it (and a slot past the last one
+ * the first key of an object). A key at d->p ('"') that is the bytes of the
+ * key predicted after the slot prev (+ 1), followed by its closing quote,
+ * is that key: the cached bytes hold no quote, backslash or control byte
+ * and are valid UTF-8. Pushes it and returns 1, else returns 0. */
+static int dec_predicted_key(json_dec *d, unsigned prev)
+{
+    const unsigned char *start = d->p + 1;
+    unsigned s = d->keys[prev - 1].next;
+    const json_keyslot *k;
+    size_t n;
+    if (s == 0)
+        return 0;
+    k = &d->keys[s - 1];
+    n = k->len;
+    if (n > JSON_KEYMAX || (size_t)(d->e - start) < n || start[n] != '"' || !key_equal(k->b, start, n))
+        return 0;
+    lua_rawgeti(d->L, d->keys_idx, (int)s);
+    d->p = start + n + 1;
+    d->key_slot = s;
+    return 1;
+}
+
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define JSON_ONES 0x0101010101010101ULL
+#define JSON_HIGH 0x8080808080808080ULL
+/* The first byte at or after q that is not json_plain (or e): eight bytes
+ * at a time, each word's high bits marking its bytes < 0x20, '"', '\\' and
+ * >= 0x80 (a borrow may mark bytes after a marked one, never before it: the
+ * lowest mark is exact). */
+static const unsigned char *skip_plain(const unsigned char *q, const unsigned char *e)
+{
+    while (e - q >= 8) {
+        uint64_t w = json_load(q, 8);
+        uint64_t quote = w ^ (JSON_ONES * '"'), bslash = w ^ (JSON_ONES * '\\');
+        uint64_t m = ((w - JSON_ONES * 0x20) | (quote - JSON_ONES) | (bslash - JSON_ONES)) & ~w & JSON_HIGH;
+        /* ~w above cleared the marks of the bytes >= 0x80: they are marked by w itself */
+        m |= w & JSON_HIGH;
+        if (m)
+            return q + (__builtin_ctzll(m) >> 3);
+        q += 8;
+    }
+    while (q < e && json_plain[*q])
+        q++;
+    return q;
+}
+#else
+static const unsigned char *skip_plain(const unsigned char *q, const unsigned char *e)
+{
+    while (q < e && json_plain[*q])
+        q++;
+    return q;
+}
+#endif
+
+/* The string starting at d->p ('"'); pushes it. An object key (is_key) may
+ * come from the key cache. */
+static int dec_string(json_dec *d, int is_key)
 {
     const unsigned char *open = d->p, *e = d->e;
     const unsigned char *start = open + 1, *q = start, *r;
@@ -260,12 +413,15 @@ static int dec_string(json_dec *d)
 
     /* Fast path: no escape, pushed straight from the input. */
     for (;;) {
-        while (q < e && json_plain[*q])
-            q++;
+        q = skip_plain(q, e);
         if (q >= e)
             return dec_fail(d, open, "unterminated string");
         if (*q == '"') {
-            lua_pushlstring(d->L, (const char *)start, (size_t)(q - start));
+            n = (size_t)(q - start);
+            if (is_key && n <= JSON_KEYMAX)
+                dec_push_key(d, start, n);
+            else
+                lua_pushlstring(d->L, (const char *)start, n);
             d->p = q + 1;
             return 1;
         }
@@ -374,7 +530,7 @@ static int dec_strtod(json_dec *d, const unsigned char *a, const unsigned char *
 /* The number starting at d->p; pushes it. */
 static int dec_number(json_dec *d)
 {
-    const unsigned char *a = d->p, *p = d->p, *e = d->e;
+    const unsigned char *a = d->p, *p = d->p;
     int neg = 0, isfloat = 0, nsig = 0, many = 0;
     unsigned long long m = 0;
     long exp10 = 0, ex = 0;
@@ -384,17 +540,17 @@ static int dec_number(json_dec *d)
         neg = 1;
         p++;
     }
-    if (p >= e || *p < '0' || *p > '9') {
-        if (p < e && *p >= 0x20 && *p < 0x7F)
+    if (*p < '0' || *p > '9') {
+        if (*p >= 0x20 && *p < 0x7F)
             return dec_fail(d, p, "invalid number (digit expected after '-', found '%c')", *p);
         return dec_fail(d, p, "invalid number (digit expected after '-')");
     }
     if (*p == '0') {
         p++;
-        if (p < e && *p >= '0' && *p <= '9')
+        if (*p >= '0' && *p <= '9')
             return dec_fail(d, p - 1, "invalid number (leading zero)");
     } else {
-        for (; p < e && *p >= '0' && *p <= '9'; p++) {
+        for (; *p >= '0' && *p <= '9'; p++) {
             if (nsig < 19) {
                 m = m * 10 + (unsigned)(*p - '0');
                 nsig++;
@@ -403,12 +559,12 @@ static int dec_number(json_dec *d)
             }
         }
     }
-    if (p < e && *p == '.') {
+    if (*p == '.') {
         isfloat = 1;
         p++;
-        if (p >= e || *p < '0' || *p > '9')
+        if (*p < '0' || *p > '9')
             return dec_fail(d, p, "invalid number (digit expected after '.')");
-        for (; p < e && *p >= '0' && *p <= '9'; p++) {
+        for (; *p >= '0' && *p <= '9'; p++) {
             if (m == 0 && *p == '0') {
                 exp10--; /* leading zero of the fraction */
             } else if (nsig < 19) {
@@ -420,16 +576,16 @@ static int dec_number(json_dec *d)
             }
         }
     }
-    if (p < e && (*p == 'e' || *p == 'E')) {
+    if (*p == 'e' || *p == 'E') {
         isfloat = 1;
         p++;
-        if (p < e && (*p == '+' || *p == '-')) {
+        if (*p == '+' || *p == '-') {
             exneg = *p == '-';
             p++;
         }
-        if (p >= e || *p < '0' || *p > '9')
+        if (*p < '0' || *p > '9')
             return dec_fail(d, p, "invalid number (digit expected in exponent)");
-        for (; p < e && *p >= '0' && *p <= '9'; p++)
+        for (; *p >= '0' && *p <= '9'; p++)
             if (ex < 100000)
                 ex = ex * 10 + (*p - '0');
         exp10 += exneg ? -ex : ex;
@@ -482,14 +638,17 @@ static int dec_number(json_dec *d)
     }
 }
 
+/* The literal lit (len 4 or 5) at d->p. */
 static int dec_literal(json_dec *d, const char *lit, size_t len)
 {
     size_t i;
-    for (i = 0; i < len; i++)
-        if (d->p + i >= d->e || d->p[i] != (unsigned char)lit[i])
-            return dec_unexpected(d, d->p + i);
-    d->p += len;
-    return 1;
+    if ((size_t)(d->e - d->p) >= len && memcmp(d->p, lit, len) == 0) {
+        d->p += len;
+        return 1;
+    }
+    for (i = 0; d->p[i] == (unsigned char)lit[i]; i++) /* stops at the '\0' at e */
+        ;
+    return dec_unexpected(d, d->p + i);
 }
 
 static int dec_value(json_dec *d);
@@ -504,13 +663,21 @@ static int dec_enter(json_dec *d)
 }
 
 /* Members of an array or object are held on the Lua stack (up to
- * JSON_BATCH of them, while the stack has room) and the table is made with
- * their count: no rehash while it fills. A longer array or object gets a
- * table sized for twice the batch, then the rest is set as it comes. Only
- * the outer JSON_BATCH_DEPTH levels hold members, so that the deepest
- * nesting allowed still fits LuaJIT's stack. */
+ * JSON_BATCH of them, room for them made once, when the stack has it) and
+ * the table is made with their count: no rehash while it fills. A longer
+ * array or object gets a table sized for twice the batch, then the rest is
+ * set as it comes. Only the outer JSON_BATCH_DEPTH levels hold members, so
+ * that the deepest nesting allowed still fits LuaJIT's stack. */
 #define JSON_BATCH 32
 #define JSON_BATCH_DEPTH 16
+#define JSON_BATCH_SLOTS (2 * JSON_BATCH + 8) /* the pairs, a flush, a value */
+
+/* Whether the container being entered holds its members (the table is
+ * made after them): at the outer levels, when the stack has room. */
+static int dec_holds(json_dec *d)
+{
+    return d->depth <= JSON_BATCH_DEPTH && lua_checkstack(d->L, JSON_BATCH_SLOTS);
+}
 
 /* Make the table for the `n` values (arrays) or key/value pairs (objects)
  * above `base`, move it to base + 1 and drop the held values. */
@@ -545,12 +712,12 @@ static int dec_array(json_dec *d)
     if (!dec_enter(d))
         return 0;
     base = lua_gettop(L);
-    held = d->depth <= JSON_BATCH_DEPTH;
     dec_skip_ws(d);
-    if (d->p < d->e && *d->p == ']') {
+    if (*d->p == ']') {
         d->p++;
         lua_createtable(L, 0, 0);
     } else {
+        held = dec_holds(d);
         if (!held)
             lua_createtable(L, 0, 0);
         for (;;) {
@@ -561,7 +728,7 @@ static int dec_array(json_dec *d)
                 return dec_fail(d, d->p, "array too long");
 #endif
             if (held) {
-                if (i >= JSON_BATCH || !lua_checkstack(L, 8)) {
+                if (i >= JSON_BATCH) {
                     dec_flush(L, base, (int)i, 1, 1);
                     held = 0;
                 }
@@ -570,11 +737,11 @@ static int dec_array(json_dec *d)
                 lua_rawseti(L, base + 1, i++);
             }
             dec_skip_ws(d);
-            if (d->p < d->e && *d->p == ',') {
+            if (*d->p == ',') {
                 d->p++;
                 continue;
             }
-            if (d->p < d->e && *d->p == ']') {
+            if (*d->p == ']') {
                 d->p++;
                 break;
             }
@@ -593,34 +760,41 @@ static int dec_object(json_dec *d)
 {
     lua_State *L = d->L;
     int base, n = 0, held;
+    unsigned prev = JSON_KEYCACHE + 1; /* before the first key */
     if (!dec_enter(d))
         return 0;
     base = lua_gettop(L);
-    held = d->depth <= JSON_BATCH_DEPTH;
     dec_skip_ws(d);
-    if (d->p < d->e && *d->p == '}') {
+    if (*d->p == '}') {
         d->p++;
         d->depth--;
         lua_createtable(L, 0, 0);
         return 1;
     }
+    held = dec_holds(d);
     if (!held)
         lua_createtable(L, 0, 0);
     for (;;) {
         dec_skip_ws(d);
-        if (d->p >= d->e || *d->p != '"')
+        if (*d->p != '"')
             return dec_unexpected(d, d->p);
-        if (!dec_string(d))
-            return 0;
+        if (prev == 0 || !dec_predicted_key(d, prev)) {
+            d->key_slot = 0;
+            if (!dec_string(d, 1))
+                return 0;
+            if (prev)
+                d->keys[prev - 1].next = (unsigned short)d->key_slot;
+        }
+        prev = d->key_slot;
         dec_skip_ws(d);
-        if (d->p >= d->e || *d->p != ':')
+        if (*d->p != ':')
             return dec_unexpected(d, d->p);
         d->p++;
         if (!dec_value(d))
             return 0;
         if (held) {
             n++;
-            if (n >= JSON_BATCH || !lua_checkstack(L, 8)) {
+            if (n >= JSON_BATCH) {
                 dec_flush(L, base, n, 0, 1);
                 held = 0;
             }
@@ -628,11 +802,11 @@ static int dec_object(json_dec *d)
             lua_rawset(L, base + 1); /* a duplicate key: the last one wins */
         }
         dec_skip_ws(d);
-        if (d->p < d->e && *d->p == ',') {
+        if (*d->p == ',') {
             d->p++;
             continue;
         }
-        if (d->p < d->e && *d->p == '}') {
+        if (*d->p == '}') {
             d->p++;
             break;
         }
@@ -647,15 +821,13 @@ static int dec_object(json_dec *d)
 static int dec_value(json_dec *d)
 {
     dec_skip_ws(d);
-    if (d->p >= d->e)
-        return dec_unexpected(d, d->p);
-    switch (*d->p) {
+    switch (*d->p) { /* the '\0' at e is unexpected */
     case '{':
         return dec_object(d);
     case '[':
         return dec_array(d);
     case '"':
-        return dec_string(d);
+        return dec_string(d, 0);
     case '-': case '0': case '1': case '2': case '3': case '4':
     case '5': case '6': case '7': case '8': case '9':
         return dec_number(d);
@@ -686,11 +858,14 @@ static int l_json_decode(lua_State *L)
     json_dec d;
     lua_settop(L, 1);
     lua_pushnil(L); /* 2: scratch buffer */
+    lua_pushvalue(L, lua_upvalueindex(3)); /* 3: the key cache's strings */
     d.L = L;
     d.s = d.p = (const unsigned char *)text;
     d.e = d.s + len;
     d.depth = 0;
     d.scratch_idx = 2;
+    d.keys_idx = 3;
+    d.keys = (json_keyslot *)lua_touserdata(L, lua_upvalueindex(4));
     d.scratch = NULL;
     d.scratch_cap = 0;
     d.err[0] = '\0';
@@ -1270,11 +1445,21 @@ void skc_open_json(lua_State *L)
         {"json_encode", l_json_encode},
         {NULL, NULL},
     };
+    json_keyslot *keys;
+    int i;
     lua_newtable(L); /* json_array_mt, the functions' first upvalue */
     lua_pushvalue(L, -1);
     lua_setfield(L, -3, "json_array_mt");
     push_outbuf(L); /* the encoder's buffer, the second */
-    luaL_setfuncs(L, funcs, 2);
+    /* the decoder's key cache (the encoder has it too, unused): its strings
+     * the third upvalue, their bytes the fourth */
+    lua_createtable(L, JSON_KEYCACHE, 0);
+    keys = (json_keyslot *)lua_newuserdata(L, (JSON_KEYCACHE + 1) * sizeof *keys);
+    for (i = 0; i <= JSON_KEYCACHE; i++) {
+        keys[i].len = JSON_KEYNONE;
+        keys[i].next = 0;
+    }
+    luaL_setfuncs(L, funcs, 4);
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "json_null");
     lua_pushcfunction(L, l_text_check);

@@ -736,6 +736,62 @@ local function fuzz_decode()
   end
 end
 
+-- json_decode's key cache (per Lua state, so it lives on from iteration to
+-- iteration): objects whose keys are much alike (a byte apart, prefixes of
+-- each other, around the 40-byte limit of cached keys, some escaped, some
+-- invalid), nested, checked against the reference decoder.
+local function json_key_literal(k)
+  local t = { '"' }
+  for i = 1, #k do
+    local c = byte(k, i)
+    if c == 34 then
+      t[i + 1] = '\\"'
+    elseif c == 92 then
+      t[i + 1] = "\\\\"
+    elseif c < 0x20 or (c < 0x80 and chance(12)) then
+      t[i + 1] = format("\\u%04x", c)
+    else
+      t[i + 1] = char(c)
+    end
+  end
+  t[#t + 1] = '"'
+  return concat(t)
+end
+
+local function fuzz_keys()
+  local base = rand_utf8(12)
+  if chance(2) then
+    local t = {}
+    for i = 1, rnd(0, 44) do t[i] = char(rnd(0x61, 0x64)) end
+    base = concat(t)
+  end
+  local family = { base }
+  for i = 2, rnd(2, 16) do
+    local k = pick(family)
+    local r = rnd(1, 6)
+    if r <= 2 and #k > 0 then -- one byte changed
+      local at = rnd(1, #k)
+      k = sub(k, 1, at - 1) .. char(rnd(0x20, 0x7E)) .. sub(k, at + 1)
+    elseif r == 3 then -- a prefix (a cut UTF-8 sequence makes it invalid)
+      k = sub(k, 1, rnd(0, #k))
+    elseif r == 4 then
+      k = k .. utf8_char(rand_cp())
+    elseif r == 5 then
+      k = rep(pick({ "k", "\195\169" }), rnd(18, 22)) .. pick({ "", "a", "b" })
+    end
+    family[i] = k
+  end
+  local function object(depth)
+    local parts = {}
+    for i = 1, rnd(0, 12) do
+      local v = (depth > 0 and chance(4)) and object(depth - 1) or tostring(rnd(0, 99))
+      parts[i] = ws_s() .. json_key_literal(pick(family)) .. ws_s() .. ":" .. ws_s() .. v
+    end
+    return "{" .. concat(parts, ",") .. ws_s() .. "}"
+  end
+  for _ = 1, rnd(1, 3) do check_decode(object(2)) end
+end
+
 -- ---------------------------------------------------------------------------
 -- json_encode
 -- ---------------------------------------------------------------------------
@@ -1939,7 +1995,7 @@ local function run_regressions()
 end
 
 local TARGETS = {
-  { 30, fuzz_decode }, { 22, fuzz_encode }, { 12, fuzz_crypto }, { 14, fuzz_eiotclub }, { 14, fuzz_huawei },
+  { 30, fuzz_decode }, { 8, fuzz_keys }, { 22, fuzz_encode }, { 12, fuzz_crypto }, { 14, fuzz_eiotclub }, { 14, fuzz_huawei },
   { 4, check_http }, { 1, check_clock }, { 12, fuzz_cdr }, { 6, fuzz_text },
 }
 local TOTAL = 0
