@@ -11,12 +11,17 @@
 -- constant memory. Rates alternate over a few rounds; the best round counts.
 local simkit = require "simkit"
 
-local N = tonumber(os.getenv("SIMKIT_CDR_ROWS")) or 200000
+-- `--count WHAT ROWS`: the driver of the instruction row (run under callgrind
+-- by this bench itself): make the file of ROWS rows, then WHAT: "gen"
+-- nothing more, "text" read it whole, "baseline" split its lines, "parse"
+-- read it whole and cdr.parse it
+local COUNT = arg and arg[1] == "--count" and arg[2]
+local N = COUNT and tonumber(arg[3]) or tonumber(os.getenv("SIMKIT_CDR_ROWS")) or 200000
 local ROUNDS = 2
 local clock = os.clock
 local find, sub = string.find, string.sub
 
-print(string.format("# %s, %d rows", _VERSION .. (jit and (" / " .. jit.version) or ""), N))
+if not COUNT then print(string.format("# %s, %d rows", _VERSION .. (jit and (" / " .. jit.version) or ""), N)) end
 
 ----------------------------------------------------------------------------
 -- the file: id, start_time, stop_time, iccid, imsi, data_usage, imei, mccmnc
@@ -82,6 +87,17 @@ local function main()
       if fields[1] ~= "id" then n = n + 1 end
     end
     return n
+  end
+
+  if COUNT then
+    if COUNT == "baseline" then assert(baseline() == N) end
+    if COUNT == "text" or COUNT == "parse" then
+      local fh = assert(io.open(path, "rb"))
+      local text = fh:read("*a")
+      fh:close()
+      if COUNT == "parse" then assert(#assert(simkit.cdr.parse(text)) == N) end
+    end
+    return
   end
 
   local usage_sum = 0
@@ -199,6 +215,27 @@ local function main()
   a, b = per_mb(8, true), per_mb(32, true)
   print(string.format("%-30s %.4f s/MB at 8 MB, %.4f s/MB at 32 MB: ratio %.2f (linear: about 1)",
     "cdr.parse a field of spaces", a, b, b / a))
+
+  -- user-space instructions per row (callgrind: the same whatever else runs
+  -- on the machine), cdr.parse against the baseline: the difference between
+  -- runs of 10000 and 30000 rows, less making (and, for parse, reading) the file
+  local proc = require "spec.support.proc"
+  if os.getenv("SIMKIT_BENCH_IR") ~= "0" and proc.sh("command -v valgrind") then
+    local lua = arg[-1] or "lua5.4"
+    local function instructions(what, rows)
+      local okc, out = proc.sh("valgrind --tool=callgrind --callgrind-out-file=/dev/null " .. proc.q(lua) .. " "
+        .. proc.q(arg[0]) .. " --count " .. what .. " " .. rows)
+      local total = out:match("Collected : ([%d,]+)")
+      assert(okc and total, "callgrind failed: " .. out)
+      return tonumber((total:gsub(",", "")))
+    end
+    local function per_row(what) return (instructions(what, 30000) - instructions(what, 10000)) / 20000 end
+    local gen, text_ir = per_row("gen"), per_row("text")
+    local mine, base = per_row("parse") - text_ir, per_row("baseline") - gen
+    print(string.format("%-30s %10.1f k/row     baseline io.lines+split %10.1f k/row     ratio %5.2fx   "
+      .. "(callgrind: immune to load; typed and checked vs split only)", "cdr.parse instructions", mine / 1000,
+      base / 1000, base / mine))
+  end
 end
 
 -- the temp file goes away even when a check fails
