@@ -4,9 +4,10 @@
 -- sandbox's Huawei pool (three cards, 102.59 of 60 MB used). The group's
 -- action is done once in all, not once per card nor once per process.
 local sandbox = require "spec.support.sandbox"
+local proc = require "spec.support.proc"
 local json = require "simkit.json"
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local q = proc.q
 
 local POOL = "pool:huawei:9007199254745001"
 
@@ -21,17 +22,9 @@ engine:rule {
 }
 ]]
 
-local function slurp(path)
-  local f = io.open(path)
-  if not f then return "" end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
 local function audit_lines(path)
   local out = {}
-  for line in slurp(path):gmatch("[^\n]+") do out[#out + 1] = assert(json.decode(line)) end
+  for line in proc.read(path):gmatch("[^\n]+") do out[#out + 1] = assert(json.decode(line)) end
   return out
 end
 
@@ -39,9 +32,7 @@ describe("simkit.rules: a group rule, two engines on one SQLite store", function
   local sb, dir
   setup(function()
     sb = sandbox.start()
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(os.execute("mkdir -p " .. q(dir)))
+    dir = proc.tempdir("simkit-rules-group")
     local f = assert(io.open(dir .. "/rules.lua", "w"))
     f:write(RULES)
     f:close()
@@ -67,11 +58,9 @@ describe("simkit.rules: a group rule, two engines on one SQLite store", function
 
   local function both(name, scope)
     local outs = { dir .. "/" .. name .. "-1.out", dir .. "/" .. name .. "-2.out" }
-    local p = assert(io.popen("( " .. cmd(name, scope, "--cycles 3") .. " > " .. q(outs[1]) .. " 2>&1 & " ..
-      cmd(name, scope, "--cycles 3") .. " > " .. q(outs[2]) .. " 2>&1 & wait ); echo done"))
-    p:read("*a")
-    p:close()
-    local text = slurp(outs[1]) .. slurp(outs[2])
+    proc.sh(cmd(name, scope, "--cycles 3") .. " > " .. q(outs[1]) .. " 2>&1 & " ..
+      cmd(name, scope, "--cycles 3") .. " > " .. q(outs[2]) .. " 2>&1 & wait")
+    local text = proc.read(outs[1]) .. proc.read(outs[2])
     assert.matches("cards, ", text)
     assert.is_nil(text:find("ERROR", 1, true), text)
     return text, audit_lines(dir .. "/" .. name .. ".jsonl")
@@ -98,9 +87,7 @@ describe("simkit.rules: a group rule, two engines on one SQLite store", function
       if l.key then assert.equal(done[1].key, l.key) end
     end
     -- a later run, a third process: the group's state is in the file
-    local p = assert(io.popen(cmd("group", "group", "") .. " 2>&1"))
-    local out = p:read("*a")
-    p:close()
+    local out = proc.out(cmd("group", "group", ""))
     assert.matches("not armed for " .. POOL:gsub("%p", "%%%0"), out)
     assert.equal(1, #decisions(audit_lines(dir .. "/group.jsonl"), "done"))
   end)

@@ -128,10 +128,16 @@ function M.http_error(ctx, res, extra)
   return errors.new(f)
 end
 
+local json_decode = require("simkit.core").json_decode
+
 --- Decode a JSON body; a failure is a `decode` error (a truncated or HTML
 -- body). Retryable for reads only.
 function M.decode_body(ctx, res)
-  local body, err = json.decode(res.body or "")
+  local text = res.body or ""
+  -- the core's decoder straight away for the usual string (json.decode
+  -- words the error for anything else)
+  local body, err
+  if type(text) == "string" then body, err = json_decode(text) else body, err = json.decode(text) end
   if body == nil then
     return nil, errors.new {
       kind = "decode", vendor = ctx.vendor, op = ctx.op, status = res.status,

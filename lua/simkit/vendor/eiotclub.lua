@@ -135,18 +135,13 @@ function M.vendor_error(ctx, res, body)
   }
 end
 
-local json_decode = core.json_decode
-
 --- Check the envelope; returns data (true when the answer has none), err, body.
 function M.parse(ctx, res)
   if res.status < 200 or res.status >= 300 then
     return nil, common.http_error(ctx, res)
   end
-  local body = json_decode(res.body or "")
-  if body == nil then
-    local _, derr = common.decode_body(ctx, res) -- the decode error, worded once
-    return nil, derr
-  end
+  local body, derr = common.decode_body(ctx, res)
+  if body == nil then return nil, derr end
   if type(body) ~= "table" or body.code == nil then
     return nil, errors.new { kind = "decode", vendor = "eiotclub", op = ctx.op, status = res.status,
       message = "answer has no envelope code: " .. common.snippet(res.body), retryable = ctx.read }

@@ -203,10 +203,10 @@ M.RATE_PERIOD = 1.05
 -- account (seed L112), paced client-side.
 M.RATE_LIMIT = 5
 
---- The `admit` step: the client-side rate limit, in the client's store
--- (5 calls/s per account, `rate_per_s` of the op's descriptor besides).
 local RULES = setmetatable({}, { __mode = "k" }) -- cfg -> op -> the rules of its calls, made once
 
+--- The `admit` step: the client-side rate limit, in the client's store
+-- (5 calls/s per account, `rate_per_s` of the op's descriptor besides).
 function M.admit(ctx)
   local cfg = ctx.cfg
   if not cfg.rate_limit then return true end
@@ -432,22 +432,19 @@ local function vendor_error(ctx, res, code, msg, trace, auth)
   return errors.new(f)
 end
 
---- Decode an answer; returns data, err, the decoded body.
-local json_decode, byte = core.json_decode, string.byte
+local byte = string.byte
 
+--- Decode an answer; returns data, err, the decoded body.
 function M.parse(ctx, res, auth)
-  local headers = res.headers
-  local trace = type(headers) == "table" and headers["x-request-id"]
-  if not trace then trace = common.header(headers, "x-request-id") end
+  local trace = common.header(res.headers, "x-request-id")
   local text = res.body or ""
   local status = res.status
   if status >= 200 and status < 300 then
     -- an object's or array's first byte, or else an empty (blank) answer?
     local b = byte(text, 1)
     if b ~= 123 and b ~= 91 and not text:find("%S") then return true, nil, true end
-    local body = json_decode(text)
+    local body, derr = common.decode_body(ctx, res)
     if body == nil then
-      local _, derr = common.decode_body(ctx, res)
       derr.trace_id = trace
       return nil, derr
     end
