@@ -206,6 +206,14 @@ void skc_hex(const unsigned char *in, size_t len, char *out, int upper)
         memcpy(out + 2 * i, pairs + 2 * in[i], 2);
 }
 
+int skc_hex_value(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
 /* Push a digest as raw bytes, or as hex when the optional argument says so. */
 static int push_digest(lua_State *L, const unsigned char *md, size_t n, int fmt_idx)
 {
@@ -275,14 +283,6 @@ static int l_hex(lua_State *L)
     return 1;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 /* core.unhex(text) -> bytes | nil, err */
 static int l_unhex(lua_State *L)
 {
@@ -295,7 +295,7 @@ static int l_unhex(lua_State *L)
         return 2;
     }
     for (i = 0; i < len; i++) {
-        if (hexval((unsigned char)s[i]) < 0) {
+        if (skc_hex_value((unsigned char)s[i]) < 0) {
             lua_pushnil(L);
             lua_pushfstring(L, "hex: invalid character at byte %d", (int)i + 1);
             return 2;
@@ -303,7 +303,7 @@ static int l_unhex(lua_State *L)
     }
     luaL_buffinit(L, &b);
     for (i = 0; i < len; i += 2)
-        luaL_addchar(&b, (char)(hexval((unsigned char)s[i]) * 16 + hexval((unsigned char)s[i + 1])));
+        luaL_addchar(&b, (char)(skc_hex_value((unsigned char)s[i]) * 16 + skc_hex_value((unsigned char)s[i + 1])));
     luaL_pushresult(&b);
     return 1;
 }

@@ -60,14 +60,6 @@ static void sdk_date(time_t now, char out[17])
 static const unsigned long long UNRESERVED[2] = { 0x03FF600000000000ULL, 0x47FFFFFE87FFFFFEULL };
 #define SLASH_BIT (1ULL << '/')
 
-static int hexv(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 /* Write s[0..len) %-decoded into dst (room for len bytes; an invalid
  * escape is kept literally); returns the length written. What precedes the
  * first '%' is copied as is. */
@@ -82,9 +74,10 @@ static size_t unquote_into(char *dst, const char *s, size_t len)
     o = i = (size_t)(pct - s);
     memcpy(dst, s, i);
     for (; i < len; i++) {
-        if (s[i] == '%' && i + 2 < len && hexv((unsigned char)s[i + 1]) >= 0 &&
-            hexv((unsigned char)s[i + 2]) >= 0) {
-            dst[o++] = (char)(hexv((unsigned char)s[i + 1]) * 16 + hexv((unsigned char)s[i + 2]));
+        if (s[i] == '%' && i + 2 < len && skc_hex_value((unsigned char)s[i + 1]) >= 0 &&
+            skc_hex_value((unsigned char)s[i + 2]) >= 0) {
+            dst[o++] = (char)(skc_hex_value((unsigned char)s[i + 1]) * 16 +
+                              skc_hex_value((unsigned char)s[i + 2]));
             i += 2;
         } else {
             dst[o++] = s[i];

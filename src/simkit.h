@@ -59,6 +59,8 @@ SKC_LOCAL int skc_digest_final(skc_crypto *c, unsigned char *out, size_t outlen)
 SKC_LOCAL int skc_hmac_sha256(skc_crypto *c, const void *key, size_t klen, const void *data,
                               size_t len, unsigned char out[32]);
 SKC_LOCAL void skc_hex(const unsigned char *in, size_t len, char *out, int upper);
+/* The value of one hex digit (either case), or -1. */
+SKC_LOCAL int skc_hex_value(int c);
 
 /* strsort.c: the strings of the array table at tidx, sorted bytewise. The
  * pointer array is a userdata pushed on the stack (pop it when done); the
