@@ -411,6 +411,44 @@ describe("simkit.cdr hardening (#10.7, #10.8)", function()
   end)
 end)
 
+describe("simkit.cdr.parse and the garbage collector", function()
+  local text = "id,start_time,stop_time,iccid,imsi,data_usage,imei,mccmnc\n" .. string.rep(LINE .. "\n", 2000)
+
+  after_each(function() collectgarbage("restart") end)
+
+  it("leaves a running collector running, after rows and after an error", function()
+    assert.is_true(collectgarbage("isrunning"))
+    assert.equal(2000, #assert(cdr.parse(text)))
+    assert.is_true(collectgarbage("isrunning"))
+    assert.is_nil(cdr.parse(text .. "bad line\n"))
+    assert.is_true(collectgarbage("isrunning"))
+    assert.is_nil(cdr.parse(42))
+    assert.is_true(collectgarbage("isrunning"))
+  end)
+
+  it("leaves a stopped collector stopped (it does not restart what the caller stopped)", function()
+    collectgarbage("stop")
+    assert.equal(2000, #assert(cdr.parse(text)))
+    assert.is_false(collectgarbage("isrunning"))
+    assert.is_nil(cdr.parse(text .. "bad line\n"))
+    assert.is_false(collectgarbage("isrunning"))
+  end)
+
+  it("restarts the collector and passes the error on when the parse raises (out of memory)", function()
+    local saved_core, saved_mod = package.loaded["simkit.core"], package.loaded["simkit.eiotclub.cdr"]
+    local fake = setmetatable({ cdr_parse = function() error("not enough memory", 0) end },
+      { __index = saved_core })
+    package.loaded["simkit.core"], package.loaded["simkit.eiotclub.cdr"] = fake, nil
+    local ok, fresh = pcall(require, "simkit.eiotclub.cdr")
+    package.loaded["simkit.core"], package.loaded["simkit.eiotclub.cdr"] = saved_core, saved_mod
+    assert(ok, fresh)
+    local pok, perr = pcall(fresh.parse, text)
+    assert.is_false(pok)
+    assert.equal("not enough memory", perr)
+    assert.is_true(collectgarbage("isrunning"))
+  end)
+end)
+
 describe("simkit.cdr: parse and rows agree on random input", function()
   local JUNK = { ",", '"', '""', " ", "\t", "7", "2026-02-29 00:00:00", "\239\187\191", "x", string.rep("9", 150) }
   local ENDS = { "\r", "\n", "\r\n" }
