@@ -349,6 +349,25 @@ describe("simkit.notify.eiotclub", function()
     assert.has_error(function() core.equal_nocase("a", {}) end)
   end)
 
+  it("core.is_hex: hex digits only, either case, at every position", function()
+    local core = require "simkit.core"
+    assert.is_true(core.is_hex("0123456789abcdefABCDEF"))
+    assert.is_true(core.is_hex(""))
+    local sig = "94AFB68E6BA3D6A1B78D4F0E20EF886B9620146E"
+    for i = 1, #sig do
+      for c = 0, 255 do
+        local ch = string.char(c)
+        assert.equal(ch:find("^%x$") ~= nil, core.is_hex(sig:sub(1, i - 1) .. ch .. sig:sub(i + 1)),
+          "position " .. i .. " byte " .. c)
+      end
+    end
+    assert.is_false(core.is_hex("ab\0cd")) -- an embedded zero is not the end
+    assert.is_true(core.is_hex(string.rep("f", 100000)))
+    assert.is_true(core.is_hex(12)) -- a number is its text, as in every core string argument
+    assert.has_error(function() core.is_hex(nil) end)
+    assert.has_error(function() core.is_hex({}) end)
+  end)
+
   it("the event table matches the catalog", function()
     local f = assert(io.open("spec/catalog/eiotclub.json", "rb"))
     local cat = json.decode(f:read("*a"))

@@ -414,8 +414,23 @@ static int l_equal_nocase(lua_State *L)
     return 1;
 }
 
+/* core.is_hex(s): whether s holds hex digits only (either case; "" too).
+ * A C loop: Lua's pattern "[^%x]" costs ~6k instructions for 40 bytes on
+ * LuaJIT, an eighth of a webhook notification's whole cost. */
+static int l_is_hex(lua_State *L)
+{
+    size_t n, i;
+    const char *s = luaL_checklstring(L, 1, &n);
+    for (i = 0; i < n; i++)
+        if (skc_hex_value((unsigned char)s[i]) < 0)
+            break;
+    lua_pushboolean(L, i == n);
+    return 1;
+}
+
 static const luaL_Reg funcs[] = {
     { "equal_nocase", l_equal_nocase },
+    { "is_hex", l_is_hex },
     { "sha1", l_sha1 },
     { "sha256", l_sha256 },
     { "hmac_sha256", l_hmac_sha256 },

@@ -22,7 +22,8 @@ local sign = require "simkit.sign"
 local util = require "simkit.util"
 local core = require "simkit.core"
 
-local equal_nocase, find, gmatch, floor = core.equal_nocase, string.find, string.gmatch, math.floor
+local equal_nocase, is_hex, find, gmatch, floor = core.equal_nocase, core.is_hex, string.find, string.gmatch,
+  math.floor
 local mtype = math.type -- nil on LuaJIT
 local NULL = json.null
 
@@ -174,7 +175,7 @@ verify = function(body, secret, opts)
   end
   local given = raw.sign
   if not present(given) or given == "" then return fail("auth", "notification is not signed (no 'sign')") end
-  if type(given) ~= "string" or #given ~= 40 or find(given, "[^%x]") then
+  if type(given) ~= "string" or #given ~= 40 or not is_hex(given) then
     return fail("auth", "notification 'sign' is not a 40-digit hex SHA1")
   end
   -- One pass over the fields, before the signature is computed: what cannot
