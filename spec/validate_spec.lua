@@ -353,3 +353,90 @@ describe("simkit.validate", function()
     assert.matches("larger than", select(2, validate.check(op, { y = { { s = TEN_MB } } })))
   end)
 end)
+
+-- Integer parameters: the normalisation (core.int_text, one C pass) against
+-- the rule written with Lua patterns, as it was, over edge cases and random
+-- texts and numbers.
+describe("simkit.validate: integer parameters (core.int_text)", function()
+  local core = require "simkit.core"
+  local util = require "simkit.util"
+  local op = { params = { { name = "n", type = "Long", required = true } } }
+
+  local function reference(v) -- the former to_integer, patterns and all
+    if type(v) == "number" and math.type and math.type(v) == "integer" then return v end
+    local text
+    if type(v) == "string" then
+      text = v:match("^%-?%d+$") and v or nil
+    else
+      text = util.integer_text(v)
+    end
+    if not text then return nil end
+    local sign, digits = text:match("^(%-?)0*(%d-)$")
+    if digits == "" then digits = "0" end
+    if digits == "0" then sign = "" end
+    local limit = sign == "-" and "9223372036854775808" or "9223372036854775807"
+    if #digits > #limit or (#digits == #limit and digits > limit) then return nil end
+    text = sign .. digits
+    if math.type then
+      local n = math.tointeger(tonumber(text))
+      if n and string.format("%d", n) == text then return n end
+      return text
+    end
+    local n = tonumber(text)
+    if n and math.abs(n) < 2 ^ 53 then return n end
+    return text
+  end
+
+  local function check(v)
+    local out = validate.check(op, { n = v })
+    local want = reference(v)
+    if want == nil then
+      assert.is_nil(out, "accepted " .. tostring(v))
+    else
+      assert(out, "refused " .. tostring(v))
+      assert.are.equal(want, out.n, tostring(v))
+      assert.are.equal(math.type and math.type(want) or type(want), math.type and math.type(out.n) or type(out.n),
+        tostring(v))
+    end
+  end
+
+  it("core.int_text: canonical integer text or nil", function()
+    local cases = { ["0"] = "0", ["-0"] = "0", ["000"] = "0", ["-000"] = "0", ["007"] = "7", ["-007"] = "-7",
+      ["12"] = "12", ["-12"] = "-12", ["100"] = "100", ["-100"] = "-100",
+      [string.rep("9", 40)] = string.rep("9", 40), ["00" .. string.rep("1", 30)] = string.rep("1", 30) }
+    for s, want in pairs(cases) do assert.are.equal(want, core.int_text(s), s) end
+    for _, s in ipairs({ "", "-", "--1", "+1", " 1", "1 ", "1\0", "1a", "0x10", "1e3", "1.0", "١" }) do
+      assert.is_nil(core.int_text(s), s)
+    end
+    assert.are.equal("12", core.int_text(12)) -- a number is its text
+    assert.has_error(function() core.int_text(nil) end)
+    assert.has_error(function() core.int_text({}) end)
+  end)
+
+  it("agrees with the pattern rule on edge cases", function()
+    for _, v in ipairs({ "0", "-0", "00", "007", "-007", "1", "-1", "999999999999999", "1000000000000000",
+      "-999999999999999", "999999999999999999", "-999999999999999999", "9007199254740992", "9007199254740993",
+      "9223372036854775807", "-9223372036854775808", "9223372036854775808", "-9223372036854775809",
+      "09223372036854775807", "111111111111111111", "", "-", "+1", "1.5", " 1", "1e3", "x",
+      0, 1, -1, 1.0, -0.0, 2 ^ 53, 2 ^ 53 + 2, -2 ^ 53, 2 ^ 63, -2 ^ 63, 1.5, 0 / 0, math.huge, -math.huge,
+      true, {} }) do
+      check(v)
+    end
+  end)
+
+  it("agrees with the pattern rule on 3000 random texts and numbers", function()
+    math.randomseed(42)
+    local alphabet = { "0", "0", "1", "5", "9", "-", "x", " ", "." }
+    for _ = 1, 3000 do
+      local parts = {}
+      for i = 1, math.random(0, 24) do
+        parts[i] = math.random() < 0.8 and tostring(math.random(0, 9)) or alphabet[math.random(#alphabet)]
+      end
+      local s = table.concat(parts)
+      check(s)
+      check("-" .. s)
+      check((math.random() - 0.5) * 2 ^ math.random(0, 70))
+      check(math.floor((math.random() - 0.5) * 2 ^ math.random(0, 62)))
+    end
+  end)
+end)

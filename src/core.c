@@ -14,6 +14,7 @@ SKC_EXPORT int luaopen_simkit_core(lua_State *L)
     skc_open_sqlite(L);
     skc_open_cdr(L);
     skc_open_smtp(L);
+    skc_open_num(L);
     lua_pushliteral(L, "simkit.core 0.1.0");
     lua_setfield(L, -2, "_VERSION");
     return 1;

@@ -134,3 +134,45 @@ size_t skc_format_number(lua_State *L, int idx, char *buf)
     }
     return strlen(buf);
 }
+
+/* core.int_text(s) -> the canonical text of an integer written as text
+ * ("-?[0-9]+": leading zeros dropped, "-0" is "0"; s itself when it is
+ * already canonical), or nil for anything else. No range check: the text
+ * stays exact whatever its size (64-bit ids on LuaJIT). One C pass: the
+ * patterns it replaces ("^%-?%d+$", then "^(%-?)0*(%d-)$") cost 1.3k and
+ * 3.6k instructions for 18 digits on LuaJIT (2k and 4.6k on Lua 5.4). */
+static int l_int_text(lua_State *L)
+{
+    size_t n, i, neg, first;
+    const char *s = luaL_checklstring(L, 1, &n);
+    neg = n > 0 && s[0] == '-';
+    for (i = neg; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            break;
+    if (i < n || n == neg) { /* not digits, or "" or "-" */
+        lua_pushnil(L);
+        return 1;
+    }
+    for (first = neg; first + 1 < n && s[first] == '0'; first++)
+        ;
+    if (s[first] == '0') /* zero, whatever its sign and zeros */
+        lua_pushliteral(L, "0");
+    else if (first == neg)
+        lua_pushvalue(L, 1); /* canonical already: no new string */
+    else if (!neg)
+        lua_pushlstring(L, s + first, n - first);
+    else {
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        luaL_addchar(&b, '-');
+        luaL_addlstring(&b, s + first, n - first);
+        luaL_pushresult(&b);
+    }
+    return 1;
+}
+
+void skc_open_num(lua_State *L)
+{
+    lua_pushcfunction(L, l_int_text);
+    lua_setfield(L, -2, "int_text");
+}

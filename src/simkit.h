@@ -26,6 +26,7 @@ SKC_LOCAL void skc_open_clock(lua_State *L);
 SKC_LOCAL void skc_open_sqlite(lua_State *L);
 SKC_LOCAL void skc_open_cdr(lua_State *L);
 SKC_LOCAL void skc_open_smtp(lua_State *L);
+SKC_LOCAL void skc_open_num(lua_State *L);
 SKC_LOCAL int skc_sign_eiotclub(lua_State *L);
 SKC_LOCAL int skc_sign_huawei(lua_State *L);
 SKC_LOCAL extern const char *const skc_huawei_names[]; /* its upvalues 2.., NULL-ended */

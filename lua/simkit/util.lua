@@ -51,7 +51,7 @@ end
 -- @return string|nil
 function M.integer_text(v)
   if type(v) == "string" then
-    if v:match("^%-?%d+$") then return v end
+    if core.int_text(v) then return v end -- "-?digits" (a C pass: no pattern per call)
     return nil
   end
   if type(v) == "number" then

@@ -17,7 +17,8 @@ local core = require "simkit.core"
 local json = require "simkit.json"
 local util = require "simkit.util"
 
-local text_check = core.text_check
+local text_check, int_text = core.text_check, core.int_text
+local byte, sub = string.byte, string.sub
 
 local M = {}
 
@@ -109,23 +110,27 @@ end
 local INT64_MAX, INT64_MIN_ABS = "9223372036854775807", "9223372036854775808"
 
 local function to_integer(v)
-  -- the common cases first: a Lua integer, a short digit string (<= 15
-  -- digits: exact on every VM, below 2^53; <= 18 where Lua has integers)
-  local tv = type(v)
-  if tv == "number" then
+  local text
+  if type(v) == "string" then
+    -- canonical digits (no leading zeros: "007" would be invalid JSON, "-0"
+    -- is 0), in one C pass
+    text = int_text(v)
+    if not text then return nil end
+    -- the common case: canonical and short (<= 15 characters: exact on every
+    -- VM, below 2^53; <= 18 where Lua has integers: 18 digits fit int64)
+    if text == v and (#v <= 15 or (math.type and #v <= 18)) then
+      return tonumber(v) -- an integer on 5.3+
+    end
+  else
     if math.type and math.type(v) == "integer" then return v end
-  elseif tv == "string" and (#v <= 15 or (math.type and #v <= 18)) and v:find("^[1-9]%d*$") then
-    return tonumber(v) -- an integer on 5.3+ (18 digits fit int64)
+    text = util.integer_text(v) -- an integral float
+    if not text then return nil end
+    text = int_text(text) -- "-0" is 0
   end
-  local text = util.integer_text(v)
-  if not text then return nil end
-  -- canonical digits: no leading zeros ("007" would be invalid JSON), "-0" is 0
-  local sign, digits = text:match("^(%-?)0*(%d-)$")
-  if digits == "" then digits = "0" end
-  if digits == "0" then sign = "" end
-  local limit = sign == "-" and INT64_MIN_ABS or INT64_MAX
+  local neg = byte(text, 1) == 45 -- "-"
+  local digits = neg and sub(text, 2) or text
+  local limit = neg and INT64_MIN_ABS or INT64_MAX
   if #digits > #limit or (#digits == #limit and digits > limit) then return nil end -- beyond int64
-  text = sign .. digits
   if math.type then
     local n = math.tointeger(tonumber(text))
     if n and string.format("%d", n) == text then return n end
