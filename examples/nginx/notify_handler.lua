@@ -89,7 +89,8 @@ function M.run()
   local reply, status = r:handle(body or "")
   ngx.status = status -- Content-Type: default_type in the location (eiotclub_notify.conf)
   ngx.print(reply)
-  return ngx.exit(status)
+  -- returning ends the request with the status above (ngx.exit(status)
+  -- here would do the same for ~1k more instructions per request)
 end
 
 return M

@@ -95,7 +95,8 @@ function M.notify()
   ngx.status = status
   ngx.header["Content-Type"] = "application/json"
   ngx.print(reply)
-  return ngx.exit(status)
+  -- returning ends the request with the status above (ngx.exit(status)
+  -- here would do the same for ~1k more instructions per request)
 end
 
 return M
