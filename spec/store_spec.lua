@@ -446,3 +446,47 @@ describe("simkit.store.codec.encode_write (what set / add write, every backend)"
     end
   end)
 end)
+
+-- The argument checks every backend shares (codec.check_write and
+-- check_incr_args: one expression for the common case, the detailed errors
+-- otherwise), at their edges, on the memory store.
+describe("simkit.store argument edges", function()
+  local codec = require "simkit.store.codec"
+  local s = store.memory()
+  local long_ok, long_bad = string.rep("k", codec.MAX_KEY), string.rep("k", codec.MAX_KEY + 1)
+
+  local function input(msg, v, err)
+    assert.is_nil(v)
+    assert.are.equal("input", err.kind)
+    assert.matches(msg, err.message, 1, true)
+  end
+
+  it("accepts a key of MAX_KEY bytes and a ttl of MAX_TTL seconds, for set, add and incr", function()
+    assert.is_true(s:set(long_ok, "v", codec.MAX_TTL))
+    assert.is_true(s:add(long_ok .. "", "w") == false)
+    assert.are.equal(1, s:incr("n", 1, codec.MAX_TTL))
+    assert.are.equal(3, s:incr("n", 2))
+    assert.are.equal(4, s:incr(long_ok:sub(2) .. "x", 4, 0.001))
+  end)
+
+  it("refuses, with the detailed reason, what is just past the edges", function()
+    for _, write in ipairs({ "set", "add" }) do
+      input("a key must not be empty", s[write](s, "", 1))
+      input("a key is at most " .. codec.MAX_KEY .. " bytes", s[write](s, long_bad, 1))
+      input("a key must be a string, got number", s[write](s, 12, 1))
+      input("ttl must be a number of seconds in (0, ", s[write](s, "k", 1, 0))
+      input("ttl must be a number of seconds in (0, ", s[write](s, "k", 1, codec.MAX_TTL + 1))
+      input("ttl must be a number of seconds in (0, ", s[write](s, "k", 1, 0 / 0))
+      input("ttl must be a number of seconds, got string", s[write](s, "k", 1, "5"))
+    end
+    input("a key must not be empty", s:incr("", 1))
+    input("a key is at most", s:incr(long_bad, 1))
+    input("incr takes an integer, got 1.5", s:incr("k", 1.5))
+    input("ttl must be a number of seconds in (0, ", s:incr("k", 1, -1))
+    input("ttl must be a number of seconds in (0, ", s:incr("k", 1, 0 / 0))
+    -- the key is checked first, as before
+    input("a key must not be empty", s:incr("", 1.5, -1))
+    assert.is_nil(s:get(""))
+    assert.is_nil((s:get("k")))
+  end)
+end)

@@ -90,6 +90,13 @@ end
 --- Check the arguments of `set` / `add`: a key and an optional TTL.
 -- Returns true or nil, err.
 function M.check_write(k, ttl)
+  -- the common case in one expression, without a call (each call is ~0.3k
+  -- instructions on Lua 5.4, and a paced request makes several); the
+  -- detailed errors below
+  if type(k) == "string" and k ~= "" and #k <= M.MAX_KEY and
+      (ttl == nil or (type(ttl) == "number" and ttl > 0 and ttl <= M.MAX_TTL)) then
+    return true
+  end
   local ok, err = M.check_key(k)
   if ok then ok, err = M.check_ttl(ttl) end
   return ok, err
@@ -115,6 +122,7 @@ end
 --- Check the arguments of `incr`: a key, an integer and an optional TTL.
 -- Returns true or nil, err.
 function M.check_incr_args(k, n, ttl)
+  if is_integer(n) and M.check_write(k, ttl) then return true end -- the common case
   local ok, err = M.check_key(k)
   if ok then ok, err = M.check_incr(n) end
   if ok then ok, err = M.check_ttl(ttl) end

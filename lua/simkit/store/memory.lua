@@ -8,6 +8,7 @@
 -- time.
 -- @module simkit.store.memory
 local codec = require "simkit.store.codec"
+local is_integer = codec.is_integer
 local util = require "simkit.util"
 
 local Store = {}
@@ -77,8 +78,9 @@ function Store:incr(k, n, ttl)
     put(self, k, n, ttl)
     return n
   end
-  local cur = codec.decode(enc)
-  if type(cur) ~= "number" or not codec.is_integer(cur) then
+  local cur = enc -- integers are kept as they are (set/add with native); else decoded
+  if not is_integer(cur) then cur = codec.decode(enc) end
+  if not is_integer(cur) then
     return nil, codec.store_error("memory", "incr: the value at '" .. k .. "' is not an integer")
   end
   local v = codec.add_integers(cur, n)
