@@ -122,7 +122,8 @@ function M.parse(text, opts)
   -- again, cache miss after cache miss (on Lua 5.4 that halved the rows per
   -- second of a 200,000-row file). So the collector pauses for the one C
   -- call and resumes as it was, also when the call raises (out of memory).
-  local running = collectgarbage("isrunning")
+  local known, running = pcall(collectgarbage, "isrunning") -- (Lua 5.1 cannot say: left alone there)
+  running = known and running
   if running then collectgarbage("stop") end
   local ok, raised, lineno, _, msg = pcall(cdr_parse, text, 1, 0, true, max_line, rows, 0, false)
   if running then collectgarbage("restart") end
