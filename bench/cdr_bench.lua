@@ -204,10 +204,16 @@ local function main()
   local function per_mb(mb, pad)
     local line = pad and ("1," .. string.rep(" ", mb * 1048576) .. "2026-01-15 00:00:00,2026-01-15 00:00:01,1,2,3,4,5")
       or ("1," .. string.rep("x", mb * 1048576))
-    local t0 = clock()
-    local rows = simkit.cdr.parse(line, { max_line = 64 * 1048576 })
-    assert((rows ~= nil) == (pad == true), "unexpected result")
-    return (clock() - t0) / mb
+    local fastest
+    for _ = 1, 3 do -- the best of three: one run alone moves with first-touch page faults and collections
+      collectgarbage()
+      local t0 = clock()
+      local rows = simkit.cdr.parse(line, { max_line = 64 * 1048576 })
+      local t = clock() - t0
+      assert((rows ~= nil) == (pad == true), "unexpected result")
+      if not fastest or t < fastest then fastest = t end
+    end
+    return fastest / mb
   end
   local a, b = per_mb(8), per_mb(32)
   print(string.format("%-30s %.4f s/MB at 8 MB, %.4f s/MB at 32 MB: ratio %.2f (linear: about 1)",
