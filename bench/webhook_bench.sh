@@ -21,7 +21,8 @@ cd "$(dirname "$0")/.."
 DURATION=${WEBHOOK_DURATION:-4}
 THREADS=2
 RATE=${WEBHOOK_RATE:-5000}
-N=${WEBHOOK_N:-700000}   # bodies for all receiver runs (each run takes the next ones)
+N=${WEBHOOK_N:-1500000} # bodies for all receiver runs (each run takes the next ones; up to ~300,000 a run)
+PER_RUN=${WEBHOOK_PER_RUN:-400000} # bodies offered to one run: more than it sends in $DURATION s
 export WEBHOOK_THREADS=$THREADS
 secret=bench-secret
 port=$(LUA_PATH='./?.lua;;' lua5.4 -e 'print(require("spec.support.sandbox").closed_port())')
@@ -91,9 +92,13 @@ ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us$/, "", v); v = v / 1000 }
 # discards them). Not in a $(...): the cursor must move in this shell.
 run() {
   local out t0 t1 rps p50 p99 n errs cpu
+  # this run's bodies, the unused ones from the cursor on, in a file of their
+  # own made before the clock starts (wrk reads it line by line as it sends)
+  tail -n +"$cursor" "$WEBHOOK_BODIES" | head -n "$PER_RUN" > "$tmp/run.jsonl"
   t0=$(ticks)
-  out=$(WEBHOOK_RATE=${3:-} WEBHOOK_CONNS=$1 timeout $((DURATION + 30)) wrk -t"$THREADS" -c"$1" -d"${DURATION}s" --latency \
-    -s bench/webhook_bench.wrk.lua "$base$2" -- "$cursor" 2>&1) || out="$out (wrk exit status $?)"
+  out=$(WEBHOOK_BODIES="$tmp/run.jsonl" WEBHOOK_RATE=${3:-} WEBHOOK_CONNS=$1 timeout $((DURATION + 30)) \
+    wrk -t"$THREADS" -c"$1" -d"${DURATION}s" --latency -s bench/webhook_bench.wrk.lua "$base$2" 2>&1) \
+    || out="$out (wrk exit status $?)"
   t1=$(ticks)
   rps=$(echo "$out" | awk '/^Requests\/sec:/ { print $2 }')
   n=$(echo "$out" | awk '/requests in/ { print $1 }')

@@ -1,7 +1,11 @@
 -- wrk script of bench/webhook_bench.sh: POSTs pre-signed EIOTCLUB
--- notifications (one JSON body per line of $WEBHOOK_BODIES), each thread
--- taking its own bodies from line FIRST on (wrk ... -- FIRST), so that every
--- request in a run carries a new notification id.
+-- notifications, one JSON body per line of $WEBHOOK_BODIES (the bench writes
+-- each run its own file of unused bodies), thread k of n taking lines k+1,
+-- k+1+n, ..., so that every request in a run carries a new notification id.
+-- The lines are read as they are needed, not loaded at start: wrk's clock
+-- runs while its threads' init runs, and loading 700,000 bodies there took
+-- a second or two of CPU in each thread, on a 2-core machine shared with
+-- nginx, inside the measured seconds.
 --
 -- Paced (open) load when $WEBHOOK_RATE is set: all connections together
 -- offer about that many requests a second ($WEBHOOK_CONNS connections, each
@@ -9,7 +13,6 @@
 -- wrk here has no -R). wrk times a request from when it is written, after
 -- the delay, so the latency is the server's answer time at that load.
 -- luacheck: globals wrk setup init request delay
-local bodies = {}
 local threads, next_id = {}, 0
 
 function setup(thread)
@@ -18,22 +21,34 @@ function setup(thread)
   threads[#threads + 1] = thread
 end
 
-local tid, nthreads, i, n
-function init(args)
-  for line in io.lines(os.getenv("WEBHOOK_BODIES")) do bodies[#bodies + 1] = line end
-  n = #bodies
+local path, fh, tid, nthreads
+
+-- the next body of this thread (after the end of the file: from its start again)
+local function next_body()
+  local body = fh:read("*l")
+  if not body then
+    fh:close()
+    fh = assert(io.open(path, "rb"))
+    for _ = 1, tid do fh:read("*l") end
+    body = assert(fh:read("*l"), "no bodies in " .. path)
+  end
+  for _ = 2, nthreads do fh:read("*l") end -- the other threads' lines
+  return body
+end
+
+function init()
+  path = os.getenv("WEBHOOK_BODIES")
+  fh = assert(io.open(path, "rb"))
   tid = wrk.thread:get("tid")
   math.randomseed(os.time() * 16 + tid) -- threads pace independently
   nthreads = tonumber(os.getenv("WEBHOOK_THREADS")) or 2
-  i = (tonumber(args[1]) or 1) - 1 + tid
+  for _ = 1, tid do fh:read("*l") end
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
 end
 
 function request()
-  local body = bodies[i % n + 1]
-  i = i + nthreads
-  return wrk.format(nil, nil, nil, body)
+  return wrk.format(nil, nil, nil, next_body())
 end
 
 local rate, conns = tonumber(os.getenv("WEBHOOK_RATE")), tonumber(os.getenv("WEBHOOK_CONNS"))
