@@ -29,6 +29,8 @@
 -- * http: request{} argument validation against a closed loopback port (no
 --   network): raises iff an option has a wrong type or value, else nil + error.
 -- * clock: now/monotonic/sleep argument checks.
+-- * is_hex / int_text: equal byte-level models (hex digits only; canonical
+--   "-?digits" text or nil), on digit-heavy texts and random bytes.
 -- * cdr_parse / cdr_utc_epoch: the rows and the (line, kind) of every error
 --   equal those of a CSV model written here, for the text parsed whole and
 --   in random pieces (line ends and over-long lines split across pieces).
@@ -1973,6 +1975,55 @@ local function fuzz_text()
   end
 end
 
+-- is_hex / int_text: byte-level models (no patterns), on texts made mostly of
+-- digits, hex letters, '-' and a few others
+local function digits_text(n)
+  local alphabet = "0000123456789abcdefABCDEF--x +.\0"
+  local t = {}
+  for i = 1, rnd(0, n) do
+    local k = rnd(1, #alphabet)
+    t[i] = alphabet:sub(k, k)
+  end
+  return concat(t)
+end
+
+local function hex_model(s)
+  for i = 1, #s do
+    local b = byte(s, i)
+    if not ((b >= 48 and b <= 57) or (b >= 65 and b <= 70) or (b >= 97 and b <= 102)) then return false end
+  end
+  return true
+end
+
+local function int_model(s)
+  local neg = byte(s, 1) == 45
+  local first = neg and 2 or 1
+  if first > #s then return nil end
+  for i = first, #s do
+    local b = byte(s, i)
+    if b < 48 or b > 57 then return nil end
+  end
+  while first < #s and byte(s, first) == 48 do first = first + 1 end
+  local kept = s:sub(first)
+  if kept == "0" then return "0" end
+  return (neg and "-" or "") .. kept
+end
+
+local function fuzz_digits()
+  local s = chance(4) and rand_bytes(30) or digits_text(30)
+  count("is_hex")
+  local ok, got = pcall(core.is_hex, s)
+  if not ok or got ~= hex_model(s) then
+    fail("is_hex", "is_hex(" .. format("%q", s) .. ") = " .. tostring(got) .. ", the model " .. tostring(hex_model(s)), s)
+  end
+  count("int_text")
+  local ok2, text = pcall(core.int_text, s)
+  if not ok2 or text ~= int_model(s) then
+    fail("int_text", "int_text(" .. format("%q", s) .. ") = " .. tostring(text) .. ", the model " ..
+      tostring(int_model(s)), s)
+  end
+end
+
 -- ---------------------------------------------------------------------------
 -- Driver
 -- ---------------------------------------------------------------------------
@@ -1996,7 +2047,7 @@ end
 
 local TARGETS = {
   { 30, fuzz_decode }, { 8, fuzz_keys }, { 22, fuzz_encode }, { 12, fuzz_crypto }, { 14, fuzz_eiotclub }, { 14, fuzz_huawei },
-  { 4, check_http }, { 1, check_clock }, { 12, fuzz_cdr }, { 6, fuzz_text },
+  { 4, check_http }, { 1, check_clock }, { 12, fuzz_cdr }, { 6, fuzz_text }, { 4, fuzz_digits },
 }
 local TOTAL = 0
 for _, t in ipairs(TARGETS) do TOTAL = TOTAL + t[1] end
