@@ -1,4 +1,5 @@
-/* The one way a Lua number becomes text (JSON encoder, EIOTCLUB signer). */
+/* The one way a Lua number becomes text (JSON encoder, EIOTCLUB signer),
+ * and integer text made canonical (core.int_text). */
 #include <locale.h>
 #include <math.h>
 #include <stdio.h>

@@ -122,7 +122,8 @@ end
 --- Check the arguments of `incr`: a key, an integer and an optional TTL.
 -- Returns true or nil, err.
 function M.check_incr_args(k, n, ttl)
-  if is_integer(n) and M.check_write(k, ttl) then return true end -- the common case
+  -- an integer: the key and the ttl are what is left to check, in that order
+  if is_integer(n) then return M.check_write(k, ttl) end
   local ok, err = M.check_key(k)
   if ok then ok, err = M.check_incr(n) end
   if ok then ok, err = M.check_ttl(ttl) end
