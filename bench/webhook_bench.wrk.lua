@@ -23,13 +23,18 @@ end
 
 local path, fh, tid, nthreads
 
+-- (re)open the bodies at this thread's first line (line tid + 1)
+local function rewind()
+  if fh then fh:close() end
+  fh = assert(io.open(path, "rb"))
+  for _ = 1, tid do fh:read("*l") end
+end
+
 -- the next body of this thread (after the end of the file: from its start again)
 local function next_body()
   local body = fh:read("*l")
   if not body then
-    fh:close()
-    fh = assert(io.open(path, "rb"))
-    for _ = 1, tid do fh:read("*l") end
+    rewind()
     body = assert(fh:read("*l"), "no bodies in " .. path)
   end
   for _ = 2, nthreads do fh:read("*l") end -- the other threads' lines
@@ -38,11 +43,10 @@ end
 
 function init()
   path = os.getenv("WEBHOOK_BODIES")
-  fh = assert(io.open(path, "rb"))
   tid = wrk.thread:get("tid")
   math.randomseed(os.time() * 16 + tid) -- threads pace independently
   nthreads = tonumber(os.getenv("WEBHOOK_THREADS")) or 2
-  for _ = 1, tid do fh:read("*l") end
+  rewind()
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
 end
